@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * app.h -- PlanetTracker itself: configuration, the shared application state
+ * handed to every handler, the route table and the handlers. Only src/app/
+ * includes this header.
+ */
+#ifndef PT_APP_H
+#define PT_APP_H
+
+#include "astro/astro.h"
+#include "web/web.h"
+
+#define APP_VERSION "0.1.0"
+
+/* Greenwich, the original app's default observer. */
+#define APP_DEFAULT_LAT_DEG 51.4769
+#define APP_DEFAULT_LON_DEG (-0.0005)
+#define APP_DEFAULT_PRESSURE_HPA 1010.0
+#define APP_DEFAULT_TEMP_C 15.0
+
+/* Accepted ranges of the API's observer parameters. */
+#define APP_ELEV_MIN_M (-500.0)
+#define APP_ELEV_MAX_M 10000.0
+#define APP_PRESSURE_MIN_HPA 0.0
+#define APP_PRESSURE_MAX_HPA 1100.0
+#define APP_TEMP_MIN_C (-90.0)
+#define APP_TEMP_MAX_C 60.0
+
+struct app_config {
+    const char *command;        /* "serve", "now" */
+    const char *host;
+    int port;
+    const char *static_dir;     /* NULL: embedded assets */
+    const char *ephe_path;      /* NULL: $EPHE_PATH or the Debian location */
+    const char *secret_key;     /* NULL: a random key, with a warning */
+    bool access_log;
+    int log_level;
+    uint64_t head_timeout_ms;
+    uint64_t idle_timeout_ms;
+    size_t max_body_bytes;
+};
+
+/* What every handler reaches through ctx->app_data. Owned by main(). */
+struct app_state {
+    const struct app_config *cfg;
+    struct astro_ctx *astro;
+    struct http_server *server;
+    double started_unix_s;
+};
+
+/*
+ * Fill cfg from the environment (HOST, PORT, SECRET_KEY, EPHE_PATH, STATIC_DIR)
+ * and then argv. Returns 0, 1 when --help was printed (exit 0), or -1 after
+ * printing a usage error to stderr (exit 2).
+ */
+int app_config_parse(struct app_config *cfg, int argc, char **argv);
+
+/* Register every route and middleware of PlanetTracker (the visible table). */
+int app_routes_add(struct web_app *app);
+
+/* The observer of a request: query parameters, else the session, else Greenwich. */
+struct app_observer {
+    struct astro_observer astro;
+    struct pt_str lat_text;     /* as given (query or session), or the default */
+    struct pt_str lon_text;
+    const char *source;         /* "query", "session" or "default" */
+};
+
+/*
+ * Read lat, lon, elevation, pressure, temperature from the query (or session),
+ * validating each. Returns 0, or an error status with ctx->error filled.
+ */
+int app_observer_from_request(struct web_ctx *ctx, struct app_observer *out);
+
+/* Read time and timescale from the query (default: now, UTC). Same contract. */
+int app_time_from_request(struct web_ctx *ctx, struct astro_time *out);
+
+/*
+ * Validate a latitude, longitude or elevation given as text; `name` is the
+ * parameter's name for the error. OUT: *value. Returns 0 or 400 with ctx->error.
+ */
+int app_parse_lat(struct web_ctx *ctx, const char *name, struct pt_str text, double *value);
+int app_parse_lon(struct web_ctx *ctx, const char *name, struct pt_str text, double *value);
+int app_parse_number(struct web_ctx *ctx, const char *name, struct pt_str text, double min,
+                     double max, const char *unit, double *value);
+
+/* Handlers. */
+int app_handle_index(struct web_ctx *ctx);
+int app_handle_healthz(struct web_ctx *ctx);
+int app_handle_planet(struct web_ctx *ctx);
+int app_handle_planets(struct web_ctx *ctx);
+int app_handle_geo_location(struct web_ctx *ctx);
+
+#endif /* PT_APP_H */

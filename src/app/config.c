@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * config.c -- the command line and environment of PlanetTracker. Flags win
+ * over environment variables, which win over the embedded defaults.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "app/app.h"
+
+static const char usage[] =
+    "usage: planettracker serve [options]\n"
+    "       planettracker --help\n"
+    "\n"
+    "Serve PlanetTracker: where the Sun, the Moon and the planets are in your sky.\n"
+    "\n"
+    "options (environment variable in brackets):\n"
+    "  --host ADDR           address to listen on, IPv4 or IPv6 [HOST] (default 127.0.0.1)\n"
+    "  --port N              TCP port, 0 = any free port [PORT] (default 8000)\n"
+    "  --ephe-path DIR       Swiss Ephemeris data files [EPHE_PATH]\n"
+    "                        (default /usr/share/libswe/ephe; without files the built-in\n"
+    "                        Moshier theory is used and /healthz says so)\n"
+    "  --secret-key TEXT     key for the encrypted session cookie [SECRET_KEY]\n"
+    "                        (default: a random key per start, with a warning: sessions\n"
+    "                        then do not survive a restart)\n"
+    "  --static-dir DIR      serve the page's files from DIR instead of the copy embedded\n"
+    "                        in the binary (development) [STATIC_DIR]\n"
+    "  --access-log          log one line per request [ACCESS_LOG=1]\n"
+    "  --log-level LEVEL     error, warn, info or debug [LOG_LEVEL] (default info)\n"
+    "  --head-timeout-ms N   time allowed for a request head or body (default 10000)\n"
+    "  --idle-timeout-ms N   keep-alive idle time before closing (default 60000)\n"
+    "  --max-body-bytes N    largest request body accepted (default 1048576)\n"
+    "  -h, --help            print this help\n";
+
+static int parse_level(const char *s)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void from_env(struct app_config *cfg)
+{
+    const char *v;
+    if ((v = getenv("HOST")) != NULL && *v)
+        cfg->host = v;
+    uint64_t port;
+    if ((v = getenv("PORT")) != NULL && *v && parse_uint(v, 65535, &port) == 0)
+        cfg->port = (int)port;
+    if ((v = getenv("EPHE_PATH")) != NULL && *v)
+        cfg->ephe_path = v;
+    if ((v = getenv("SECRET_KEY")) != NULL && *v)
+        cfg->secret_key = v;
+    if ((v = getenv("STATIC_DIR")) != NULL && *v)
+        cfg->static_dir = v;
+    if ((v = getenv("ACCESS_LOG")) != NULL && strcmp(v, "1") == 0)
+        cfg->access_log = true;
+    if ((v = getenv("LOG_LEVEL")) != NULL && parse_level(v) >= 0)
+        cfg->log_level = parse_level(v);
+}
+
+int app_config_parse(struct app_config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->host = "127.0.0.1";
+    cfg->port = 8000;
+    cfg->log_level = PT_LOG_INFO;
+    cfg->head_timeout_ms = 10000;
+    cfg->idle_timeout_ms = 60000;
+    cfg->max_body_bytes = 1024 * 1024;
+    from_env(cfg);
+
+    int i = 1;
+    if (argc > 1 && argv[1][0] != '-')
+        cfg->command = argv[i++];
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t n;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        } else if (strcmp(a, "--access-log") == 0) {
+            cfg->access_log = true;
+            continue;
+        } else if (val == NULL) {
+            fprintf(stderr, "planettracker: %s needs a value or is unknown\n%s", a, usage);
+            return -1;
+        } else if (strcmp(a, "--host") == 0) {
+            cfg->host = val;
+        } else if (strcmp(a, "--port") == 0 && parse_uint(val, 65535, &n) == 0) {
+            cfg->port = (int)n;
+        } else if (strcmp(a, "--ephe-path") == 0) {
+            cfg->ephe_path = val;
+        } else if (strcmp(a, "--secret-key") == 0) {
+            cfg->secret_key = val;
+        } else if (strcmp(a, "--static-dir") == 0) {
+            cfg->static_dir = val;
+        } else if (strcmp(a, "--log-level") == 0 && parse_level(val) >= 0) {
+            cfg->log_level = parse_level(val);
+        } else if (strcmp(a, "--head-timeout-ms") == 0 &&
+                   parse_uint(val, 3600000, &n) == 0 && n > 0) {
+            cfg->head_timeout_ms = n;
+        } else if (strcmp(a, "--idle-timeout-ms") == 0 &&
+                   parse_uint(val, 3600000, &n) == 0 && n > 0) {
+            cfg->idle_timeout_ms = n;
+        } else if (strcmp(a, "--max-body-bytes") == 0 &&
+                   parse_uint(val, 64 * 1024 * 1024, &n) == 0) {
+            cfg->max_body_bytes = n;
+        } else {
+            fprintf(stderr, "planettracker: bad option or value: %s %s\n%s", a, val, usage);
+            return -1;
+        }
+        i++;
+    }
+    if (cfg->command == NULL)
+        cfg->command = "serve";
+    if (strcmp(cfg->command, "serve") != 0) {
+        fprintf(stderr, "planettracker: unknown command '%s'\n%s", cfg->command, usage);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * handlers_planets.c -- the positions API: GET /planets/{name}, GET /planets
+ * and POST /geo_location, compatible with the original app's JSON and
+ * extended with RA/Dec, distance, time and provenance.
+ */
+#include <stdio.h>
+
+#include "app/app.h"
+
+/* ["sun", "moon", ...]: the body names, for 404 answers. */
+static struct pt_str known_bodies_json(struct web_ctx *ctx)
+{
+    struct pt_buf buf;
+    pt_buf_init(&buf, 1024);
+    struct web_json j;
+    web_json_init(&j, &buf);
+    web_json_array_begin(&j);
+    for (int b = 0; b < ASTRO_BODY_COUNT; b++)
+        web_json_cstring(&j, astro_body_name((enum astro_body)b));
+    web_json_array_end(&j);
+    struct pt_str s = pt_str_make(pt_arena_strndup(ctx->arena, buf.data, buf.len), buf.len);
+    pt_buf_deinit(&buf);
+    return s;
+}
+
+static void write_time_fields(struct web_json *j, const struct astro_time *t)
+{
+    char iso[40];
+    astro_time_format_iso(t, iso);
+    web_json_key(j, "time");
+    web_json_cstring(j, iso);
+}
+
+static void write_provenance(struct web_json *j, const struct app_state *st,
+                             const struct astro_time *t)
+{
+    web_json_key(j, "timescale");
+    web_json_cstring(j, astro_timescale_name(t->scale));
+    web_json_key(j, "jd_ut1");
+    web_json_double(j, t->jd_ut1);
+    web_json_key(j, "deltat_s");
+    web_json_double(j, t->deltat_s);
+    web_json_key(j, "ephemeris");
+    web_json_cstring(j, astro_ctx_ephemeris(st->astro));
+}
+
+static void write_body(struct web_json *j, enum astro_body body, const struct astro_position *p)
+{
+    web_json_key(j, "name");
+    web_json_cstring(j, astro_body_name(body));
+    web_json_key(j, "az");
+    web_json_double(j, p->az_deg);
+    web_json_key(j, "alt");
+    web_json_double(j, p->alt_deg);
+    web_json_key(j, "alt_airless");
+    web_json_double(j, p->alt_airless_deg);
+    web_json_key(j, "ra");
+    web_json_double(j, p->ra_deg);
+    web_json_key(j, "dec");
+    web_json_double(j, p->dec_deg);
+    web_json_key(j, "distance_au");
+    web_json_double(j, p->distance_au);
+    web_json_key(j, "above_horizon");
+    web_json_bool(j, p->alt_deg > 0);
+}
+
+static void write_observer(struct web_json *j, const struct app_observer *obs)
+{
+    web_json_key(j, "observer");
+    web_json_object_begin(j);
+    web_json_key(j, "lat");
+    web_json_double(j, obs->astro.lat_deg);
+    web_json_key(j, "lon");
+    web_json_double(j, obs->astro.lon_deg);
+    web_json_key(j, "elevation");
+    web_json_double(j, obs->astro.elev_m);
+    web_json_key(j, "pressure");
+    web_json_double(j, obs->astro.pressure_hpa);
+    web_json_key(j, "temperature");
+    web_json_double(j, obs->astro.temp_c);
+    web_json_key(j, "source");
+    web_json_cstring(j, obs->source);
+    web_json_object_end(j);
+}
+
+static int compute_error(struct web_ctx *ctx, int rc)
+{
+    if (rc == PT_E_RANGE)
+        return web_error(ctx, 400, "out_of_range",
+                         "the observer or time is outside what the ephemeris supports");
+    return web_error(ctx, 500, "ephemeris_error", "the ephemeris computation failed");
+}
+
+int app_handle_planet(struct web_ctx *ctx)
+{
+    const struct app_state *st = ctx->app_data;
+    struct pt_str name = web_param(ctx, "name");
+    int body = astro_body_from_name(name);
+    if (body < 0) {
+        ctx->error.extra_key = "known";
+        ctx->error.extra_json = known_bodies_json(ctx);
+        return web_error(ctx, 404, "unknown_body", "no body named \"%.*s\"",
+                         (int)PT_MIN(name.len, 64), name.ptr);
+    }
+    struct app_observer obs;
+    struct astro_time t;
+    int rc = app_observer_from_request(ctx, &obs);
+    if (rc == 0)
+        rc = app_time_from_request(ctx, &t);
+    if (rc != 0)
+        return rc;
+    struct astro_position pos;
+    rc = astro_position_compute(st->astro, (enum astro_body)body, &t, &obs.astro, &pos);
+    if (rc < 0)
+        return compute_error(ctx, rc);
+
+    struct web_json j;
+    web_json_begin(ctx, &j);
+    web_json_object_begin(&j);
+    write_body(&j, (enum astro_body)body, &pos);
+    write_time_fields(&j, &t);
+    write_provenance(&j, st, &t);
+    write_observer(&j, &obs);
+    web_json_object_end(&j);
+    return web_send_json(ctx, 200, &j);
+}
+
+int app_handle_planets(struct web_ctx *ctx)
+{
+    const struct app_state *st = ctx->app_data;
+    struct app_observer obs;
+    struct astro_time t;
+    int rc = app_observer_from_request(ctx, &obs);
+    if (rc == 0)
+        rc = app_time_from_request(ctx, &t);
+    if (rc != 0)
+        return rc;
+    struct web_json j;
+    web_json_begin(ctx, &j);
+    web_json_object_begin(&j);
+    write_time_fields(&j, &t);
+    write_provenance(&j, st, &t);
+    write_observer(&j, &obs);
+    web_json_key(&j, "bodies");
+    web_json_array_begin(&j);
+    for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
+        struct astro_position pos;
+        rc = astro_position_compute(st->astro, (enum astro_body)b, &t, &obs.astro, &pos);
+        if (rc < 0)
+            return compute_error(ctx, rc);
+        web_json_object_begin(&j);
+        write_body(&j, (enum astro_body)b, &pos);
+        web_json_object_end(&j);
+    }
+    web_json_array_end(&j);
+    web_json_object_end(&j);
+    return web_send_json(ctx, 200, &j);
+}
+
+/*
+ * POST /geo_location: validate, save in the session, and echo as the original
+ * did: lon and lat as the strings received, elevation as a number.
+ */
+int app_handle_geo_location(struct web_ctx *ctx)
+{
+    struct web_form form;
+    int rc = web_body_form(ctx, &form);
+    if (rc != 0)
+        return rc;
+    const struct pt_str *lat = web_form_get(&form, PT_STR("lat"));
+    const struct pt_str *lon = web_form_get(&form, PT_STR("lon"));
+    const struct pt_str *elev = web_form_get(&form, PT_STR("elevation"));
+    if (lat == NULL)
+        return web_error_param(ctx, 400, "lat", -90, 90, "degrees", "lat is required");
+    if (lon == NULL)
+        return web_error_param(ctx, 400, "lon", -180, 180, "degrees", "lon is required");
+    double la, lo, el = 0;
+    if ((rc = app_parse_lat(ctx, "lat", *lat, &la)) != 0 ||
+        (rc = app_parse_lon(ctx, "lon", *lon, &lo)) != 0)
+        return rc;
+    if (elev != NULL && elev->len > 0 &&
+        (rc = app_parse_number(ctx, "elevation", *elev, APP_ELEV_MIN_M, APP_ELEV_MAX_M, "metres",
+                               &el)) != 0)
+        return rc;
+
+    struct web_json j;
+    web_json_begin(ctx, &j);
+    web_json_object_begin(&j);
+    web_json_key(&j, "lon");
+    web_json_string(&j, *lon);
+    web_json_key(&j, "lat");
+    web_json_string(&j, *lat);
+    web_json_key(&j, "elevation");
+    web_json_double(&j, el);
+    web_json_object_end(&j);
+    if (web_json_finish(&j) != 0)
+        return web_error(ctx, 500, "internal_error", "the answer could not be serialized");
+    /* The session keeps exactly what was echoed. */
+    if (web_session_put(ctx, pt_buf_str(&ctx->body)) != 0)
+        return web_error(ctx, 400, "invalid_parameter", "the location is too long to store");
+    pt_buf_append(&ctx->body, "\n", 1);
+    return web_send(ctx, 200, "application/json");
+}

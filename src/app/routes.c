@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * routes.c -- PlanetTracker's route table and middleware chain, in one visible
+ * place (STYLE.md §10: no registration through constructors).
+ */
+#include "app/app.h"
+
+static const struct {
+    const char *method;
+    const char *pattern;
+    const char *name;
+    web_handler_fn handler;
+} routes[] = {
+    {"GET", "/", "index", app_handle_index},
+    {"GET", "/healthz", "healthz", app_handle_healthz},
+    {"GET", "/planets", "planets", app_handle_planets},
+    {"GET", "/planets/{name}", "planet", app_handle_planet},
+    {"POST", "/geo_location", "geo_location", app_handle_geo_location},
+};
+
+int app_routes_add(struct web_app *app)
+{
+    web_app_use(app, web_mw_access_log);
+    web_app_use(app, web_mw_static);
+    for (size_t i = 0; i < PT_ARRAY_SIZE(routes); i++) {
+        int rc = web_app_route(app, routes[i].method, routes[i].pattern, routes[i].name,
+                               routes[i].handler);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

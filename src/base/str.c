@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * str.c -- string slices of base.h: comparisons, trimming and strict number
+ * parsing of untrusted text. Pure functions; thread-safe.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "base.h"
+
+static inline char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+bool pt_str_eq_nocase(struct pt_str a, struct pt_str b)
+{
+    if (a.len != b.len)
+        return false;
+    for (size_t i = 0; i < a.len; i++)
+        if (lower(a.ptr[i]) != lower(b.ptr[i]))
+            return false;
+    return true;
+}
+
+bool pt_str_has_prefix(struct pt_str s, struct pt_str prefix)
+{
+    return s.len >= prefix.len && (prefix.len == 0 || memcmp(s.ptr, prefix.ptr, prefix.len) == 0);
+}
+
+struct pt_str pt_str_trim(struct pt_str s)
+{
+    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
+        s.ptr++;
+        s.len--;
+    }
+    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
+/* Accept [+-]digits[.digits][(e|E)[+-]digits] with at least one mantissa digit. */
+static bool is_decimal_syntax(struct pt_str s)
+{
+    size_t i = 0, digits = 0;
+    if (i < s.len && (s.ptr[i] == '+' || s.ptr[i] == '-'))
+        i++;
+    while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9') {
+        i++;
+        digits++;
+    }
+    if (i < s.len && s.ptr[i] == '.') {
+        i++;
+        while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9') {
+            i++;
+            digits++;
+        }
+    }
+    if (digits == 0)
+        return false;
+    if (i < s.len && (s.ptr[i] == 'e' || s.ptr[i] == 'E')) {
+        i++;
+        if (i < s.len && (s.ptr[i] == '+' || s.ptr[i] == '-'))
+            i++;
+        size_t exp_digits = 0;
+        while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9') {
+            i++;
+            exp_digits++;
+        }
+        if (exp_digits == 0)
+            return false;
+    }
+    return i == s.len;
+}
+
+int pt_str_to_double(struct pt_str s, double *out)
+{
+    char tmp[64];
+    if (s.len == 0 || s.len >= sizeof(tmp) || !is_decimal_syntax(s))
+        return PT_E_INVALID;
+    memcpy(tmp, s.ptr, s.len);
+    tmp[s.len] = '\0';
+    errno = 0;
+    char *end;
+    double v = strtod(tmp, &end);
+    if (end != tmp + s.len || !isfinite(v))
+        return PT_E_INVALID;
+    *out = v;
+    return 0;
+}
+
+int pt_str_to_u63(struct pt_str s, int64_t *out)
+{
+    if (s.len == 0 || s.len > 18)
+        return PT_E_INVALID;
+    int64_t v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9')
+            return PT_E_INVALID;
+        v = v * 10 + (s.ptr[i] - '0');
+    }
+    *out = v;
+    return 0;
+}

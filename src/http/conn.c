@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * conn.c -- one client connection of the http layer: reading, parsing,
+ * dispatching requests in order, writing answers, timeouts and closing.
+ *
+ * The state machine (enum http_conn_state) changes only in process_input(),
+ * finish_request() and fail(). Invariants: at most one request is dispatched
+ * at a time, so answers leave in request order; while it is dispatched the
+ * input buffer is not read into (its slices stay valid); all answers produced
+ * during one pass over the input go out in one uv_write.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "http/internal.h"
+
+#define READ_CHUNK (16 * 1024)
+/* Stop parsing further pipelined requests while this much output is unsent. */
+#define OUT_HIGH_WATER (1024 * 1024)
+/* Hard cap on a connection's pending output: beyond it the connection is closed. */
+#define OUT_LIMIT (64 * 1024 * 1024)
+
+static void process_input(struct http_conn *conn);
+static void flush_output(struct http_conn *conn);
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* ------------------------------------------------------------- closing */
+
+static void on_conn_handle_close(uv_handle_t *handle)
+{
+    struct http_conn *conn = handle->data;
+    if (--conn->handles_open > 0)
+        return;
+    struct http_server *server = conn->server;
+    pt_buf_deinit(&conn->in);
+    pt_buf_deinit(&conn->out);
+    pt_buf_deinit(&conn->out_flight);
+    pt_arena_deinit(&conn->arena);
+    free(conn);
+    http__server_conn_closed(server);
+}
+
+void http__conn_close(struct http_conn *conn)
+{
+    if (conn->closed)
+        return;
+    conn->closed = true;
+    struct http_server *server = conn->server;
+    if (conn->prev != NULL)
+        conn->prev->next = conn->next;
+    else
+        server->conns = conn->next;
+    if (conn->next != NULL)
+        conn->next->prev = conn->prev;
+    conn->prev = conn->next = NULL;
+    uv_close((uv_handle_t *)&conn->tcp, on_conn_handle_close);
+    uv_close((uv_handle_t *)&conn->timer, on_conn_handle_close);
+}
+
+bool http__conn_is_idle(const struct http_conn *conn)
+{
+    return (conn->state == HTTP_CONN_IDLE || conn->state == HTTP_CONN_READING_HEAD) &&
+           !conn->writing && conn->out.len == 0;
+}
+
+/* Close now if nothing more will be written. */
+static void close_if_done(struct http_conn *conn)
+{
+    if (conn->state == HTTP_CONN_CLOSING && !conn->writing && conn->out.len == 0)
+        http__conn_close(conn);
+}
+
+/* ------------------------------------------------------------- timers */
+
+static void on_timer(uv_timer_t *timer);
+
+/*
+ * Arm the connection's timer for its deadline. The timer is restarted only when
+ * the deadline moves earlier than the armed time; a later deadline is noticed
+ * when the timer fires, so a busy keep-alive connection does not touch the timer
+ * heap on every request.
+ */
+static void arm_timer(struct http_conn *conn)
+{
+    if (conn->closed || conn->deadline_ms == 0)
+        return;
+    if (conn->timer_due_ms != 0 && conn->timer_due_ms <= conn->deadline_ms)
+        return;
+    uint64_t now = uv_now(conn->server->loop);
+    uint64_t delay = conn->deadline_ms > now ? conn->deadline_ms - now : 0;
+    conn->timer_due_ms = now + delay;
+    uv_timer_start(&conn->timer, on_timer, delay, 0);
+}
+
+static void set_deadline(struct http_conn *conn, uint64_t timeout_ms)
+{
+    conn->deadline_ms = uv_now(conn->server->loop) + timeout_ms;
+}
+
+/* ------------------------------------------------------------- output */
+
+static const char *const reasons[][2] = {
+    {"100", "Continue"},
+    {"101", "Switching Protocols"},
+    {"200", "OK"},
+    {"201", "Created"},
+    {"202", "Accepted"},
+    {"204", "No Content"},
+    {"301", "Moved Permanently"},
+    {"302", "Found"},
+    {"303", "See Other"},
+    {"304", "Not Modified"},
+    {"307", "Temporary Redirect"},
+    {"308", "Permanent Redirect"},
+    {"400", "Bad Request"},
+    {"401", "Unauthorized"},
+    {"403", "Forbidden"},
+    {"404", "Not Found"},
+    {"405", "Method Not Allowed"},
+    {"406", "Not Acceptable"},
+    {"408", "Request Timeout"},
+    {"409", "Conflict"},
+    {"411", "Length Required"},
+    {"413", "Content Too Large"},
+    {"414", "URI Too Long"},
+    {"415", "Unsupported Media Type"},
+    {"422", "Unprocessable Content"},
+    {"426", "Upgrade Required"},
+    {"429", "Too Many Requests"},
+    {"431", "Request Header Fields Too Large"},
+    {"500", "Internal Server Error"},
+    {"501", "Not Implemented"},
+    {"503", "Service Unavailable"},
+    {"505", "HTTP Version Not Supported"},
+};
+
+const char *http_status_reason(int status)
+{
+    for (size_t i = 0; i < PT_ARRAY_SIZE(reasons); i++)
+        if (atoi(reasons[i][0]) == status)
+            return reasons[i][1];
+    return "Unknown";
+}
+
+static void on_write_done(uv_write_t *wr, int status)
+{
+    struct http_conn *conn = pt_container_of(wr, struct http_conn, write_req);
+    conn->writing = false;
+    conn->out_flight.len = 0;
+    if (conn->closed)
+        return;
+    if (status < 0) {
+        pt_log_debug("%s: write: %s", conn->peer, uv_strerror(status));
+        http__conn_close(conn);
+        return;
+    }
+    if (conn->out.len > 0) {
+        flush_output(conn);
+        return;
+    }
+    close_if_done(conn);
+    if (!conn->closed && conn->state != HTTP_CONN_PROCESSING)
+        process_input(conn); /* resume if output pressure had paused parsing */
+}
+
+/* Hand all pending output to the kernel with one write, unless one is in flight. */
+static void flush_output(struct http_conn *conn)
+{
+    if (conn->closed || conn->writing || conn->out.len == 0) {
+        close_if_done(conn);
+        return;
+    }
+    /* Swap buffers: out_flight stays untouched until the write completes. */
+    struct pt_buf tmp = conn->out_flight;
+    conn->out_flight = conn->out;
+    conn->out = tmp;
+    conn->out.len = 0;
+    uv_buf_t buf = uv_buf_init(conn->out_flight.data, (unsigned)conn->out_flight.len);
+    conn->writing = true;
+    int rc = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, &buf, 1, on_write_done);
+    if (rc < 0) {
+        conn->writing = false;
+        http__conn_close(conn);
+    }
+}
+
+static int append_head(struct http_conn *conn, int status, const char *content_type,
+                       size_t content_length, bool keep_alive, bool http10,
+                       struct pt_str extra_headers)
+{
+    struct pt_buf *out = &conn->out;
+    char head[256];
+    int n;
+    if (content_type != NULL)
+        n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s",
+                     status, http_status_reason(status), conn->server->date, content_type,
+                     content_length,
+                     !keep_alive ? "Connection: close\r\n"
+                                 : (http10 ? "Connection: keep-alive\r\n" : ""));
+    else
+        n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s",
+                     status, http_status_reason(status), conn->server->date, content_length,
+                     !keep_alive ? "Connection: close\r\n"
+                                 : (http10 ? "Connection: keep-alive\r\n" : ""));
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return PT_E_INVALID;
+    if (pt_buf_append(out, head, (size_t)n) < 0 || pt_buf_append_str(out, extra_headers) < 0 ||
+        pt_buf_append(out, "\r\n", 2) < 0)
+        return PT_E_NOMEM;
+    return 0;
+}
+
+/*
+ * Answer a protocol error found by the engine itself (malformed head, limits,
+ * timeouts) with a small JSON body, then close: after such an error the
+ * framing of whatever follows cannot be trusted.
+ */
+static void fail(struct http_conn *conn, int err)
+{
+    int status = pt_error_status(err);
+    char name[32];
+    const char *src = pt_error_name(err);
+    size_t i = 0;
+    for (; src[i] != '\0' && i < sizeof(name) - 1; i++)
+        name[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + 32 : src[i]);
+    name[i] = '\0';
+    char body[512];
+    int n;
+    const struct http_server_config *cfg = &conn->server->cfg;
+    size_t limit = 0;
+    if (err == PT_E_HEAD_TOO_LARGE)
+        limit = cfg->limits.max_head_bytes;
+    else if (err == PT_E_URI_TOO_LONG)
+        limit = cfg->limits.max_target_bytes;
+    else if (err == PT_E_BODY_TOO_LARGE)
+        limit = cfg->max_body_bytes;
+    if (limit > 0)
+        n = snprintf(body, sizeof(body), "{\"error\": \"%s\", \"message\": \"%s (limit %zu bytes)\", "
+                     "\"limit\": %zu}\n", name, pt_error_message(err), limit, limit);
+    else
+        n = snprintf(body, sizeof(body), "{\"error\": \"%s\", \"message\": \"%s\"}\n", name,
+                     pt_error_message(err));
+    pt_log_info("%s: %d %s", conn->peer, status, pt_error_message(err));
+    if (append_head(conn, status, "application/json", (size_t)n, false, false, PT_STR_NULL) == 0)
+        pt_buf_append(&conn->out, body, (size_t)n);
+    conn->state = HTTP_CONN_CLOSING;
+    conn->close_after_write = true;
+    set_deadline(conn, conn->server->cfg.idle_timeout_ms);
+    if (conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = false;
+    }
+    flush_output(conn);
+}
+
+/* ------------------------------------------------------------- requests */
+
+/* Drop the answered request's bytes and pick the next state. */
+static void finish_request(struct http_conn *conn)
+{
+    /* Arena cleanups may still read the request's slices: run them first. */
+    pt_arena_reset(&conn->arena);
+    pt_buf_consume(&conn->in, conn->head_len + conn->body_len);
+    bool keep_alive = conn->req.head.keep_alive && !conn->close_after_write &&
+                      !conn->server->stopping;
+    conn->head_len = 0;
+    conn->body_len = 0;
+    conn->last_len = 0;
+    conn->continue_sent = false;
+    if (!keep_alive) {
+        conn->state = HTTP_CONN_CLOSING;
+        conn->close_after_write = true;
+        set_deadline(conn, conn->server->cfg.idle_timeout_ms);
+        return;
+    }
+    if (conn->in.len > 0) {
+        conn->state = HTTP_CONN_READING_HEAD;
+        set_deadline(conn, conn->server->cfg.head_timeout_ms);
+    } else {
+        conn->state = HTTP_CONN_IDLE;
+        set_deadline(conn, conn->server->cfg.idle_timeout_ms);
+    }
+}
+
+int http_respond(struct http_request *req, int status, const char *content_type,
+                 struct pt_str extra_headers, struct pt_str body)
+{
+    struct http_conn *conn = req->conn;
+    bool bodiless = status == 204 || status == 304 || (status >= 100 && status < 200);
+    bool keep_alive = req->head.keep_alive && !conn->close_after_write &&
+                      !conn->server->stopping;
+    int rc = append_head(conn, status, content_type, bodiless ? 0 : body.len, keep_alive,
+                         req->head.minor_version == 0, extra_headers);
+    if (rc == 0 && !req->is_head && !bodiless)
+        rc = pt_buf_append_str(&conn->out, body);
+    if (rc < 0)
+        conn->close_after_write = true;
+    finish_request(conn);
+    /* Answered from a callback (not from within process_input): resume here. */
+    if (!conn->in_process)
+        process_input(conn);
+    return rc;
+}
+
+void http_request_close_after(struct http_request *req)
+{
+    req->conn->close_after_write = true;
+}
+
+static void dispatch(struct http_conn *conn)
+{
+    struct http_request *req = &conn->req;
+    req->conn = conn;
+    req->server = conn->server;
+    req->data = conn->server->cfg.data;
+    req->body = pt_str_make(conn->in.data + conn->head_len, conn->body_len);
+    req->arena = &conn->arena;
+    req->is_head = pt_str_eq(req->head.method, PT_STR("HEAD"));
+    req->start_ms = uv_now(conn->server->loop);
+    memcpy(req->peer, conn->peer, sizeof(req->peer));
+    conn->state = HTTP_CONN_PROCESSING;
+    conn->deadline_ms = 0;
+    conn->server->cfg.on_request(req);
+}
+
+/*
+ * Check whether the body of the parsed head has fully arrived, decoding chunked
+ * framing in place. Returns 1 when complete, 0 when more is needed, or an error.
+ */
+static int body_ready(struct http_conn *conn)
+{
+    const struct http_request_head *head = &conn->req.head;
+    size_t max_body = conn->server->cfg.max_body_bytes;
+    if (!head->chunked) {
+        size_t want = head->content_length > 0 ? (size_t)head->content_length : 0;
+        if (conn->in.len - conn->head_len < want)
+            return 0;
+        conn->body_len = want;
+        return 1;
+    }
+    /* Layout after the head: [decoded body_len bytes][undecoded bytes]. */
+    char *raw = conn->in.data + conn->head_len + conn->body_len;
+    size_t raw_len = conn->in.len - conn->head_len - conn->body_len;
+    size_t decoded = raw_len;
+    int64_t rc = http_chunked_decode(&conn->chunked, raw, &decoded);
+    if (rc == PT_E_INCOMPLETE || rc >= 0) {
+        size_t trailing = rc >= 0 ? (size_t)rc : 0;
+        conn->body_len += decoded;
+        conn->in.len = conn->head_len + conn->body_len + trailing;
+        if (conn->body_len > max_body)
+            return PT_E_BODY_TOO_LARGE;
+        return rc >= 0 ? 1 : 0;
+    }
+    return (int)rc;
+}
+
+static void process_input(struct http_conn *conn)
+{
+    const struct http_server_config *cfg = &conn->server->cfg;
+    conn->in_process = true;
+    while (!conn->closed && conn->state != HTTP_CONN_PROCESSING &&
+           conn->state != HTTP_CONN_CLOSING) {
+        if (conn->out.len > OUT_HIGH_WATER)
+            break;
+        if (conn->state != HTTP_CONN_READING_BODY) {
+            if (conn->in.len == 0) {
+                if (conn->state != HTTP_CONN_IDLE) {
+                    conn->state = HTTP_CONN_IDLE;
+                    set_deadline(conn, cfg->idle_timeout_ms);
+                }
+                break;
+            }
+            int rc = http_parse_request(conn->in.data, conn->in.len, conn->last_len,
+                                        &cfg->limits, &conn->req.head);
+            if (rc == PT_E_INCOMPLETE) {
+                conn->last_len = conn->in.len;
+                if (conn->state == HTTP_CONN_IDLE) {
+                    conn->state = HTTP_CONN_READING_HEAD;
+                    set_deadline(conn, cfg->head_timeout_ms);
+                }
+                break;
+            }
+            if (rc < 0) {
+                conn->in_process = false;
+                fail(conn, rc);
+                return;
+            }
+            conn->head_len = (size_t)rc;
+            conn->body_len = 0;
+            conn->last_len = 0;
+            if (conn->req.head.chunked) {
+                http_chunked_init(&conn->chunked);
+            } else if (conn->req.head.content_length > 0 &&
+                       (uint64_t)conn->req.head.content_length > cfg->max_body_bytes) {
+                conn->in_process = false;
+                fail(conn, PT_E_BODY_TOO_LARGE);
+                return;
+            }
+            if (conn->state == HTTP_CONN_IDLE)
+                set_deadline(conn, cfg->head_timeout_ms);
+            conn->state = HTTP_CONN_READING_BODY;
+        }
+        int ready = body_ready(conn);
+        if (ready < 0) {
+            conn->in_process = false;
+            fail(conn, ready);
+            return;
+        }
+        if (ready == 0) {
+            if (conn->req.head.expect_continue && !conn->continue_sent &&
+                conn->req.head.minor_version == 1) {
+                conn->continue_sent = true;
+                pt_buf_append(&conn->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            }
+            break;
+        }
+        dispatch(conn);
+    }
+    conn->in_process = false;
+    if (conn->closed)
+        return;
+    flush_output(conn);
+    if (conn->closed)
+        return;
+
+    bool want_read = conn->state != HTTP_CONN_PROCESSING && conn->state != HTTP_CONN_CLOSING &&
+                     conn->out.len <= OUT_HIGH_WATER;
+    if (want_read && !conn->reading) {
+        if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0)
+            conn->reading = true;
+    } else if (!want_read && conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = false;
+    }
+    arm_timer(conn);
+}
+
+/* ------------------------------------------------------------- reading */
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct http_conn *conn = handle->data;
+    size_t room = conn->in.limit - conn->in.len;
+    size_t want = PT_MIN((size_t)READ_CHUNK, room);
+    if (want == 0 || pt_buf_reserve(&conn->in, want) < 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    *buf = uv_buf_init(conn->in.data + conn->in.len, (unsigned)(conn->in.cap - conn->in.len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct http_conn *conn = stream->data;
+    if (nread > 0) {
+        conn->in.len += (size_t)nread;
+        process_input(conn);
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (nread == UV_ENOBUFS) {
+        fail(conn, conn->state == HTTP_CONN_READING_BODY ? PT_E_BODY_TOO_LARGE
+                                                          : PT_E_HEAD_TOO_LARGE);
+        return;
+    }
+    /* EOF or error: answer what is complete, then close. */
+    uv_read_stop(stream);
+    conn->reading = false;
+    if (nread != UV_EOF || conn->state != HTTP_CONN_PROCESSING) {
+        if (conn->writing || conn->out.len > 0) {
+            conn->state = HTTP_CONN_CLOSING;
+            conn->close_after_write = true;
+            flush_output(conn);
+        } else {
+            http__conn_close(conn);
+        }
+        return;
+    }
+    conn->close_after_write = true;
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    struct http_conn *conn = timer->data;
+    conn->timer_due_ms = 0;
+    if (conn->closed || conn->deadline_ms == 0)
+        return;
+    uint64_t now = uv_now(conn->server->loop);
+    if (now < conn->deadline_ms) {
+        arm_timer(conn);
+        return;
+    }
+    switch (conn->state) {
+    case HTTP_CONN_READING_HEAD:
+    case HTTP_CONN_READING_BODY:
+        fail(conn, PT_E_TIMEOUT);
+        break;
+    case HTTP_CONN_PROCESSING:
+        break;
+    case HTTP_CONN_IDLE:
+    case HTTP_CONN_CLOSING:
+        http__conn_close(conn);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------- start */
+
+static void describe_peer(struct http_conn *conn)
+{
+    struct sockaddr_storage addr;
+    int len = sizeof(addr);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&addr, &len) == 0) {
+        if (addr.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&addr, ip, sizeof(ip));
+            port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&addr, ip, sizeof(ip));
+            port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
+        }
+    }
+    snprintf(conn->peer, sizeof(conn->peer), "%s:%d", ip, port);
+}
+
+void http__conn_start(struct http_server *server, struct http_conn *conn)
+{
+    const struct http_server_config *cfg = &server->cfg;
+    conn->server = server;
+    conn->tcp.data = conn;
+    uv_timer_init(server->loop, &conn->timer);
+    conn->timer.data = conn;
+    conn->handles_open = 2;
+    conn->next = server->conns;
+    if (server->conns != NULL)
+        server->conns->prev = conn;
+    server->conns = conn;
+    server->num_conns++;
+    pt_buf_init(&conn->in, cfg->limits.max_head_bytes + cfg->max_body_bytes + READ_CHUNK);
+    pt_buf_init(&conn->out, OUT_LIMIT);
+    pt_buf_init(&conn->out_flight, OUT_LIMIT);
+    pt_arena_init(&conn->arena, 4096);
+    describe_peer(conn);
+    if (server->num_conns > cfg->max_connections || server->stopping) {
+        pt_log_warn("%s: connection refused: %zu connections open", conn->peer,
+                    server->num_conns - 1);
+        http__conn_close(conn);
+        return;
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    conn->state = HTTP_CONN_IDLE;
+    /* The first request must arrive within the head timeout (slowloris). */
+    set_deadline(conn, cfg->head_timeout_ms);
+    if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0)
+        conn->reading = true;
+    arm_timer(conn);
+}

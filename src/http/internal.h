@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * internal.h -- what only the http layer's own files share: the server and
+ * connection structures and the functions that pass them between server.c
+ * (listening, accepting, the Date cache, stopping) and conn.c (one client).
+ */
+#ifndef PT_HTTP_INTERNAL_H
+#define PT_HTTP_INTERNAL_H
+
+#include "http/http.h"
+
+enum http_conn_state {
+    HTTP_CONN_IDLE,         /* between requests, nothing buffered: idle timeout */
+    HTTP_CONN_READING_HEAD, /* part of a head buffered: head timeout */
+    HTTP_CONN_READING_BODY, /* head parsed, body incomplete: head timeout */
+    HTTP_CONN_PROCESSING,   /* request handed to the callback, no answer yet */
+    HTTP_CONN_CLOSING,      /* no more requests: flush the output, then close */
+};
+
+struct http_conn {
+    uv_tcp_t tcp;                 /* embedded: container_of recovers the conn */
+    uv_timer_t timer;             /* one deadline per connection, re-armed lazily */
+    uv_write_t write_req;
+    struct http_server *server;
+    struct http_conn *prev;       /* in the server's list of connections */
+    struct http_conn *next;
+    enum http_conn_state state;
+    int handles_open;             /* tcp and timer; freed when both are closed */
+    bool reading;
+    bool writing;                 /* write_req in flight over out_flight */
+    bool closed;                  /* uv_close called */
+    bool close_after_write;       /* no more requests on this connection */
+    bool in_process;              /* inside process_input(): it will flush and resume */
+    bool continue_sent;           /* "100 Continue" already written for this request */
+    uint64_t deadline_ms;         /* loop time at which the current wait expires */
+    uint64_t timer_due_ms;        /* loop time the timer is armed for, 0 if not */
+    struct pt_buf in;             /* received bytes; request slices point here */
+    size_t last_len;              /* in.len at the previous incomplete head parse */
+    size_t head_len;              /* bytes of the current head, once parsed */
+    size_t body_len;              /* bytes of decoded body after the head */
+    struct http_chunked chunked;  /* decoder state for a chunked body */
+    struct pt_buf out;            /* responses not yet handed to the kernel */
+    struct pt_buf out_flight;     /* bytes of the write in progress */
+    struct pt_arena arena;        /* per request; reset after each answer */
+    struct http_request req;      /* the request being served */
+    char peer[48];
+};
+
+struct http_server {
+    uv_tcp_t listener;
+    uv_timer_t date_timer;
+    uv_loop_t *loop;
+    struct http_server_config cfg;
+    struct http_conn *conns;      /* list of open connections */
+    size_t num_conns;
+    int handles_open;             /* listener and date_timer */
+    bool stopping;
+    http_server_stop_cb stop_cb;
+    char date[30];                /* IMF-fixdate of the current second */
+};
+
+/* Take a new accepted client (already initialized tcp handle inside conn). */
+void http__conn_start(struct http_server *server, struct http_conn *conn);
+
+/* Begin closing a connection; it is unlinked and freed when its handles close. */
+void http__conn_close(struct http_conn *conn);
+
+/* True if the connection sits between requests with nothing buffered or pending. */
+bool http__conn_is_idle(const struct http_conn *conn);
+
+/* Called by conn.c when a connection is fully closed and unlinked. */
+void http__server_conn_closed(struct http_server *server);
+
+#endif /* PT_HTTP_INTERNAL_H */

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * server.c -- listening socket, accepting, the per-second Date cache and the
+ * graceful stop of the http layer. Loop thread only.
+ *
+ * Invariant: the server is freed only after its listener and date timer are
+ * closed and its connection list is empty, then stop_cb runs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "http/internal.h"
+
+void http_server_config_init(struct http_server_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->host = "127.0.0.1";
+    cfg->port = 8000;
+    cfg->backlog = 4096;
+    cfg->limits = HTTP_LIMITS_DEFAULT;
+    cfg->max_body_bytes = 1024 * 1024;
+    cfg->head_timeout_ms = 10 * 1000;
+    cfg->idle_timeout_ms = 60 * 1000;
+    cfg->max_connections = 100000;
+}
+
+static void update_date(struct http_server *server)
+{
+    pt_format_http_date((int64_t)time(NULL), server->date);
+}
+
+static void on_date_timer(uv_timer_t *timer)
+{
+    struct http_server *server = pt_container_of(timer, struct http_server, date_timer);
+    update_date(server);
+}
+
+static void maybe_finish_stop(struct http_server *server)
+{
+    if (!server->stopping || server->num_conns > 0 || server->handles_open > 0)
+        return;
+    http_server_stop_cb cb = server->stop_cb;
+    void *data = server->cfg.data;
+    free(server);
+    if (cb != NULL)
+        cb(data);
+}
+
+static void on_server_handle_close(uv_handle_t *handle)
+{
+    struct http_server *server = handle->data;
+    server->handles_open--;
+    maybe_finish_stop(server);
+}
+
+void http__server_conn_closed(struct http_server *server)
+{
+    server->num_conns--;
+    maybe_finish_stop(server);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_server *server = pt_container_of(listener, struct http_server, listener);
+    if (status < 0) {
+        pt_log_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    struct http_conn *conn = pt_xcalloc(1, sizeof(*conn));
+    uv_tcp_init(server->loop, &conn->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&conn->tcp) != 0) {
+        /* Nothing was accepted: the handle only needs closing. */
+        conn->tcp.data = conn;
+        uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
+        return;
+    }
+    http__conn_start(server, conn);
+}
+
+static int bind_address(struct http_server *server)
+{
+    struct sockaddr_storage addr;
+    const struct http_server_config *cfg = &server->cfg;
+    int rc = uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&addr);
+    if (rc != 0)
+        rc = uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&addr);
+    if (rc != 0)
+        return rc;
+    return uv_tcp_bind(&server->listener, (const struct sockaddr *)&addr, 0);
+}
+
+int http_server_start(uv_loop_t *loop, const struct http_server_config *cfg,
+                      struct http_server **out)
+{
+    struct http_server *server = pt_xcalloc(1, sizeof(*server));
+    server->loop = loop;
+    server->cfg = *cfg;
+    update_date(server);
+
+    uv_tcp_init(loop, &server->listener);
+    server->listener.data = server;
+    server->handles_open = 1;
+    int rc = bind_address(server);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&server->listener, cfg->backlog, on_connection);
+    if (rc != 0)
+        goto out_close_listener;
+
+    uv_timer_init(loop, &server->date_timer);
+    server->date_timer.data = server;
+    server->handles_open++;
+    /* Fire just after each wall-clock second begins, so Date is never a second late. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uv_timer_start(&server->date_timer, on_date_timer, 1000 - (uint64_t)(ts.tv_nsec / 1000000),
+                   1000);
+    *out = server;
+    return 0;
+
+out_close_listener:
+    /* The stop callback is NULL: the server is freed silently on close. */
+    server->stopping = true;
+    uv_close((uv_handle_t *)&server->listener, on_server_handle_close);
+    return rc;
+}
+
+int http_server_port(const struct http_server *server)
+{
+    struct sockaddr_storage addr;
+    int len = sizeof(addr);
+    if (uv_tcp_getsockname(&server->listener, (struct sockaddr *)&addr, &len) != 0)
+        return -1;
+    if (addr.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+}
+
+size_t http_server_connections(const struct http_server *server)
+{
+    return server->num_conns;
+}
+
+void http_server_stop(struct http_server *server, http_server_stop_cb cb)
+{
+    if (server->stopping)
+        return;
+    server->stopping = true;
+    server->stop_cb = cb;
+    uv_close((uv_handle_t *)&server->listener, on_server_handle_close);
+    uv_close((uv_handle_t *)&server->date_timer, on_server_handle_close);
+    /* Idle connections close now; busy ones close after their current answer. */
+    struct http_conn *next;
+    for (struct http_conn *c = server->conns; c != NULL; c = next) {
+        next = c->next;
+        if (http__conn_is_idle(c))
+            http__conn_close(c);
+        else
+            c->close_after_write = true;
+    }
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * static.c -- the page's assets under /static/: the embedded table (with
+ * content-hash ETags computed once at start), MIME types, conditional GETs,
+ * and, for development, serving the same names from a directory on disk.
+ *
+ * Invariant: only names present in the embedded asset table are ever served,
+ * from memory or from disk, so nothing outside the asset set is reachable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "web/assets.h"
+#include "web/internal.h"
+
+#define STATIC_PREFIX "/static/"
+#define STATIC_MAX_DISK_BYTES (16 * 1024 * 1024)
+
+const char *web_mime_type(const char *path)
+{
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".webmanifest", "application/manifest+json"},
+    };
+    const char *dot = strrchr(path, '.');
+    if (dot != NULL)
+        for (size_t i = 0; i < PT_ARRAY_SIZE(types); i++)
+            if (strcmp(dot, types[i][0]) == 0)
+                return types[i][1];
+    return "application/octet-stream";
+}
+
+/* FNV-1a, 64 bits: enough to tell versions of one file apart for caching. */
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void make_etag(const unsigned char *data, size_t len, char out[24])
+{
+    snprintf(out, 24, "\"%016llx\"", (unsigned long long)fnv1a(data, len));
+}
+
+void web__static_init(struct web_app *app)
+{
+    app->num_files = web_assets_count;
+    app->files = pt_xcalloc(app->num_files ? app->num_files : 1, sizeof(*app->files));
+    for (size_t i = 0; i < web_assets_count; i++) {
+        struct web_static_file *f = &app->files[i];
+        f->path = web_assets[i].path;
+        f->data = web_assets[i].data;
+        f->len = web_assets[i].len;
+        f->mime = web_mime_type(f->path);
+        make_etag(f->data, f->len, f->etag);
+    }
+}
+
+void web__static_deinit(struct web_app *app)
+{
+    free(app->files);
+    app->files = NULL;
+}
+
+static const struct web_static_file *find_file(const struct web_app *app, struct pt_str name)
+{
+    for (size_t i = 0; i < app->num_files; i++)
+        if (pt_str_eq(pt_str_c(app->files[i].path), name))
+            return &app->files[i];
+    return NULL;
+}
+
+/* True if an If-None-Match header lists etag (or "*"). */
+static bool etag_matches(struct pt_str header, const char *etag)
+{
+    struct pt_str want = pt_str_c(etag);
+    size_t i = 0;
+    while (i < header.len) {
+        size_t j = i;
+        while (j < header.len && header.ptr[j] != ',')
+            j++;
+        struct pt_str item = pt_str_trim(pt_str_make(header.ptr + i, j - i));
+        if (pt_str_has_prefix(item, PT_STR("W/")))
+            item = pt_str_make(item.ptr + 2, item.len - 2);
+        if (pt_str_eq(item, want) || pt_str_eq(item, PT_STR("*")))
+            return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+/* Read a development copy from disk into the answer body. */
+static int read_disk_copy(struct web_ctx *ctx, const char *dir, const char *name)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return web_error(ctx, 404, "not_found", "no such static file");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return web_error(ctx, 404, "not_found", "no such static file in %s", dir);
+    int rc = 0;
+    for (;;) {
+        if (pt_buf_reserve(&ctx->body, 16384) < 0 || ctx->body.len > STATIC_MAX_DISK_BYTES) {
+            rc = web_error(ctx, 500, "internal_error", "static file too large");
+            break;
+        }
+        ssize_t got = read(fd, ctx->body.data + ctx->body.len, ctx->body.cap - ctx->body.len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = web_error(ctx, 500, "internal_error", "static file unreadable");
+            break;
+        }
+        if (got == 0)
+            break;
+        ctx->body.len += (size_t)got;
+    }
+    close(fd);
+    return rc;
+}
+
+int web_static_serve(struct web_ctx *ctx, struct pt_str name)
+{
+    const struct web_static_file *f = find_file(ctx->app, name);
+    if (f == NULL)
+        return web_error(ctx, 404, "not_found", "no such static file");
+    const char *dir = ctx->app->cfg.static_dir;
+    if (dir != NULL) {
+        /* Development: always fresh from disk, never cached. */
+        int rc = read_disk_copy(ctx, dir, f->path);
+        if (rc != 0)
+            return rc;
+        web_header_add(ctx, "Cache-Control: no-cache");
+        return web_send(ctx, 200, f->mime);
+    }
+    web_header_add(ctx, "ETag: %s", f->etag);
+    web_header_add(ctx, "Cache-Control: public, max-age=300");
+    web_header_add(ctx, "X-Content-Type-Options: nosniff");
+    struct pt_str inm = web_header(ctx, "If-None-Match");
+    if (inm.ptr != NULL && etag_matches(inm, f->etag))
+        return web_send_static(ctx, 304, NULL, PT_STR_NULL);
+    return web_send_static(ctx, 200, f->mime, pt_str_make((const char *)f->data, f->len));
+}
+
+int web_mw_static(struct web_ctx *ctx)
+{
+    struct pt_str path = ctx->req->head.path;
+    if (!pt_str_has_prefix(path, PT_STR(STATIC_PREFIX)))
+        return WEB_NEXT;
+    struct pt_str method = ctx->req->head.method;
+    if (!pt_str_eq(method, PT_STR("GET")) && !pt_str_eq(method, PT_STR("HEAD"))) {
+        web_header_add(ctx, "Allow: GET, HEAD");
+        return web_error(ctx, 405, "method_not_allowed", "allowed methods: GET, HEAD");
+    }
+    struct pt_str name = pt_str_make(path.ptr + strlen(STATIC_PREFIX),
+                                     path.len - strlen(STATIC_PREFIX));
+    /* Names are matched as sent: the table has no escapes, so encoded names miss. */
+    return web_static_serve(ctx, name);
+}
