@@ -9,6 +9,7 @@
  * input buffer is not read into (its slices stay valid); all answers produced
  * during one pass over the input go out in one uv_write.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -388,6 +389,7 @@ static void process_input(struct http_conn *conn)
                 return;
             }
             conn->head_len = (size_t)rc;
+            conn->head_base = conn->in.data;
             conn->body_len = 0;
             conn->last_len = 0;
             if (conn->req.head.chunked) {
@@ -415,6 +417,13 @@ static void process_input(struct http_conn *conn)
                 pt_buf_append(&conn->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
             }
             break;
+        }
+        if (conn->in.data != conn->head_base) {
+            /* The buffer moved while the body arrived: re-point the head's slices. */
+            int rc = http_parse_request(conn->in.data, conn->head_len, 0, &cfg->limits,
+                                        &conn->req.head);
+            assert(rc == (int)conn->head_len);
+            (void)rc;
         }
         dispatch(conn);
     }
@@ -526,7 +535,10 @@ static void describe_peer(struct http_conn *conn)
             port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
         }
     }
-    snprintf(conn->peer, sizeof(conn->peer), "%s:%d", ip, port);
+    char peer[INET6_ADDRSTRLEN + 16];
+    snprintf(peer, sizeof(peer), "%s:%d", ip, port);
+    memcpy(conn->peer, peer, sizeof(conn->peer) - 1);
+    conn->peer[sizeof(conn->peer) - 1] = '\0';
 }
 
 void http__conn_start(struct http_server *server, struct http_conn *conn)

@@ -37,6 +37,7 @@ struct http_conn {
     struct pt_buf in;             /* received bytes; request slices point here */
     size_t last_len;              /* in.len at the previous incomplete head parse */
     size_t head_len;              /* bytes of the current head, once parsed */
+    const char *head_base;        /* in.data when the head was parsed */
     size_t body_len;              /* bytes of decoded body after the head */
     struct http_chunked chunked;  /* decoder state for a chunked body */
     struct pt_buf out;            /* responses not yet handed to the kernel */

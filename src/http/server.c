@@ -30,10 +30,20 @@ static void update_date(struct http_server *server)
     pt_format_http_date((int64_t)time(NULL), server->date);
 }
 
+/* Milliseconds until just after the next wall-clock second begins. */
+static uint64_t ms_to_next_second(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return 1000 - (uint64_t)(ts.tv_nsec / 1000000) + 1;
+}
+
+/* Re-aligned on every tick, so Date never lags the wall clock by a second. */
 static void on_date_timer(uv_timer_t *timer)
 {
     struct http_server *server = pt_container_of(timer, struct http_server, date_timer);
     update_date(server);
+    uv_timer_start(timer, on_date_timer, ms_to_next_second(), 0);
 }
 
 static void maybe_finish_stop(struct http_server *server)
@@ -110,11 +120,8 @@ int http_server_start(uv_loop_t *loop, const struct http_server_config *cfg,
     uv_timer_init(loop, &server->date_timer);
     server->date_timer.data = server;
     server->handles_open++;
-    /* Fire just after each wall-clock second begins, so Date is never a second late. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uv_timer_start(&server->date_timer, on_date_timer, 1000 - (uint64_t)(ts.tv_nsec / 1000000),
-                   1000);
+    uv_update_time(loop);
+    uv_timer_start(&server->date_timer, on_date_timer, ms_to_next_second(), 0);
     *out = server;
     return 0;
 

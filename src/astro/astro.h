@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * astro.h -- the astronomy layer of PlanetTracker: bodies, time scales, angles and
+ * apparent topocentric positions of the Sun, the Moon and the planets.
+ *
+ * This first version wraps the Swiss Ephemeris (libswe 2.10, Debian) and drives it
+ * exactly as tests/data/truth-cases-public.csv was computed (see truth.c in the
+ * shared truth folder): DE431-derived ephemeris files, the IERS 2010 sidereal-time
+ * model, libswe's automatic Delta T. Everything here is pure computation: no I/O
+ * after astro_ctx_new(), no event loop, no mutable global state of our own, so any
+ * function may run on the event-loop thread or on executor threads at the same time.
+ *
+ * Units are in the names: *_deg degrees, *_au astronomical units, *_m metres,
+ * *_s seconds, jd_* Julian days. Longitudes are east positive, latitudes north
+ * positive, azimuths from north through east.
+ */
+#ifndef PT_ASTRO_ASTRO_H
+#define PT_ASTRO_ASTRO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/base.h"
+
+/* ------------------------------------------------------------------------ */
+/* Bodies                                                                     */
+/* ------------------------------------------------------------------------ */
+
+enum astro_body {
+    ASTRO_SUN,
+    ASTRO_MOON,
+    ASTRO_MERCURY,
+    ASTRO_VENUS,
+    ASTRO_MARS,
+    ASTRO_JUPITER,
+    ASTRO_SATURN,
+    ASTRO_URANUS,
+    ASTRO_NEPTUNE,
+    ASTRO_PLUTO,
+    ASTRO_BODY_COUNT
+};
+
+/*
+ * Lower-case English name of a body ("mars"), a static string. Returns NULL for a
+ * value outside [0, ASTRO_BODY_COUNT). Thread-safe.
+ */
+const char *astro_body_name(enum astro_body body);
+
+/*
+ * The body whose astro_body_name() equals name exactly (lower case, no spaces).
+ * Returns the body (>= 0), or PT_E_NOT_FOUND. Thread-safe.
+ */
+int astro_body_from_name(struct pt_str name);
+
+/* ------------------------------------------------------------------------ */
+/* Ephemeris context                                                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The ephemeris configuration: data-file path, which ephemeris answered the probe,
+ * the supported date range. Read-only after creation and shared by all threads.
+ *
+ * libswe keeps its configuration and caches in thread-local storage (Debian builds
+ * it with TLS: the `swed` state is a __thread variable), so each thread that uses a
+ * context configures its own copy of libswe on first use; no lock is taken.
+ *
+ * ONLY ONE astro_ctx MAY EXIST AT A TIME in a process: libswe has one configuration
+ * per thread, and a thread that alternates between two live contexts would keep the
+ * configuration of the first one it saw. Creating a new context after freeing the
+ * previous one is fine (threads reconfigure themselves on their next call).
+ */
+struct astro_ctx;
+
+/*
+ * Create the context. ephe_path (borrowed, copied): directory of the Swiss Ephemeris
+ * files; NULL means $EPHE_PATH if set, else /usr/share/libswe/ephe. (libswe itself
+ * lets the environment variable SE_EPHE_PATH override any path given here.)
+ * Sets the IERS 2010 sidereal-time model, then probes the Moon and Pluto: if the
+ * ephemeris files did not answer, the context works on libswe's built-in Moshier
+ * theory (errors up to about 2"), astro_ctx_has_files() is false and a warning is
+ * logged.
+ * OUT: *out, owned by the caller, released with astro_ctx_free().
+ * Returns 0; PT_E_INVALID if the path is longer than libswe accepts (255 bytes);
+ * PT_E_NOMEM if no thread-specific key is left; PT_E_EPHEMERIS if even Moshier
+ * fails. Call from one thread while no other context exists (see above).
+ */
+int astro_ctx_new(const char *ephe_path, struct astro_ctx **out);
+
+/*
+ * Release the context and close the calling thread's ephemeris files. NULL does
+ * nothing. No other thread may be using the context. Threads that used it keep
+ * their file handles until they use a new context or exit.
+ */
+void astro_ctx_free(struct astro_ctx *ctx);
+
+/* True if the DE431-derived ephemeris files answered the probe. Thread-safe. */
+bool astro_ctx_has_files(const struct astro_ctx *ctx);
+
+/* "swisseph" (DE431-derived files) or "moshier" (built-in analytic theory). */
+const char *astro_ctx_ephemeris(const struct astro_ctx *ctx);
+
+/*
+ * The supported range of jd_ut1 (inclusive), given the files in use: for the
+ * Debian files (sepl_18/semo_18, 1800-2400) one day inside the range the files
+ * cover, for Moshier one day inside its -3000..+3000 range. OUT: *jd_min, *jd_max.
+ */
+void astro_ctx_jd_range(const struct astro_ctx *ctx, double *jd_min, double *jd_max);
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                       */
+/* ------------------------------------------------------------------------ */
+
+enum astro_timescale { ASTRO_UTC, ASTRO_UT1, ASTRO_TT };
+
+/* "utc", "ut1" or "tt" (ASCII case ignored) -> the scale (>= 0), else PT_E_INVALID. */
+int astro_timescale_from_name(struct pt_str name);
+
+/* "utc", "ut1" or "tt"; NULL for an unknown value. */
+const char *astro_timescale_name(enum astro_timescale s);
+
+/* One instant, in the scales the computations need. */
+struct astro_time {
+    double jd_ut1;
+    double jd_tt;
+    double deltat_s;            /* TT - UT1 that libswe applies to jd_ut1, seconds */
+    double unix_s;              /* the instant as Unix seconds (UTC), for display */
+    enum astro_timescale scale; /* the scale the caller gave the instant in */
+};
+
+/*
+ * The UTC instant unix_s (seconds since 1970-01-01T00:00:00Z, leap seconds not
+ * counted, as POSIX time). UTC is converted with libswe's swe_utc_to_jd (its leap
+ * second table; before 1972 UTC is taken as UT1). OUT: *out (scale ASTRO_UTC,
+ * unix_s exactly as given).
+ * Returns 0; PT_E_INVALID for NaN or infinity; PT_E_RANGE outside
+ * astro_ctx_jd_range(). Thread-safe.
+ */
+int astro_time_from_unix(const struct astro_ctx *ctx, double unix_s, struct astro_time *out);
+
+/*
+ * Parse an instant given in the scale `scale`. text (borrowed) is either
+ *   - ISO 8601 "YYYY-MM-DD[THH:MM[:SS[.fff...]]][Z|+HH:MM|+HHMM|+HH]" (also '-' offsets;
+ *     't' or a space for 'T', 'z' for 'Z'): a clock reading in `scale`; an offset
+ *     means the clock ran that far ahead of the scale (the instant is the reading
+ *     minus the offset). Second 60 is accepted in UTC on days with a leap second.
+ *   - a decimal number: seconds since 1970-01-01T00:00:00 of `scale`.
+ * UT1 readings give jd_ut1 = swe_julday(Y, M, D, h + m/60.0 + s/3600.0, Gregorian)
+ * bit for bit, as the truth did; UTC goes through swe_utc_to_jd; TT gives jd_tt and
+ * jd_ut1 = jd_tt - Delta T.
+ * OUT: *out. Returns 0; PT_E_INVALID for bad syntax or an impossible date or time
+ * (month 13, February 30, hour 24, minute 60, offset 24:00); PT_E_RANGE outside
+ * astro_ctx_jd_range(). Thread-safe.
+ */
+int astro_time_parse(const struct astro_ctx *ctx, struct pt_str text, enum astro_timescale scale,
+                     struct astro_time *out);
+
+/*
+ * The instant jd (a Julian day in `scale`). OUT: *out. Returns 0; PT_E_INVALID for a
+ * non-finite jd or unknown scale; PT_E_RANGE outside astro_ctx_jd_range().
+ * Thread-safe.
+ */
+int astro_time_from_jd(const struct astro_ctx *ctx, double jd, enum astro_timescale scale,
+                       struct astro_time *out);
+
+/*
+ * Write t->unix_s as UTC ISO 8601 with milliseconds ("2026-11-21T08:30:00.123Z")
+ * into out (NUL-terminated), rounded to the millisecond. Negative (astronomical)
+ * years are written with a sign ("-0500-03-01T..."). A non-finite unix_s gives "".
+ * Returns the length (without the NUL). Thread-safe.
+ */
+size_t astro_time_format_iso(const struct astro_time *t, char out[40]);
+
+/* ------------------------------------------------------------------------ */
+/* Angles                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Parse an angle in degrees: decimal ("48.93", "-0.0005", "1e-3") or sexagesimal
+ * "D:M:S" / "D:M" ("48:55:48.5", "-0:30:00") as PyEphem accepted: integer degrees
+ * and minutes, a fraction allowed on the last field only, minutes and seconds below
+ * 60, the sign applying to the whole angle. No surrounding spaces.
+ * OUT: *deg. Returns 0 or PT_E_INVALID. Range checks are the caller's. Thread-safe.
+ */
+int astro_angle_parse(struct pt_str text, double *deg);
+
+/* ------------------------------------------------------------------------ */
+/* Positions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+struct astro_observer {
+    double lat_deg;      /* geodetic (WGS84-like ellipsoid), north positive */
+    double lon_deg;      /* east positive */
+    double elev_m;       /* height above the ellipsoid */
+    double pressure_hpa; /* 0 = airless (no refraction) */
+    double temp_c;
+};
+
+struct astro_position {
+    double az_deg;           /* from north through east, [0, 360) */
+    double alt_deg;          /* apparent, refracted for the observer's air; airless if pressure 0 */
+    double alt_airless_deg;  /* apparent, without refraction */
+    double ra_deg;           /* apparent topocentric RA, true equator and equinox of date, [0, 360) */
+    double dec_deg;          /* apparent topocentric declination of date */
+    double distance_au;      /* geocentric, light-time corrected */
+    double distance_topo_au; /* topocentric, light-time corrected */
+};
+
+/* Limits astro_position_compute() accepts for an observer. */
+#define ASTRO_ELEV_MIN_M (-1000.0)
+#define ASTRO_ELEV_MAX_M 100000.0
+#define ASTRO_PRESSURE_MAX_HPA 2000.0
+#define ASTRO_TEMP_MIN_C (-100.0)
+#define ASTRO_TEMP_MAX_C 100.0
+
+/*
+ * The apparent topocentric position of `body` for observer `obs` (borrowed) at
+ * instant `t` (borrowed): light time, annual and diurnal aberration, light
+ * deflection, precession and nutation, parallax on the ellipsoid; the refracted
+ * altitude uses libswe's swe_refrac_extended (observer height, lapse rate
+ * 0.0065 K/m). OUT: *out.
+ * Returns 0; PT_E_INVALID for an unknown body; PT_E_RANGE if a field of obs is
+ * non-finite or outside |lat| <= 90, |lon| <= 360, ASTRO_ELEV_*, pressure in
+ * [0, ASTRO_PRESSURE_MAX_HPA], ASTRO_TEMP_*, or t->jd_ut1 is outside
+ * astro_ctx_jd_range(); PT_E_EPHEMERIS if libswe fails or answers from another
+ * ephemeris than the context's (the reason is logged). Thread-safe.
+ */
+int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
+                           const struct astro_time *t, const struct astro_observer *obs,
+                           struct astro_position *out);
+
+#endif /* PT_ASTRO_ASTRO_H */

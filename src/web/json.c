@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * json.c -- the streaming JSON writer of json.h and its shortest round-trip
+ * double formatter.
+ *
+ * Structure: each value first passes value_begin(), which checks that a value
+ * may appear here and writes the separating comma; keys write their own comma
+ * and colon. need_comma and in_object hold one bit per nesting level.
+ *
+ * Doubles: a positive normal double x = m * 2^e (m a 53-bit integer) reads back
+ * from any decimal strictly inside (or, m even, on the edge of) the rounding
+ * interval between the midpoints to its neighbours, (m - 1/2) * 2^e to
+ * (m + 1/2) * 2^e (the lower half is halved when m = 2^52). The shortest
+ * decimal is the one in that interval with the most trailing zeros; among
+ * those, the nearest to x (ties to even). For 2^-14 <= x < 2^54, scaling the
+ * interval by 4 * 10^q with q = 16 - floor(log10 x) (so the scaled x has at least
+ * 17 integer digits) keeps everything exact in 128-bit integers, and 2^e is a
+ * shift. Other values (rare in this service: tiny, huge, subnormal) go through
+ * snprintf with a strtod round-trip check. tests/unit/web/json_test.c checks the
+ * fast path against a brute-force "%.{1..17}g" search over millions of values.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "web/json.h"
+
+/* ------------------------------------------------------------------------ */
+/* Doubles                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Lay out a digit string (no leading or trailing zeros) whose value is
+ * 0.DIGITS * 10^decpt as Python's repr() does. Returns the length written.
+ */
+static size_t layout_digits(bool negative, const char *digits, int n, int decpt, char *buf)
+{
+    char *p = buf;
+    if (negative)
+        *p++ = '-';
+    if (decpt <= -4 || decpt > 16) {
+        *p++ = digits[0];
+        if (n > 1) {
+            *p++ = '.';
+            memcpy(p, digits + 1, (size_t)n - 1);
+            p += n - 1;
+        }
+        int exp = decpt - 1;
+        *p++ = 'e';
+        *p++ = exp < 0 ? '-' : '+';
+        if (exp < 0)
+            exp = -exp;
+        if (exp >= 100)
+            *p++ = (char)('0' + exp / 100);
+        *p++ = (char)('0' + exp / 10 % 10);
+        *p++ = (char)('0' + exp % 10);
+    } else if (decpt <= 0) {
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = 0; i < -decpt; i++)
+            *p++ = '0';
+        memcpy(p, digits, (size_t)n);
+        p += n;
+    } else if (decpt >= n) {
+        memcpy(p, digits, (size_t)n);
+        p += n;
+        for (int i = n; i < decpt; i++)
+            *p++ = '0';
+        *p++ = '.';
+        *p++ = '0';
+    } else {
+        memcpy(p, digits, (size_t)decpt);
+        p += decpt;
+        *p++ = '.';
+        memcpy(p, digits + decpt, (size_t)(n - decpt));
+        p += n - decpt;
+    }
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+static size_t format_special(double v, char *buf)
+{
+    if (isnan(v) || isinf(v)) {
+        memcpy(buf, "null", 5);
+        return 4;
+    }
+    return layout_digits(signbit(v), "0", 1, 1, buf); /* zero: "0.0" or "-0.0" */
+}
+
+size_t web_json_format_double_slow(double v, char buf[WEB_JSON_DOUBLE_MAX])
+{
+    if (!isfinite(v) || v == 0)
+        return format_special(v, buf);
+    char tmp[40];
+    /*
+     * For a normal double, any 15 significant digits read back uniquely
+     * (DBL_DIG), so "%.14e" with its zeros dropped is the shortest form whenever
+     * 15 digits or fewer suffice. Subnormals have fewer bits: search from 1.
+     */
+    int first = fabs(v) < DBL_MIN ? 1 : 15;
+    for (int prec = first; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, fabs(v));
+        if (prec == 17 || strtod(tmp, NULL) == fabs(v))
+            break;
+    }
+    /* tmp is "D.DDDDe[+-]XX": collect the digits, drop trailing zeros. */
+    char digits[20];
+    int n = 0;
+    const char *p = tmp;
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            digits[n++] = *p;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    int exp = atoi(p + 1);
+    return layout_digits(signbit(v), digits, n, exp + 1, buf);
+}
+
+#ifdef __SIZEOF_INT128__
+
+static const uint64_t pow10_u64[20] = {
+    1ULL,
+    10ULL,
+    100ULL,
+    1000ULL,
+    10000ULL,
+    100000ULL,
+    1000000ULL,
+    10000000ULL,
+    100000000ULL,
+    1000000000ULL,
+    10000000000ULL,
+    100000000000ULL,
+    1000000000000ULL,
+    10000000000000ULL,
+    100000000000000ULL,
+    1000000000000000ULL,
+    10000000000000000ULL,
+    100000000000000000ULL,
+    1000000000000000000ULL,
+    10000000000000000000ULL,
+};
+
+/* floor(p * log10(2)) for |p| < 1000; 1233 / 4096 approximates log10(2) closely enough. */
+static inline int floor_log10_pow2(int p)
+{
+    return p >= 0 ? (p * 1233) >> 12 : -((-p * 1233 + 4095) >> 12);
+}
+
+/*
+ * Shortest digits of a positive normal double given by its bits. Returns the
+ * digit count (digits[] holds them, no trailing zeros; value 0.DIGITS *
+ * 10^*decpt), or 0 when the value is outside the fast range.
+ */
+static int shortest_digits(uint64_t bits, char digits[20], int *decpt)
+{
+    int biased = (int)(bits >> 52) & 0x7ff;
+    uint64_t frac = bits & ((1ULL << 52) - 1);
+    int p = biased - 1023; /* 2^p <= x < 2^(p+1) */
+    if (biased == 0 || p < -14 || p > 53)
+        return 0;
+    uint64_t m = frac | (1ULL << 52);
+    int s = 54 - p; /* x = 4m / 2^s; 1 <= s <= 68 */
+    uint64_t mv = 4 * m;
+    uint64_t mp = mv + 2;
+    uint64_t mm = (frac == 0 && biased > 1) ? mv - 1 : mv - 2;
+    bool even = (m & 1) == 0; /* strtod rounds ties to even: the edges belong to x */
+
+    int e10 = floor_log10_pow2(p); /* floor(log10 x) is e10 or e10 + 1 */
+    int q = 16 - e10;              /* 1 <= q <= 21 */
+    unsigned __int128 scale =
+        q <= 19 ? pow10_u64[q] : (unsigned __int128)pow10_u64[19] * pow10_u64[q - 19];
+    unsigned __int128 a = (unsigned __int128)mm * scale; /* < 2^125 */
+    unsigned __int128 b = (unsigned __int128)mv * scale;
+    unsigned __int128 c = (unsigned __int128)mp * scale;
+    unsigned __int128 mask = ((unsigned __int128)1 << s) - 1;
+
+    /* Integers (units of 10^-q) inside the interval: [lo, hi]. */
+    unsigned __int128 lo = (a >> s) + (((a & mask) != 0 || !even) ? 1 : 0);
+    unsigned __int128 hi = (c >> s) - ((!even && (c & mask) == 0) ? 1 : 0);
+    if (hi >> 64 != 0 || lo > hi)
+        return 0; /* cannot happen in the range above; stay safe */
+
+    /* The most trailing zeros: shrink [lo, hi] by 10 while it keeps an integer. */
+    uint64_t l = (uint64_t)lo;
+    uint64_t h = (uint64_t)hi;
+    int j = 0;
+    for (;;) {
+        uint64_t ln = l / 10 + (l % 10 != 0);
+        uint64_t hn = h / 10;
+        if (ln > hn)
+            break;
+        l = ln;
+        h = hn;
+        j++;
+    }
+
+    /* Round x to a multiple of 10^j (ties to even), then clamp into [l, h]. */
+    uint64_t vint = (uint64_t)(b >> s);
+    unsigned __int128 vfrac = b & mask;
+    unsigned __int128 vhalf = (unsigned __int128)1 << (s - 1);
+    uint64_t t = vint / pow10_u64[j];
+    uint64_t r = vint % pow10_u64[j];
+    bool up;
+    if (j == 0) {
+        up = vfrac > vhalf || (vfrac == vhalf && (t & 1));
+    } else {
+        uint64_t half = pow10_u64[j] / 2;
+        up = r > half || (r == half && (vfrac != 0 || (t & 1)));
+    }
+    uint64_t k = t + up;
+    if (k < l)
+        k = l;
+    if (k > h)
+        k = h;
+    while (k % 10 == 0) { /* cannot happen by construction of j; stay safe */
+        k /= 10;
+        j++;
+    }
+
+    char tmp[20];
+    int n = 0;
+    while (k != 0) {
+        tmp[n++] = (char)('0' + k % 10);
+        k /= 10;
+    }
+    for (int i = 0; i < n; i++)
+        digits[i] = tmp[n - 1 - i];
+    *decpt = n + j - q;
+    return n;
+}
+
+size_t web_json_format_double(double v, char buf[WEB_JSON_DOUBLE_MAX])
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    char digits[20];
+    int decpt;
+    int n = shortest_digits(bits & ~(1ULL << 63), digits, &decpt);
+    if (n == 0)
+        return web_json_format_double_slow(v, buf);
+    return layout_digits(bits >> 63, digits, n, decpt, buf);
+}
+
+#else /* !__SIZEOF_INT128__ */
+
+size_t web_json_format_double(double v, char buf[WEB_JSON_DOUBLE_MAX])
+{
+    return web_json_format_double_slow(v, buf);
+}
+
+#endif /* __SIZEOF_INT128__ */
+
+/* ------------------------------------------------------------------------ */
+/* Writer                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static inline void fail(struct web_json *j, int err)
+{
+    if (j->error == 0)
+        j->error = err;
+}
+
+static inline void put(struct web_json *j, const char *p, size_t n)
+{
+    if (j->error == 0 && pt_buf_append(j->out, p, n) < 0)
+        fail(j, PT_E_NOMEM);
+}
+
+static inline bool bit(uint64_t set, unsigned d)
+{
+    return (set >> d) & 1;
+}
+
+void web_json_init(struct web_json *j, struct pt_buf *out)
+{
+    j->out = out;
+    j->error = 0;
+    j->depth = 0;
+    j->need_comma = 0;
+    j->in_object = 0;
+    j->have_key = false;
+}
+
+/* Check that a value may come here and write the comma before it. */
+static bool value_begin(struct web_json *j)
+{
+    if (j->error != 0)
+        return false;
+    unsigned d = j->depth;
+    if (bit(j->in_object, d)) {
+        if (!j->have_key) {
+            fail(j, PT_E_INVALID);
+            return false;
+        }
+        j->have_key = false; /* the key wrote the comma */
+        return true;
+    }
+    if (bit(j->need_comma, d)) {
+        if (d == 0) {
+            fail(j, PT_E_INVALID); /* a second top-level value */
+            return false;
+        }
+        put(j, ",", 1);
+    }
+    j->need_comma |= 1ULL << d;
+    return j->error == 0;
+}
+
+static void container_begin(struct web_json *j, char open, bool object)
+{
+    if (!value_begin(j))
+        return;
+    if (j->depth >= WEB_JSON_MAX_DEPTH) {
+        fail(j, PT_E_INVALID);
+        return;
+    }
+    put(j, &open, 1);
+    j->depth++;
+    j->need_comma &= ~(1ULL << j->depth);
+    if (object)
+        j->in_object |= 1ULL << j->depth;
+    else
+        j->in_object &= ~(1ULL << j->depth);
+}
+
+static void container_end(struct web_json *j, char close, bool object)
+{
+    if (j->error != 0)
+        return;
+    if (j->depth == 0 || bit(j->in_object, j->depth) != object || j->have_key) {
+        fail(j, PT_E_INVALID);
+        return;
+    }
+    put(j, &close, 1);
+    j->depth--;
+}
+
+void web_json_object_begin(struct web_json *j)
+{
+    container_begin(j, '{', true);
+}
+
+void web_json_object_end(struct web_json *j)
+{
+    container_end(j, '}', true);
+}
+
+void web_json_array_begin(struct web_json *j)
+{
+    container_begin(j, '[', false);
+}
+
+void web_json_array_end(struct web_json *j)
+{
+    container_end(j, ']', false);
+}
+
+/* Length of a valid UTF-8 sequence starting at s[0] (>= 0x80), or 0 if invalid. */
+static size_t utf8_sequence(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* beyond U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (avail < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+static void put_escaped(struct web_json *j, struct pt_str str)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str.ptr;
+    size_t run = 0; /* start of the pending run of bytes copied as is */
+    size_t i = 0;
+    put(j, "\"", 1);
+    while (i < str.len) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t n = utf8_sequence(s + i, str.len - i);
+            if (n > 0) {
+                i += n;
+                continue;
+            }
+        }
+        put(j, str.ptr + run, i - run);
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+            esc[1] = (char)c;
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            if (c >= 0x80) {
+                memcpy(esc, "\\ufffd", 6);
+            } else {
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+            }
+            len = 6;
+        }
+        put(j, esc, len);
+        i++;
+        run = i;
+    }
+    put(j, str.ptr + run, i - run);
+    put(j, "\"", 1);
+}
+
+void web_json_key_str(struct web_json *j, struct pt_str key)
+{
+    if (j->error != 0)
+        return;
+    unsigned d = j->depth;
+    if (d == 0 || !bit(j->in_object, d) || j->have_key || (key.ptr == NULL && key.len != 0)) {
+        fail(j, PT_E_INVALID);
+        return;
+    }
+    if (bit(j->need_comma, d))
+        put(j, ",", 1);
+    j->need_comma |= 1ULL << d;
+    put_escaped(j, key);
+    put(j, ":", 1);
+    j->have_key = true;
+}
+
+void web_json_key(struct web_json *j, const char *key)
+{
+    if (key == NULL) {
+        fail(j, PT_E_INVALID);
+        return;
+    }
+    web_json_key_str(j, pt_str_c(key));
+}
+
+void web_json_string(struct web_json *j, struct pt_str s)
+{
+    if (value_begin(j))
+        put_escaped(j, s);
+}
+
+void web_json_cstring(struct web_json *j, const char *s)
+{
+    if (s == NULL)
+        web_json_null(j);
+    else
+        web_json_string(j, pt_str_c(s));
+}
+
+void web_json_double(struct web_json *j, double v)
+{
+    if (!value_begin(j))
+        return;
+    char buf[WEB_JSON_DOUBLE_MAX];
+    size_t n = web_json_format_double(v, buf);
+    put(j, buf, n);
+}
+
+void web_json_int(struct web_json *j, int64_t v)
+{
+    if (!value_begin(j))
+        return;
+    char buf[24];
+    char *p = buf + sizeof(buf);
+    /* Work on the magnitude as unsigned so INT64_MIN needs no special case. */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    put(j, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void web_json_bool(struct web_json *j, bool v)
+{
+    if (value_begin(j))
+        put(j, v ? "true" : "false", v ? 4 : 5);
+}
+
+void web_json_null(struct web_json *j)
+{
+    if (value_begin(j))
+        put(j, "null", 4);
+}
+
+void web_json_raw(struct web_json *j, struct pt_str json)
+{
+    if (json.len == 0) {
+        fail(j, PT_E_INVALID);
+        return;
+    }
+    if (value_begin(j))
+        put(j, json.ptr, json.len);
+}
+
+int web_json_finish(const struct web_json *j)
+{
+    if (j->error != 0)
+        return j->error;
+    if (j->depth != 0 || j->have_key || !bit(j->need_comma, 0))
+        return PT_E_INVALID;
+    return 0;
+}

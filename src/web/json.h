@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * json.h -- a small streaming JSON writer for the web layer's hot output path
+ * (every position response). It appends to a bounded struct pt_buf, places
+ * commas and colons itself, and checks the nesting.
+ *
+ * Errors are sticky: the first one (buffer limit or misuse) is recorded, every
+ * later call does nothing, and web_json_finish reports it, so a handler writes a
+ * whole body and checks once. After an error the buffer may hold a partial
+ * document and must be discarded. A writer is used by one thread at a time.
+ *
+ * Doubles are written with the fewest significant digits that strtod reads back
+ * to exactly the same value, laid out as Python's repr() does ("0.5", "1.0",
+ * "215.02249665749204", "1e-05", "1e+16", "-0.0"), so bodies match the original
+ * Python service byte for byte where the values do.
+ */
+#ifndef PT_WEB_JSON_H
+#define PT_WEB_JSON_H
+
+#include "base/base.h"
+
+#define WEB_JSON_MAX_DEPTH 63 /* nested objects/arrays */
+
+/* Longest text web_json_format_double writes, including the NUL. */
+#define WEB_JSON_DOUBLE_MAX 32
+
+struct web_json {
+    struct pt_buf *out;  /* borrowed */
+    int error;           /* first error, or 0 */
+    unsigned depth;      /* 0 at top level */
+    uint64_t need_comma; /* bit d: level d already holds a value */
+    /* private */
+    uint64_t in_object; /* bit d: level d is an object */
+    bool have_key;      /* a key was written; its value is pending */
+};
+
+/* Start a document that will be appended to out (borrowed; existing bytes are kept). */
+void web_json_init(struct web_json *j, struct pt_buf *out);
+
+/* Begin/end an object or array; an end must match the innermost begin. */
+void web_json_object_begin(struct web_json *j);
+void web_json_object_end(struct web_json *j);
+void web_json_array_begin(struct web_json *j);
+void web_json_array_end(struct web_json *j);
+
+/* Write an object key (escaped as a string); the next value belongs to it. NULL is misuse. */
+void web_json_key(struct web_json *j, const char *key);
+
+/* Same as web_json_key with a slice. */
+void web_json_key_str(struct web_json *j, struct pt_str key);
+
+/*
+ * Write a string value. Escapes '"', '\\' and control characters (\n, \t, ...
+ * or \u00XX); valid UTF-8 is copied as is; each byte of an invalid UTF-8
+ * sequence (overlong, surrogate, beyond U+10FFFF, truncated) becomes \ufffd.
+ */
+void web_json_string(struct web_json *j, struct pt_str s);
+
+/* Same for a NUL-terminated string; NULL writes null. */
+void web_json_cstring(struct web_json *j, const char *s);
+
+/* Write a number in the shortest round-trip form (see above); NaN and infinities write null. */
+void web_json_double(struct web_json *j, double v);
+
+void web_json_int(struct web_json *j, int64_t v);
+void web_json_bool(struct web_json *j, bool v);
+void web_json_null(struct web_json *j);
+
+/* Write a pre-serialized value as is (borrowed; not validated; empty is misuse). */
+void web_json_raw(struct web_json *j, struct pt_str json);
+
+/*
+ * Returns 0 when the document is complete (exactly one top-level value, every
+ * object and array closed); else the first error: PT_E_NOMEM when out reached
+ * its limit, PT_E_INVALID for misuse (unbalanced or mismatched nesting, a value
+ * without a key inside an object, a key outside an object, two top-level values,
+ * nesting deeper than WEB_JSON_MAX_DEPTH, nothing written).
+ */
+int web_json_finish(const struct web_json *j);
+
+/*
+ * Format v as web_json_double does into buf (NUL-terminated), "null" for NaN
+ * and infinities. Returns the length (at most WEB_JSON_DOUBLE_MAX - 1).
+ * Pure; thread-safe.
+ */
+size_t web_json_format_double(double v, char buf[WEB_JSON_DOUBLE_MAX]);
+
+/*
+ * The snprintf formatter web_json_format_double falls back on outside its fast
+ * range (zero, |v| < 2^-14, |v| >= 2^54, subnormals): 15, 16 then 17 significant
+ * digits ("%.14e" ... "%.16e"), keeping the first that strtod reads back exactly,
+ * with the same layout. The fast path gives the same text, except that it may
+ * be one digit shorter for a power of two, whose rounding interval is lopsided.
+ * Slower; exposed for tests and benchmarks. Pure; thread-safe.
+ */
+size_t web_json_format_double_slow(double v, char buf[WEB_JSON_DOUBLE_MAX]);
+
+#endif /* PT_WEB_JSON_H */

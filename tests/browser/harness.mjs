@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+//
+// harness.mjs -- what the browser tests share: start the server binary on a free
+// loopback port in a fresh working directory (or use PT_BASE_URL, a server already
+// running), launch Debian's chromium through playwright-core, and small helpers to
+// read the page's table and ask the JSON API the same questions.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ARTIFACTS = path.join(REPO, 'build', 'test-artifacts');
+export const GREENWICH = { lat: 51.4769, lon: -0.0005 };
+export const BODIES = ['sun', 'moon', 'mercury', 'venus', 'mars', 'jupiter', 'saturn',
+                       'uranus', 'neptune', 'pluto'];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const { port } = srv.address();
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+/**
+ * Start PT_BINARY (default build/planettracker) with `serve` on 127.0.0.1 and wait
+ * until GET /healthz answers 200. Returns {base, stop()}; stop() ends the server
+ * (SIGTERM, then SIGKILL after 10 s) and resolves with {code, signal, stderr}.
+ * With PT_BASE_URL set, uses that server instead and stop() does nothing.
+ */
+export async function startServer() {
+    if (process.env.PT_BASE_URL) {
+        const base = process.env.PT_BASE_URL.replace(/\/?$/, '/');
+        return { base, external: true, stop: async () => ({ code: 0, signal: null, stderr: '' }) };
+    }
+    const bin = path.resolve(REPO, process.env.PT_BINARY ?? 'build/planettracker');
+    if (!fs.existsSync(bin)) throw new Error(`${bin} does not exist: run make (or set PT_BINARY)`);
+    const port = await freePort();
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pt-browser-'));
+    const env = { ...process.env };
+    for (const k of ['PORT', 'HOST', 'DATABASE_URL', 'REDIS_URL', 'WORKERS']) delete env[k];
+    const child = spawn(bin, ['serve', '--port', String(port), '--host', '127.0.0.1'],
+                        { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    let exitInfo = null;
+    exited.then((info) => { exitInfo = info; });
+
+    const base = `http://127.0.0.1:${port}/`;
+    const deadline = Date.now() + 30000; // sanitized builds start slowly
+    for (;;) {
+        if (exitInfo) {
+            throw new Error(`server exited early (${JSON.stringify(exitInfo)}):\n${stdout}\n${stderr}`);
+        }
+        try {
+            const r = await fetch(`${base}healthz`);
+            if (r.status === 200) break;
+        } catch {
+            // not listening yet
+        }
+        if (Date.now() > deadline) {
+            child.kill('SIGKILL');
+            throw new Error(`server did not answer /healthz within 30 s:\n${stdout}\n${stderr}`);
+        }
+        await sleep(100);
+    }
+
+    return {
+        base,
+        external: false,
+        output: () => ({ stdout, stderr }),
+        async stop() {
+            if (!exitInfo) {
+                child.kill('SIGTERM');
+                const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+                await exited;
+                clearTimeout(timer);
+            }
+            fs.rmSync(cwd, { recursive: true, force: true });
+            return { ...exitInfo, stdout, stderr };
+        },
+    };
+}
+
+/** Debian's chromium, headless, without any network of its own. */
+export function launchBrowser() {
+    return chromium.launch({
+        executablePath: process.env.PT_CHROMIUM ?? '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+}
+
+/**
+ * Page instrumentation, installed before the page's own scripts: the page-clock
+ * time of every key press, of every fetch() (with its URL and method), and of every
+ * change of the location the table shows. Timing asserted on these is measured in
+ * the page, so a slow test process cannot make it flaky.
+ */
+export function instrument() {
+    window.__pt = { keys: [], fetches: [], observers: [] };
+    document.addEventListener('keydown', () => window.__pt.keys.push(performance.now()), true);
+    const realFetch = window.fetch.bind(window);
+    window.fetch = (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        window.__pt.fetches.push({ t: performance.now(), url, method: init?.method ?? 'GET',
+                                   body: init?.body ? String(init.body) : '' });
+        return realFetch(input, init);
+    };
+    document.addEventListener('DOMContentLoaded', () => {
+        const table = document.getElementById('sky-table');
+        new MutationObserver(() => {
+            const last = window.__pt.observers.at(-1);
+            const lat = table.dataset.observerLat;
+            const lon = table.dataset.observerLon;
+            if (!last || last.lat !== lat || last.lon !== lon) {
+                window.__pt.observers.push({ t: performance.now(), lat, lon });
+            }
+        }).observe(table, { attributes: true });
+    });
+}
+
+/**
+ * A new browser context and page on `base`, watched for page errors, console
+ * errors and requests leaving the server's origin (all found in `problems`).
+ */
+export async function openPage(browser, base, options = {}) {
+    const context = await browser.newContext({
+        viewport: { width: 1280, height: 800 },
+        locale: 'en-US',
+        timezoneId: 'UTC',
+        ...options,
+    });
+    await context.addInitScript(instrument);
+    const page = await context.newPage();
+    const problems = [];
+    const origin = new URL(base).origin;
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
+    page.on('request', (r) => {
+        if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) {
+            problems.push(`external request: ${r.url()}`);
+        }
+    });
+    return { context, page, problems };
+}
+
+/** `text` shown by the page as a number ("−12.34° SE" -> -12.34). */
+export function parseShown(text) {
+    return Number.parseFloat(String(text).replace(/\u2212/g, '-'));
+}
+
+/** The table as [{name, az, alt, up}], numbers parsed from what is displayed. */
+export async function readTable(page) {
+    const rows = await page.$$eval('#sky-table tbody tr', (trs) => trs.map((tr) => ({
+        name: tr.dataset.body,
+        az: tr.querySelector('[data-col="az"] .value').textContent,
+        alt: tr.querySelector('[data-col="alt"]').textContent,
+        up: tr.classList.contains('is-up'),
+    })));
+    return rows.map((r) => ({ ...r, azText: r.az, altText: r.alt, az: parseShown(r.az),
+                              alt: parseShown(r.alt) }));
+}
+
+/** Wait until the table shows data computed for (lat, lon). */
+export async function waitForObserver(page, lat, lon, timeout = 10000) {
+    await page.waitForFunction(([la, lo]) => {
+        const t = document.getElementById('sky-table');
+        return t.tBodies[0].rows.length > 0 &&
+            Math.abs(Number(t.dataset.observerLat) - la) < 1e-6 &&
+            Math.abs(Number(t.dataset.observerLon) - lo) < 1e-6;
+    }, [lat, lon], { timeout });
+}
+
+/** Wait for the next refresh of the table (its snapshot time changes). */
+export async function waitForRefresh(page, timeout = 5000) {
+    const before = await page.getAttribute('#sky-table', 'data-time');
+    await page.waitForFunction((b) => document.getElementById('sky-table').dataset.time !== b,
+                               before, { timeout });
+}
+
+/** GET a JSON document from the server. */
+export async function getJson(base, pathAndQuery) {
+    const r = await fetch(new URL(pathAndQuery, base));
+    if (r.status !== 200) throw new Error(`GET ${pathAndQuery}: HTTP ${r.status}: ${await r.text()}`);
+    return r.json();
+}
+
+/** Difference of two angles in degrees, wrapped into [0, 180]. */
+export function angleDiff(a, b) {
+    const d = Math.abs(a - b) % 360;
+    return d > 180 ? 360 - d : d;
+}
+
+export { sleep };

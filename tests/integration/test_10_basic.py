@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Tier 10: the server starts, answers the basic routes, and its command line
+behaves. Cheap checks that every later tier relies on; /healthz is fetched with
+urllib as well, so the raw-socket parser of conftest.py is cross-checked by an
+independent client."""
+
+import json
+import re
+import subprocess
+import urllib.error
+import urllib.request
+
+from conftest import BODIES, GREENWICH, Server
+
+
+def test_healthz_with_urllib(server):
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=15) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("application/json")
+        doc = json.loads(r.read())
+    assert doc["status"] == "ok"
+    assert doc["ephemeris"] == "swisseph"
+    assert doc["ephemeris_files"] is True
+    assert "warning" not in doc
+
+
+def test_healthz_raw(server):
+    r = server.get("/healthz")
+    assert r.status == 200
+    assert r.version == "HTTP/1.1"
+    assert r.reason == "OK"
+    assert int(r.header("Content-Length")) == len(r.body)
+    assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT",
+                        r.header("Date")), r.header("Date")
+    doc = r.json()
+    assert doc["status"] == "ok"
+    assert doc["ephemeris"] == "swisseph"
+    assert doc["ephemeris_files"] is True
+
+
+def test_planet_default_observer(server):
+    doc = server.get_json("/planets/mars")
+    assert doc["name"] == "mars"
+    for key in ("az", "alt", "ra", "dec", "distance_au", "deltat_s"):
+        assert isinstance(doc[key], (int, float)) and not isinstance(doc[key], bool), key
+    assert doc["timescale"] == "utc"
+    assert doc["ephemeris"] == "swisseph"
+    obs = doc["observer"]
+    assert obs["source"] == "default"
+    assert (obs["lat"], obs["lon"], obs["elevation"]) == (GREENWICH[0], GREENWICH[1], 0)
+    assert obs["pressure"] == 1010 and obs["temperature"] == 15
+
+
+def test_all_planets(server):
+    doc = server.get_json("/planets")
+    assert [b["name"] for b in doc["bodies"]] == BODIES
+    assert "time" in doc and "observer" in doc
+
+
+def test_index_page(server):
+    r = server.get("/")
+    assert r.status == 200
+    assert r.header("Content-Type").startswith("text/html")
+    assert b"<html" in r.body.lower()
+
+
+def test_unknown_path_is_json_404(server):
+    r = server.get("/no/such/thing")
+    assert r.status == 404
+    doc = r.json()
+    assert doc["error"] and doc["message"]
+
+
+def test_help_exits_zero():
+    out = subprocess.run([Server.binary(), "--help"], capture_output=True, timeout=30)
+    assert out.returncode == 0
+    assert b"usage: planettracker serve" in out.stdout
+
+
+def test_bad_option_exits_two():
+    out = subprocess.run([Server.binary(), "serve", "--no-such-option", "1"], capture_output=True,
+                         timeout=30)
+    assert out.returncode == 2
+    assert b"usage" in out.stderr
+
+
+def test_port_in_use_fails_cleanly(server):
+    out = subprocess.run([Server.binary(), "serve", "--host", "127.0.0.1", "--port",
+                          str(server.port)], capture_output=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "x",
+                              "ASAN_OPTIONS": "detect_leaks=1"})
+    assert out.returncode == 1, out
+    err = out.stderr.decode("utf-8", "replace")
+    assert "cannot listen" in err
+    for marker in ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer"):
+        assert marker not in err, err

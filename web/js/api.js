@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+//
+// api.js -- the PlanetTracker HTTP API as seen from the page: fetch every body's
+// position for a location, save a location in the session. URLs are relative to
+// the page, so the service also works when mounted under a path prefix.
+
+/** An answer the server refused: HTTP status plus its JSON {error, message, parameter}. */
+export class ApiError extends Error {
+    constructor(status, body) {
+        super(body?.message || `The server answered HTTP ${status}.`);
+        this.name = 'ApiError';
+        this.status = status;
+        this.code = body?.error ?? null;
+        this.parameter = body?.parameter ?? null;
+    }
+}
+
+function url(path, params) {
+    const u = new URL(path, document.baseURI);
+    if (params) u.search = new URLSearchParams(params).toString();
+    return u;
+}
+
+function locationParams(loc) {
+    return { lat: String(loc.lat), lon: String(loc.lon), elevation: String(loc.elevation ?? 0) };
+}
+
+async function readJson(resp) {
+    let body = null;
+    try {
+        body = await resp.json();
+    } catch {
+        // An empty or non-JSON body: the status alone says what happened.
+    }
+    if (!resp.ok) throw new ApiError(resp.status, body);
+    if (body === null) throw new ApiError(resp.status, { message: 'The server sent no data.' });
+    return body;
+}
+
+/**
+ * One sky snapshot for `loc` ({lat, lon, elevation}), or for the location the server
+ * keeps in the session (else Greenwich) when `loc` is null: GET /planets.
+ * Resolves with {time, observer, ephemeris, bodies: [...]}; rejects with ApiError,
+ * a network TypeError, or an AbortError when `signal` fires.
+ */
+export async function fetchPlanets(loc, signal) {
+    const resp = await fetch(url('planets', loc ? locationParams(loc) : null), {
+        signal,
+        headers: { Accept: 'application/json' },
+        cache: 'no-store',
+    });
+    return readJson(resp);
+}
+
+/**
+ * Store `loc` in the session so later visits start there: POST /geo_location,
+ * form-encoded. Resolves with the server's echo {lat, lon, elevation}.
+ */
+export async function saveLocation(loc) {
+    const resp = await fetch(url('geo_location'), {
+        method: 'POST',
+        headers: { Accept: 'application/json' },
+        body: new URLSearchParams(locationParams(loc)),
+    });
+    return readJson(resp);
+}

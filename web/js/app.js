@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+//
+// app.js -- the page's wiring. It decides which location to show (browser
+// geolocation, typed coordinates, the session's saved location or Greenwich),
+// says so in the status line, and feeds the snapshots of a source (polling now,
+// a stream later: see source.js) to the table and the sky chart.
+
+import { ApiError, saveLocation } from './api.js';
+import { clock, place } from './format.js';
+import { FIELDS, GREENWICH, geolocate, round, sameLocation, validateLocation } from './location.js';
+import { renderSky } from './skymap.js';
+import { createPollingSource } from './source.js';
+import { renderTable } from './table.js';
+
+const REFRESH_MS = 2000;
+const TYPING_PAUSE_MS = 500;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+    form: $('location-form'),
+    inputs: Object.fromEntries(Object.keys(FIELDS).map((k) => [k, $(k)])),
+    errors: Object.fromEntries(Object.keys(FIELDS).map((k) => [k, $(`${k}-error`)])),
+    reset: $('reset'),
+    status: $('status'),
+    live: $('live'),
+    liveText: $('live-text'),
+    updated: $('updated'),
+    table: $('sky-table'),
+    skymap: $('skymap'),
+    skyLayer: $('sky-bodies'),
+    skySummary: $('sky-summary'),
+    details: $('details'),
+};
+
+const state = {
+    location: null,   // what the page asks for; null: the server's choice (session, else Greenwich)
+    lastGood: null,   // the last location the server accepted
+    observer: null,   // the observer of the last snapshot
+    mode: 'locating', // locating | browser | typed | fallback
+    reason: null,     // why the browser's location is not used: {reason, message}
+    wasReset: false,  // the fallback came from the reset button
+    dirty: false,     // the user typed since the inputs were last filled
+    locateToken: 0,   // bumps to forget a geolocation answer that arrives too late
+    saveError: null,
+};
+
+const source = createPollingSource({ intervalMs: REFRESH_MS, onData, onError });
+
+// ---- status line ---------------------------------------------------------------
+
+const REASONS = {
+    denied: 'Location access is blocked',
+    unavailable: 'Your browser could not find your location',
+    timeout: 'Your browser took too long to find your location',
+};
+
+function describe(where) {
+    if (!where) return 'the default location';
+    const name = sameLocation(where, GREENWICH) ? 'Greenwich, the default'
+        : 'the location saved for this browser';
+    return `${name} (${place(where)})`;
+}
+
+function updateStatus() {
+    const where = state.location ?? state.observer;
+    const coords = where ? ` (${place(where)})` : '';
+    let text;
+    switch (state.mode) {
+    case 'locating':
+        text = `Asking your browser for your location\u2026${where ? ` Meanwhile showing ${describe(where)}.` : ''}`;
+        break;
+    case 'browser':
+        text = `Using your browser\u2019s location${coords}.`;
+        break;
+    case 'typed':
+        text = `Using the coordinates you typed${coords}.`;
+        break;
+    default: {
+        const why = REASONS[state.reason?.reason] ?? state.reason?.message?.replace(/\.$/, '') ??
+            'Your browser did not share its location';
+        text = state.wasReset
+            ? `${why}: reset to Greenwich, the default${coords}.`
+            : `${why}: using ${describe(where)}. Type a latitude and longitude to change it.`;
+    }
+    }
+    if (state.saveError) text += ` It could not be saved for your next visit (${state.saveError}).`;
+    ui.status.textContent = text;
+    ui.status.dataset.source = state.mode;
+    if (state.reason) ui.status.dataset.reason = state.reason.reason;
+    else delete ui.status.dataset.reason;
+}
+
+// ---- inputs --------------------------------------------------------------------
+
+function fillInputs(loc) {
+    ui.inputs.lat.value = String(round(loc.lat, 6));
+    ui.inputs.lon.value = String(round(loc.lon, 6));
+    ui.inputs.elevation.value = String(round(loc.elevation ?? 0, 1));
+    state.dirty = false;
+}
+
+function showErrors(errors) {
+    for (const key of Object.keys(FIELDS)) {
+        const msg = errors[key] ?? '';
+        ui.errors[key].textContent = msg;
+        ui.errors[key].hidden = msg === '';
+        ui.inputs[key].setAttribute('aria-invalid', msg === '' ? 'false' : 'true');
+    }
+}
+
+function inputsFocused() {
+    return Object.values(ui.inputs).includes(document.activeElement);
+}
+
+/** Make `loc` the location shown and remembered by the session. */
+function useLocation(loc, mode, reason = null) {
+    state.location = loc;
+    state.mode = mode;
+    state.reason = reason;
+    state.saveError = null;
+    source.setLocation(loc);
+    updateStatus();
+    saveLocation(loc).catch((err) => {
+        if (state.location !== loc) return;
+        if (err instanceof ApiError && err.parameter in FIELDS) {
+            showErrors({ [err.parameter]: err.message });
+        }
+        state.saveError = err.message;
+        updateStatus();
+    });
+}
+
+let typingTimer = null;
+
+function applyTyped() {
+    clearTimeout(typingTimer);
+    typingTimer = null;
+    const { location, errors } = validateLocation(
+        Object.fromEntries(Object.entries(ui.inputs).map(([k, input]) => [k, input.value])));
+    showErrors(errors);
+    if (location === null) return;
+    if (state.mode === 'typed' && sameLocation(location, state.location)) return;
+    useLocation(location, 'typed');
+}
+
+function onTyping() {
+    state.dirty = true;
+    state.locateToken++; // typing wins over a pending geolocation answer
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(applyTyped, TYPING_PAUSE_MS);
+}
+
+async function locateWithBrowser(isReset) {
+    const token = ++state.locateToken;
+    state.mode = 'locating';
+    state.wasReset = false;
+    updateStatus();
+    ui.reset.setAttribute('aria-busy', 'true');
+    try {
+        const loc = await geolocate();
+        if (token !== state.locateToken) return;
+        clearTimeout(typingTimer);
+        fillInputs(loc);
+        showErrors({});
+        useLocation(loc, 'browser');
+    } catch (err) {
+        if (token !== state.locateToken) return;
+        const reason = { reason: err.reason ?? 'unavailable', message: err.message };
+        if (isReset) {
+            clearTimeout(typingTimer);
+            fillInputs(GREENWICH);
+            showErrors({});
+            state.wasReset = true;
+            useLocation({ ...GREENWICH }, 'fallback', reason);
+        } else {
+            state.mode = 'fallback';
+            state.reason = reason;
+            updateStatus();
+        }
+    } finally {
+        if (token === state.locateToken) ui.reset.removeAttribute('aria-busy');
+    }
+}
+
+// ---- snapshots -----------------------------------------------------------------
+
+function setLive(kind, text, detail = '') {
+    ui.live.dataset.state = kind;
+    if (ui.liveText.textContent !== text) ui.liveText.textContent = text;
+    ui.live.title = detail;
+}
+
+function onData(snapshot, asked) {
+    state.lastGood = asked;
+    state.observer = snapshot.observer ?? asked;
+    if (state.location === null && !state.dirty && !inputsFocused() && state.observer) {
+        fillInputs(state.observer);
+    }
+    renderTable(ui.table.tBodies[0], snapshot);
+    const up = renderSky(ui.skymap, ui.skyLayer, snapshot);
+    ui.skySummary.textContent = `${up} of ${snapshot.bodies.length} above the horizon`;
+
+    const obs = state.observer;
+    ui.table.dataset.time = snapshot.time;
+    if (obs) {
+        ui.table.dataset.observerLat = obs.lat;
+        ui.table.dataset.observerLon = obs.lon;
+        ui.table.dataset.observerElevation = obs.elevation ?? 0;
+    }
+    ui.updated.dateTime = snapshot.time;
+    ui.updated.textContent = clock(snapshot.time, true);
+    ui.updated.title = `Positions computed for ${snapshot.time}`;
+
+    const parts = [`For ${place(obs)}`];
+    if (obs && Number.isFinite(obs.pressure)) {
+        parts.push(obs.pressure > 0
+            ? `refraction for ${obs.pressure} hPa, ${obs.temperature ?? 15} \u00b0C`
+            : 'no refraction');
+    }
+    if (snapshot.ephemeris) parts.push(`ephemeris: ${snapshot.ephemeris}`);
+    parts.push(`times are local (${Intl.DateTimeFormat().resolvedOptions().timeZone})`);
+    ui.details.textContent = `${parts.join(' \u00b7 ')}.`;
+
+    setLive('live', 'Live', `Refreshing every ${REFRESH_MS / 1000} s`);
+    updateStatus();
+}
+
+function onError(err, asked) {
+    if (err instanceof ApiError && err.parameter in FIELDS) {
+        showErrors({ [err.parameter]: err.message });
+        // Go back to the last location the server accepted (unless that was this one).
+        if (asked !== null && !sameLocation(asked, state.lastGood)) {
+            state.location = state.lastGood;
+            source.setLocation(state.lastGood);
+        }
+    }
+    const offline = !(err instanceof ApiError);
+    setLive('error', offline ? 'Offline' : 'Error', offline ? `${err.message} \u2014 retrying` : err.message);
+}
+
+// ---- start ---------------------------------------------------------------------
+
+for (const input of Object.values(ui.inputs)) input.addEventListener('input', onTyping);
+ui.form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    applyTyped();
+});
+ui.reset.addEventListener('click', () => locateWithBrowser(true));
+document.addEventListener('visibilitychange', () => {
+    if (document.hidden) source.stop();
+    else source.start();
+});
+
+source.start();
+locateWithBrowser(false);

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+//
+// format.js -- turn the API's numbers into the short strings the page shows.
+// Every formatter returns DASH for a missing value (undefined, null or not finite),
+// so the table can render bodies whatever fields the server sends.
+
+export const DASH = '\u2014';
+const MINUS = '\u2212';
+
+const isNum = (x) => typeof x === 'number' && Number.isFinite(x);
+const pad2 = (n) => String(n).padStart(2, '0');
+
+/** A fixed-point number with a typographic minus sign. */
+export function fixed(x, digits) {
+    if (!isNum(x)) return DASH;
+    const s = x.toFixed(digits);
+    // -0.00 reads as noise: print it as 0.00.
+    if (/^-0\.?0*$/.test(s)) return s.slice(1);
+    return s.replace('-', MINUS);
+}
+
+/** Degrees with two decimals: "123.45°". */
+export function degrees(x, digits = 2) {
+    return isNum(x) ? `${fixed(x, digits)}\u00b0` : DASH;
+}
+
+const POINTS = ['N', 'NNE', 'NE', 'ENE', 'E', 'ESE', 'SE', 'SSE',
+                'S', 'SSW', 'SW', 'WSW', 'W', 'WNW', 'NW', 'NNW'];
+
+/** The 16-point compass direction of an azimuth (north through east): "SE". */
+export function compass(az) {
+    if (!isNum(az)) return '';
+    return POINTS[Math.round((((az % 360) + 360) % 360) / 22.5) % 16];
+}
+
+/** Right ascension given in degrees, as hours: "14h 32m 05s". */
+export function rightAscension(raDeg) {
+    if (!isNum(raDeg)) return DASH;
+    const total = Math.round((((raDeg % 360) + 360) % 360) / 15 * 3600) % 86400;
+    const h = Math.floor(total / 3600);
+    const m = Math.floor(total / 60) % 60;
+    return `${pad2(h)}h ${pad2(m)}m ${pad2(total % 60)}s`;
+}
+
+/** Declination in degrees, sexagesimal with a sign: "+20° 06′ 12″". */
+export function declination(decDeg) {
+    if (!isNum(decDeg)) return DASH;
+    const total = Math.round(Math.abs(decDeg) * 3600);
+    const d = Math.floor(total / 3600);
+    const m = Math.floor(total / 60) % 60;
+    const sign = decDeg < 0 && total > 0 ? MINUS : '+';
+    return `${sign}${pad2(d)}\u00b0 ${pad2(m)}\u2032 ${pad2(total % 60)}\u2033`;
+}
+
+const KM_PER_AU = 149597870.7;
+const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/** A distance in AU; the Moon's (under 0.01 AU) in kilometres. */
+export function distance(au) {
+    if (!isNum(au)) return DASH;
+    if (au < 0.01) return `${grouped.format(au * KM_PER_AU)} km`;
+    return `${fixed(au, au < 10 ? 3 : 2)} AU`;
+}
+
+/** A visual magnitude with one decimal: "−2.5". */
+export function magnitude(m) {
+    return fixed(m, 1);
+}
+
+/**
+ * The illuminated part of the disc. The API gives a fraction 0..1; a value above 1
+ * is taken as already being a percentage.
+ */
+export function phase(p) {
+    if (!isNum(p)) return DASH;
+    const pct = p > 1 ? p : p * 100;
+    return `${Math.round(pct)}%`;
+}
+
+/** Plain text, or DASH when missing or empty. */
+export function text(s) {
+    return typeof s === 'string' && s !== '' ? s : DASH;
+}
+
+function parseTime(iso) {
+    if (typeof iso !== 'string' || iso === '') return null;
+    const t = new Date(iso);
+    return Number.isNaN(t.getTime()) ? null : t;
+}
+
+/** Local wall-clock time of an ISO instant, "08:30" (or "08:30:05" with seconds). */
+export function clock(iso, withSeconds = false) {
+    const t = parseTime(iso);
+    if (t === null) return DASH;
+    const s = `${pad2(t.getHours())}:${pad2(t.getMinutes())}`;
+    return withSeconds ? `${s}:${pad2(t.getSeconds())}` : s;
+}
+
+/**
+ * How many local days the instant `iso` falls after the sky time `nowIso` ("+1d",
+ * "−1d"), or '' on the same day or when either is missing.
+ */
+export function dayOffset(iso, nowIso) {
+    const t = parseTime(iso);
+    const now = parseTime(nowIso);
+    if (t === null || now === null) return '';
+    const day = (d) => Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()) / 86400000;
+    const diff = day(t) - day(now);
+    return diff === 0 ? '' : `${diff > 0 ? '+' : MINUS}${Math.abs(diff)}d`;
+}
+
+/** A location for people: "48.8566° N, 2.3522° E, 35 m". */
+export function place(loc) {
+    if (!loc || !isNum(loc.lat) || !isNum(loc.lon)) return DASH;
+    const lat = `${Math.abs(loc.lat).toFixed(4)}\u00b0 ${loc.lat < 0 ? 'S' : 'N'}`;
+    const lon = `${Math.abs(loc.lon).toFixed(4)}\u00b0 ${loc.lon < 0 ? 'W' : 'E'}`;
+    const elev = isNum(loc.elevation) ? `, ${fixed(loc.elevation, 0)} m` : '';
+    return `${lat}, ${lon}${elev}`;
+}
+
+/** "mars" -> "Mars". */
+export function title(name) {
+    return typeof name === 'string' && name !== '' ? name[0].toUpperCase() + name.slice(1) : DASH;
+}

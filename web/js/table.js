@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+//
+// table.js -- the table of bodies. Rows are keyed by body name and updated in
+// place on every snapshot, so refreshing does not flicker or lose the scroll
+// position. Fields the server does not send (yet) show as a dash.
+
+import * as f from './format.js';
+
+/** Cells after the row header, in the order of the <th> cells in index.html. */
+const COLUMNS = [
+    ['az', (b) => f.degrees(b.az)],
+    ['alt', (b) => f.degrees(b.alt)],
+    ['ra', (b) => f.rightAscension(b.ra)],
+    ['dec', (b) => f.declination(b.dec)],
+    ['distance', (b) => f.distance(b.distance_au)],
+    ['magnitude', (b) => f.magnitude(b.magnitude)],
+    ['phase', (b) => f.phase(b.phase)],
+    ['constellation', (b) => f.text(b.constellation)],
+    ['rise', (b) => f.clock(b.rise)],
+    ['transit', (b) => f.clock(b.transit)],
+    ['set', (b) => f.clock(b.set)],
+];
+
+const EVENTS = new Set(['rise', 'transit', 'set']);
+
+/** Whether a body is up: the server's verdict when it gives one, else altitude > 0. */
+export function isUp(body) {
+    return typeof body.above_horizon === 'boolean' ? body.above_horizon : body.alt > 0;
+}
+
+function el(tag, className, text) {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+}
+
+function createRow(name) {
+    const row = el('tr');
+    row.dataset.body = name;
+    const head = el('th');
+    head.scope = 'row';
+    const dot = el('span', 'body-dot');
+    dot.dataset.body = name;
+    dot.setAttribute('aria-hidden', 'true');
+    head.append(dot, el('span', 'body-name', f.title(name)), el('span', 'badge', 'up'),
+                el('span', 'visually-hidden horizon-text'));
+    head.querySelector('.badge').setAttribute('aria-hidden', 'true');
+    row.append(head);
+    for (const [key] of COLUMNS) {
+        const td = el('td');
+        td.dataset.col = key;
+        if (key === 'az') td.append(el('span', 'value'), ' ', el('span', 'dir'));
+        if (EVENTS.has(key)) td.append(el('span', 'value'), el('span', 'day'));
+        row.append(td);
+    }
+    return row;
+}
+
+function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+}
+
+function updateRow(row, body, now) {
+    const up = isUp(body);
+    row.classList.toggle('is-up', up);
+    setText(row.querySelector('.horizon-text'), up ? ' (above the horizon)' : ' (below the horizon)');
+    const cells = row.cells;
+    COLUMNS.forEach(([key, format], i) => {
+        const td = cells[i + 1];
+        if (key === 'az') {
+            setText(td.querySelector('.value'), format(body));
+            setText(td.querySelector('.dir'), f.compass(body.az));
+        } else if (EVENTS.has(key)) {
+            setText(td.querySelector('.value'), format(body));
+            setText(td.querySelector('.day'), f.dayOffset(body[key], now));
+            if (typeof body[key] === 'string') td.title = new Date(body[key]).toString();
+            else td.removeAttribute('title');
+        } else {
+            setText(td, format(body));
+        }
+    });
+}
+
+/** Show `snapshot.bodies` in `tbody`, in the server's order. */
+export function renderTable(tbody, snapshot) {
+    const old = new Map([...tbody.rows].map((r) => [r.dataset.body, r]));
+    snapshot.bodies.forEach((body, i) => {
+        const row = old.get(body.name) ?? createRow(body.name);
+        old.delete(body.name);
+        if (tbody.rows[i] !== row) tbody.insertBefore(row, tbody.rows[i] ?? null);
+        updateRow(row, body, snapshot.time);
+    });
+    for (const row of old.values()) row.remove();
+}
