@@ -40,11 +40,14 @@ struct app_config {
     size_t max_body_bytes;
 };
 
+struct live_hub;
+
 /* What every handler reaches through ctx->app_data. Owned by main(). */
 struct app_state {
     const struct app_config *cfg;
     struct astro_ctx *astro;
     struct http_server *server;
+    struct live_hub *live;
     double started_unix_s;
 };
 
@@ -84,7 +87,78 @@ int app_parse_lon(struct web_ctx *ctx, const char *name, struct pt_str text, dou
 int app_parse_number(struct web_ctx *ctx, const char *name, struct pt_str text, double min,
                      double max, const char *unit, double *value);
 
+/* Every body, as a bit mask over enum astro_body. */
+#define APP_ALL_BODIES ((1u << ASTRO_BODY_COUNT) - 1)
+
+/* The members of one body's object: name, az, alt, ra, dec, distance... */
+void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p);
+
+/* The members shared by every answer: time, timescale, provenance, observer. */
+void app_render_context(struct web_json *j, const struct app_state *st,
+                        const struct app_observer *obs, const struct astro_time *t);
+
+/*
+ * A whole sky object {time, ..., observer, bodies: [...]} for the bodies in the
+ * mask. Returns 0 or the astro error of the first body that failed.
+ */
+int app_render_sky(struct web_json *j, const struct app_state *st, const struct app_observer *obs,
+                   const struct astro_time *t, unsigned bodies);
+
+/* ------------------------------------------------------------ live push */
+
+enum live_channel { LIVE_SSE, LIVE_WS };
+
+/* One live subscriber (SSE or WebSocket). Owned by the hub while linked. */
+struct live_sub {
+    struct live_hub *hub;
+    struct live_sub *prev;
+    struct live_sub *next;
+    struct http_stream *stream;
+    struct {
+        struct astro_observer obs;
+        unsigned bodies;              /* mask over enum astro_body */
+        enum live_channel channel;
+    } key;                            /* subscribers with equal keys share one message */
+    const char *source;               /* "query", "session", "default" (static) */
+    unsigned interval_s;
+    int64_t next_due_s;
+    int64_t last_sent_s;
+    void *channel_data;               /* per-channel state (WebSocket decoder) */
+};
+
+struct live_stats {
+    size_t subscribers;
+    uint64_t ticks;
+    uint64_t messages;
+    uint64_t deliveries;
+    uint64_t dropped;
+};
+
+/* Create the hub and start its once-a-second timer on loop. st is borrowed. */
+struct live_hub *live_hub_new(uv_loop_t *loop, const struct app_state *st);
+
+/* Stop the timer (on shutdown); streams are ended by the http layer. */
+void live_hub_stop(struct live_hub *hub);
+
+/* Free a stopped hub whose subscribers are all gone. NULL does nothing. */
+void live_hub_free(struct live_hub *hub);
+
+/* Link / unlink a subscriber (the hub does not free it). */
+void live_hub_add(struct live_hub *hub, struct live_sub *sub);
+void live_hub_remove(struct live_hub *hub, struct live_sub *sub);
+
+/* Counters for /metrics and benchmarks. */
+void live_hub_stats(const struct live_hub *hub, struct live_stats *out);
+
+/* Serialize the positions message for sub's group at instant t (one reference), or NULL. */
+struct pt_shared *live_build_message(const struct app_state *st, const struct live_sub *sub,
+                                     const struct astro_time *t);
+
+/* Parse "mars,venus" into a body mask. Returns 0 or 400 with ctx->error filled. */
+int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask);
+
 /* Handlers. */
+int app_handle_stream(struct web_ctx *ctx);
 int app_handle_index(struct web_ctx *ctx);
 int app_handle_healthz(struct web_ctx *ctx);
 int app_handle_planet(struct web_ctx *ctx);

@@ -24,66 +24,6 @@ static struct pt_str known_bodies_json(struct web_ctx *ctx)
     return s;
 }
 
-static void write_time_fields(struct web_json *j, const struct astro_time *t)
-{
-    char iso[40];
-    astro_time_format_iso(t, iso);
-    web_json_key(j, "time");
-    web_json_cstring(j, iso);
-}
-
-static void write_provenance(struct web_json *j, const struct app_state *st,
-                             const struct astro_time *t)
-{
-    web_json_key(j, "timescale");
-    web_json_cstring(j, astro_timescale_name(t->scale));
-    web_json_key(j, "jd_ut1");
-    web_json_double(j, t->jd_ut1);
-    web_json_key(j, "deltat_s");
-    web_json_double(j, t->deltat_s);
-    web_json_key(j, "ephemeris");
-    web_json_cstring(j, astro_ctx_ephemeris(st->astro));
-}
-
-static void write_body(struct web_json *j, enum astro_body body, const struct astro_position *p)
-{
-    web_json_key(j, "name");
-    web_json_cstring(j, astro_body_name(body));
-    web_json_key(j, "az");
-    web_json_double(j, p->az_deg);
-    web_json_key(j, "alt");
-    web_json_double(j, p->alt_deg);
-    web_json_key(j, "alt_airless");
-    web_json_double(j, p->alt_airless_deg);
-    web_json_key(j, "ra");
-    web_json_double(j, p->ra_deg);
-    web_json_key(j, "dec");
-    web_json_double(j, p->dec_deg);
-    web_json_key(j, "distance_au");
-    web_json_double(j, p->distance_au);
-    web_json_key(j, "above_horizon");
-    web_json_bool(j, p->alt_deg > 0);
-}
-
-static void write_observer(struct web_json *j, const struct app_observer *obs)
-{
-    web_json_key(j, "observer");
-    web_json_object_begin(j);
-    web_json_key(j, "lat");
-    web_json_double(j, obs->astro.lat_deg);
-    web_json_key(j, "lon");
-    web_json_double(j, obs->astro.lon_deg);
-    web_json_key(j, "elevation");
-    web_json_double(j, obs->astro.elev_m);
-    web_json_key(j, "pressure");
-    web_json_double(j, obs->astro.pressure_hpa);
-    web_json_key(j, "temperature");
-    web_json_double(j, obs->astro.temp_c);
-    web_json_key(j, "source");
-    web_json_cstring(j, obs->source);
-    web_json_object_end(j);
-}
-
 static int compute_error(struct web_ctx *ctx, int rc)
 {
     if (rc == PT_E_RANGE)
@@ -118,10 +58,8 @@ int app_handle_planet(struct web_ctx *ctx)
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    write_body(&j, (enum astro_body)body, &pos);
-    write_time_fields(&j, &t);
-    write_provenance(&j, st, &t);
-    write_observer(&j, &obs);
+    app_render_body(&j, (enum astro_body)body, &pos);
+    app_render_context(&j, st, &obs, &t);
     web_json_object_end(&j);
     return web_send_json(ctx, 200, &j);
 }
@@ -138,23 +76,9 @@ int app_handle_planets(struct web_ctx *ctx)
         return rc;
     struct web_json j;
     web_json_begin(ctx, &j);
-    web_json_object_begin(&j);
-    write_time_fields(&j, &t);
-    write_provenance(&j, st, &t);
-    write_observer(&j, &obs);
-    web_json_key(&j, "bodies");
-    web_json_array_begin(&j);
-    for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
-        struct astro_position pos;
-        rc = astro_position_compute(st->astro, (enum astro_body)b, &t, &obs.astro, &pos);
-        if (rc < 0)
-            return compute_error(ctx, rc);
-        web_json_object_begin(&j);
-        write_body(&j, (enum astro_body)b, &pos);
-        web_json_object_end(&j);
-    }
-    web_json_array_end(&j);
-    web_json_object_end(&j);
+    rc = app_render_sky(&j, st, &obs, &t, APP_ALL_BODIES);
+    if (rc < 0)
+        return compute_error(ctx, rc);
     return web_send_json(ctx, 200, &j);
 }
 

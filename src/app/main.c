@@ -36,6 +36,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     pt_log_info("signal %d: finishing in-flight requests", signum);
     uv_close((uv_handle_t *)&m->sigint, NULL);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
+    live_hub_stop(m->state.live);
     http_server_stop(m->state.server, on_server_stopped);
 }
 
@@ -99,6 +100,7 @@ static int serve(const struct app_config *cfg)
         rc = 1;
         goto out_free_app;
     }
+    m.state.live = live_hub_new(m.loop, &m.state);
     uv_signal_init(m.loop, &m.sigint);
     uv_signal_init(m.loop, &m.sigterm);
     m.sigint.data = m.sigterm.data = &m;
@@ -112,6 +114,7 @@ static int serve(const struct app_config *cfg)
     if (uv_loop_close(m.loop) != 0)
         pt_log_warn("handles still open at exit");
 
+    live_hub_free(m.state.live);
 out_free_app:
     web_app_free(app);
 out_free_astro:

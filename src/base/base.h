@@ -211,6 +211,30 @@ static inline struct pt_str pt_buf_str(const struct pt_buf *b)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Shared immutable messages                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One immutable block of bytes held by many owners (a push message sent to
+ * thousands of subscribers), released when the last owner lets go. The count
+ * is not atomic: a message belongs to one thread (the loop).
+ */
+struct pt_shared {
+    unsigned refs;
+    size_t len;
+    char data[];
+};
+
+/* A new message holding a copy of n bytes, with one reference (the caller's). */
+struct pt_shared *pt_shared_new(const void *p, size_t n);
+
+/* Take one more reference; returns m. */
+struct pt_shared *pt_shared_ref(struct pt_shared *m);
+
+/* Drop one reference, freeing the block with the last. NULL does nothing. */
+void pt_shared_unref(struct pt_shared *m);
+
+/* ------------------------------------------------------------------------ */
 /* Logging                                                                    */
 /* ------------------------------------------------------------------------ */
 

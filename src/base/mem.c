@@ -152,3 +152,26 @@ void pt_arena_defer(struct pt_arena *a, void (*fn)(void *data), void *data)
     c->next = a->cleanups;
     a->cleanups = c;
 }
+
+struct pt_shared *pt_shared_new(const void *p, size_t n)
+{
+    struct pt_shared *m = pt_xmalloc(sizeof(*m) + n + 1);
+    m->refs = 1;
+    m->len = n;
+    if (n > 0)
+        memcpy(m->data, p, n);
+    m->data[n] = '\0';
+    return m;
+}
+
+struct pt_shared *pt_shared_ref(struct pt_shared *m)
+{
+    m->refs++;
+    return m;
+}
+
+void pt_shared_unref(struct pt_shared *m)
+{
+    if (m != NULL && --m->refs == 0)
+        free(m);
+}

@@ -25,6 +25,7 @@ static void process_input(struct http_conn *conn);
 static void flush_output(struct http_conn *conn);
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void deliver_stream_input(struct http_conn *conn);
 
 /* ------------------------------------------------------------- closing */
 
@@ -34,6 +35,7 @@ static void on_conn_handle_close(uv_handle_t *handle)
     if (--conn->handles_open > 0)
         return;
     struct http_server *server = conn->server;
+    pt_shared_unref(conn->latest);
     pt_buf_deinit(&conn->in);
     pt_buf_deinit(&conn->out);
     pt_buf_deinit(&conn->out_flight);
@@ -47,6 +49,10 @@ void http__conn_close(struct http_conn *conn)
     if (conn->closed)
         return;
     conn->closed = true;
+    if (conn->stream.on_close != NULL && !conn->stream_close_notified) {
+        conn->stream_close_notified = true;
+        conn->stream.on_close((struct http_stream *)conn);
+    }
     struct http_server *server = conn->server;
     if (conn->prev != NULL)
         conn->prev->next = conn->next;
@@ -149,14 +155,18 @@ static void on_write_done(uv_write_t *wr, int status)
     struct http_conn *conn = pt_container_of(wr, struct http_conn, write_req);
     conn->writing = false;
     conn->out_flight.len = 0;
+    pt_shared_unref(conn->latest_flight);
+    conn->latest_flight = NULL;
     if (conn->closed)
         return;
+    if (conn->state == HTTP_CONN_STREAMING)
+        conn->deadline_ms = 0; /* progress: the stall clock stops */
     if (status < 0) {
         pt_log_debug("%s: write: %s", conn->peer, uv_strerror(status));
         http__conn_close(conn);
         return;
     }
-    if (conn->out.len > 0) {
+    if (conn->out.len > 0 || conn->latest != NULL) {
         flush_output(conn);
         return;
     }
@@ -168,7 +178,7 @@ static void on_write_done(uv_write_t *wr, int status)
 /* Hand all pending output to the kernel with one write, unless one is in flight. */
 static void flush_output(struct http_conn *conn)
 {
-    if (conn->closed || conn->writing || conn->out.len == 0) {
+    if (conn->closed || conn->writing || (conn->out.len == 0 && conn->latest == NULL)) {
         close_if_done(conn);
         return;
     }
@@ -177,11 +187,33 @@ static void flush_output(struct http_conn *conn)
     conn->out_flight = conn->out;
     conn->out = tmp;
     conn->out.len = 0;
-    uv_buf_t buf = uv_buf_init(conn->out_flight.data, (unsigned)conn->out_flight.len);
+    uv_buf_t bufs[4];
+    unsigned n = 0;
+    if (conn->out_flight.len > 0)
+        bufs[n++] = uv_buf_init(conn->out_flight.data, (unsigned)conn->out_flight.len);
+    if (conn->latest != NULL) {
+        /* The shared message is referenced, never copied (one block, many readers). */
+        struct pt_shared *m = conn->latest;
+        conn->latest = NULL;
+        conn->latest_flight = m;
+        if (conn->stream_chunked) {
+            int len = snprintf(conn->chunk_head, sizeof(conn->chunk_head), "%zx\r\n", m->len);
+            bufs[n++] = uv_buf_init(conn->chunk_head, (unsigned)len);
+        }
+        bufs[n++] = uv_buf_init(m->data, (unsigned)m->len);
+        if (conn->stream_chunked)
+            bufs[n++] = uv_buf_init((char *)"\r\n", 2);
+    }
     conn->writing = true;
-    int rc = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, &buf, 1, on_write_done);
+    if (conn->state == HTTP_CONN_STREAMING) {
+        set_deadline(conn, conn->server->cfg.stall_timeout_ms);
+        arm_timer(conn);
+    }
+    int rc = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, bufs, n, on_write_done);
     if (rc < 0) {
         conn->writing = false;
+        pt_shared_unref(conn->latest_flight);
+        conn->latest_flight = NULL;
         http__conn_close(conn);
     }
 }
@@ -261,11 +293,12 @@ static void fail(struct http_conn *conn, int err)
 /* Drop the answered request's bytes and pick the next state. */
 static void finish_request(struct http_conn *conn)
 {
+    bool keep_alive = conn->req->head.keep_alive && !conn->close_after_write &&
+                      !conn->server->stopping;
     /* Arena cleanups may still read the request's slices: run them first. */
     pt_arena_reset(&conn->arena);
+    conn->req = NULL;
     pt_buf_consume(&conn->in, conn->head_len + conn->body_len);
-    bool keep_alive = conn->req.head.keep_alive && !conn->close_after_write &&
-                      !conn->server->stopping;
     conn->head_len = 0;
     conn->body_len = 0;
     conn->last_len = 0;
@@ -312,7 +345,7 @@ void http_request_close_after(struct http_request *req)
 
 static void dispatch(struct http_conn *conn)
 {
-    struct http_request *req = &conn->req;
+    struct http_request *req = conn->req;
     req->conn = conn;
     req->server = conn->server;
     req->data = conn->server->cfg.data;
@@ -332,7 +365,7 @@ static void dispatch(struct http_conn *conn)
  */
 static int body_ready(struct http_conn *conn)
 {
-    const struct http_request_head *head = &conn->req.head;
+    const struct http_request_head *head = &conn->req->head;
     size_t max_body = conn->server->cfg.max_body_bytes;
     if (!head->chunked) {
         size_t want = head->content_length > 0 ? (size_t)head->content_length : 0;
@@ -362,7 +395,7 @@ static void process_input(struct http_conn *conn)
     const struct http_server_config *cfg = &conn->server->cfg;
     conn->in_process = true;
     while (!conn->closed && conn->state != HTTP_CONN_PROCESSING &&
-           conn->state != HTTP_CONN_CLOSING) {
+           conn->state != HTTP_CONN_CLOSING && conn->state != HTTP_CONN_STREAMING) {
         if (conn->out.len > OUT_HIGH_WATER)
             break;
         if (conn->state != HTTP_CONN_READING_BODY) {
@@ -373,8 +406,12 @@ static void process_input(struct http_conn *conn)
                 }
                 break;
             }
+            if (conn->req == NULL) {
+                conn->req = pt_arena_alloc(&conn->arena, sizeof(*conn->req));
+                memset(conn->req, 0, sizeof(*conn->req));
+            }
             int rc = http_parse_request(conn->in.data, conn->in.len, conn->last_len,
-                                        &cfg->limits, &conn->req.head);
+                                        &cfg->limits, &conn->req->head);
             if (rc == PT_E_INCOMPLETE) {
                 conn->last_len = conn->in.len;
                 if (conn->state == HTTP_CONN_IDLE) {
@@ -392,10 +429,10 @@ static void process_input(struct http_conn *conn)
             conn->head_base = conn->in.data;
             conn->body_len = 0;
             conn->last_len = 0;
-            if (conn->req.head.chunked) {
+            if (conn->req->head.chunked) {
                 http_chunked_init(&conn->chunked);
-            } else if (conn->req.head.content_length > 0 &&
-                       (uint64_t)conn->req.head.content_length > cfg->max_body_bytes) {
+            } else if (conn->req->head.content_length > 0 &&
+                       (uint64_t)conn->req->head.content_length > cfg->max_body_bytes) {
                 conn->in_process = false;
                 fail(conn, PT_E_BODY_TOO_LARGE);
                 return;
@@ -411,8 +448,8 @@ static void process_input(struct http_conn *conn)
             return;
         }
         if (ready == 0) {
-            if (conn->req.head.expect_continue && !conn->continue_sent &&
-                conn->req.head.minor_version == 1) {
+            if (conn->req->head.expect_continue && !conn->continue_sent &&
+                conn->req->head.minor_version == 1) {
                 conn->continue_sent = true;
                 pt_buf_append(&conn->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
             }
@@ -421,21 +458,24 @@ static void process_input(struct http_conn *conn)
         if (conn->in.data != conn->head_base) {
             /* The buffer moved while the body arrived: re-point the head's slices. */
             int rc = http_parse_request(conn->in.data, conn->head_len, 0, &cfg->limits,
-                                        &conn->req.head);
+                                        &conn->req->head);
             assert(rc == (int)conn->head_len);
             (void)rc;
         }
         dispatch(conn);
     }
     conn->in_process = false;
+    if (conn->state == HTTP_CONN_STREAMING && !conn->closed)
+        deliver_stream_input(conn);
     if (conn->closed)
         return;
     flush_output(conn);
     if (conn->closed)
         return;
 
-    bool want_read = conn->state != HTTP_CONN_PROCESSING && conn->state != HTTP_CONN_CLOSING &&
-                     conn->out.len <= OUT_HIGH_WATER;
+    bool want_read = conn->state == HTTP_CONN_STREAMING ||
+                     (conn->state != HTTP_CONN_PROCESSING && conn->state != HTTP_CONN_CLOSING &&
+                      conn->out.len <= OUT_HIGH_WATER);
     if (want_read && !conn->reading) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0)
             conn->reading = true;
@@ -444,6 +484,142 @@ static void process_input(struct http_conn *conn)
         conn->reading = false;
     }
     arm_timer(conn);
+}
+
+/* ------------------------------------------------------------- streams */
+
+#define STREAM_BACKLOG_LIMIT (256 * 1024)
+#define STREAM_DISCARD_BYTES 512
+#define STREAM_READ_LIMIT (1024 * 1024 + 64)
+
+/* Offer received bytes to the stream's reader; keep what it did not consume. */
+static void deliver_stream_input(struct http_conn *conn)
+{
+    if (conn->in.len == 0)
+        return;
+    if (conn->stream.on_read == NULL) {
+        conn->in.len = 0;
+        return;
+    }
+    ssize_t used = conn->stream.on_read((struct http_stream *)conn, pt_buf_str(&conn->in));
+    if (conn->closed)
+        return;
+    if (used < 0) {
+        http__conn_close(conn);
+        return;
+    }
+    pt_buf_consume(&conn->in, (size_t)used);
+}
+
+int http_stream_start(struct http_request *req, int status, const char *content_type,
+                      struct pt_str extra_headers, bool chunked,
+                      const struct http_stream_handlers *handlers, void *data,
+                      struct http_stream **out)
+{
+    struct http_conn *conn = req->conn;
+    chunked = chunked && req->head.minor_version == 1 && status != 101;
+    char head[256];
+    int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%s%s", status,
+                     http_status_reason(status), conn->server->date,
+                     content_type != NULL ? "Content-Type: " : "",
+                     content_type != NULL ? content_type : "", content_type != NULL ? "\r\n" : "",
+                     chunked ? "Transfer-Encoding: chunked\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(head) || pt_buf_append(&conn->out, head, (size_t)n) < 0 ||
+        pt_buf_append_str(&conn->out, extra_headers) < 0 ||
+        pt_buf_append(&conn->out, "\r\n", 2) < 0) {
+        conn->close_after_write = true;
+        finish_request(conn);
+        return PT_E_NOMEM;
+    }
+    /* The request is over; the connection keeps only what a stream needs. */
+    pt_arena_reset(&conn->arena);
+    conn->req = NULL;
+    pt_buf_consume(&conn->in, conn->head_len + conn->body_len);
+    pt_arena_deinit(&conn->arena);
+    pt_arena_init(&conn->arena, 4096);
+    conn->head_len = conn->body_len = conn->last_len = 0;
+    conn->state = HTTP_CONN_STREAMING;
+    conn->deadline_ms = 0;
+    conn->stream = *handlers;
+    conn->stream_data = data;
+    conn->stream_chunked = chunked;
+    conn->out.limit = STREAM_BACKLOG_LIMIT;
+    if (handlers->on_read == NULL) {
+        pt_buf_deinit(&conn->in);
+        conn->in.limit = STREAM_DISCARD_BYTES;
+    } else {
+        conn->in.limit = STREAM_READ_LIMIT;
+    }
+    *out = (struct http_stream *)conn;
+    if (!conn->in_process)
+        process_input(conn);
+    return 0;
+}
+
+void *http_stream_data(const struct http_stream *s)
+{
+    return ((const struct http_conn *)s)->stream_data;
+}
+
+int http_stream_write(struct http_stream *s, struct pt_str bytes)
+{
+    struct http_conn *conn = (struct http_conn *)s;
+    if (conn->closed || conn->state != HTTP_CONN_STREAMING)
+        return PT_E_NOMEM;
+    int rc;
+    if (conn->stream_chunked) {
+        char size[24];
+        int n = snprintf(size, sizeof(size), "%zx\r\n", bytes.len);
+        if (pt_buf_reserve(&conn->out, (size_t)n + bytes.len + 2) < 0)
+            return PT_E_NOMEM;
+        pt_buf_append(&conn->out, size, (size_t)n);
+        pt_buf_append_str(&conn->out, bytes);
+        rc = pt_buf_append(&conn->out, "\r\n", 2);
+    } else {
+        rc = pt_buf_append_str(&conn->out, bytes);
+    }
+    if (rc == 0 && !conn->in_process)
+        flush_output(conn);
+    return rc;
+}
+
+bool http_stream_send_latest(struct http_stream *s, struct pt_shared *msg)
+{
+    struct http_conn *conn = (struct http_conn *)s;
+    if (conn->closed || conn->state != HTTP_CONN_STREAMING)
+        return false;
+    bool dropped = conn->latest != NULL;
+    pt_shared_unref(conn->latest);
+    conn->latest = pt_shared_ref(msg);
+    if (!conn->in_process)
+        flush_output(conn);
+    return dropped;
+}
+
+void http_stream_close(struct http_stream *s)
+{
+    struct http_conn *conn = (struct http_conn *)s;
+    if (conn->closed)
+        return;
+    if (conn->stream_chunked && conn->state == HTTP_CONN_STREAMING)
+        pt_buf_append(&conn->out, "0\r\n\r\n", 5);
+    conn->state = HTTP_CONN_CLOSING;
+    conn->close_after_write = true;
+    set_deadline(conn, conn->server->cfg.idle_timeout_ms);
+    arm_timer(conn);
+    if (conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = false;
+    }
+    flush_output(conn);
+}
+
+void http__conn_shutdown_stream(struct http_conn *conn)
+{
+    if (conn->stream.on_shutdown != NULL)
+        conn->stream.on_shutdown((struct http_stream *)conn);
+    else
+        http_stream_close((struct http_stream *)conn);
 }
 
 /* ------------------------------------------------------------- reading */
@@ -467,7 +643,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     struct http_conn *conn = stream->data;
     if (nread > 0) {
         conn->in.len += (size_t)nread;
-        process_input(conn);
+        if (conn->state == HTTP_CONN_STREAMING)
+            deliver_stream_input(conn);
+        else
+            process_input(conn);
         return;
     }
     if (nread == 0)
@@ -480,6 +659,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     /* EOF or error: answer what is complete, then close. */
     uv_read_stop(stream);
     conn->reading = false;
+    if (conn->state == HTTP_CONN_STREAMING) {
+        http__conn_close(conn);
+        return;
+    }
     if (nread != UV_EOF || conn->state != HTTP_CONN_PROCESSING) {
         if (conn->writing || conn->out.len > 0) {
             conn->state = HTTP_CONN_CLOSING;
@@ -510,6 +693,11 @@ static void on_timer(uv_timer_t *timer)
         fail(conn, PT_E_TIMEOUT);
         break;
     case HTTP_CONN_PROCESSING:
+        break;
+    case HTTP_CONN_STREAMING:
+        pt_log_info("%s: stream stalled for %llu ms: closing", conn->peer,
+                    (unsigned long long)conn->server->cfg.stall_timeout_ms);
+        http__conn_close(conn);
         break;
     case HTTP_CONN_IDLE:
     case HTTP_CONN_CLOSING:

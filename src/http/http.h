@@ -41,6 +41,7 @@ struct http_server_config {
     uint64_t head_timeout_ms;   /* time allowed for a request head (or body) to arrive */
     uint64_t idle_timeout_ms;   /* keep-alive idle time before the server closes */
     size_t max_connections;     /* beyond this, new connections are closed at once */
+    uint64_t stall_timeout_ms;  /* a stream whose write makes no progress this long is closed */
     http_request_cb on_request;
     void *data;                 /* borrowed; handed to callbacks through the request */
 };
@@ -98,6 +99,75 @@ int http_respond(struct http_request *req, int status, const char *content_type,
 
 /* Close the connection after the current response is written. */
 void http_request_close_after(struct http_request *req);
+
+/* ------------------------------------------------------------------------ */
+/* Streams: a connection taken over after its response head (SSE, WebSocket) */
+/* ------------------------------------------------------------------------ */
+
+struct http_stream;
+
+/*
+ * Bytes received on a stream (WebSocket frames). Return how many bytes were
+ * consumed (the rest is kept and offered again with more), or a negative
+ * value to close the connection. Loop thread.
+ */
+typedef ssize_t (*http_stream_read_cb)(struct http_stream *s, struct pt_str data);
+
+/*
+ * The stream is closing (peer gone, write error, stalled reader, or
+ * http_stream_close() was called). Runs exactly once; s must not be used
+ * after it returns.
+ */
+typedef void (*http_stream_close_cb)(struct http_stream *s);
+
+/*
+ * The server is stopping: write a last message and call http_stream_close().
+ * When NULL, the stream is closed at once.
+ */
+typedef void (*http_stream_shutdown_cb)(struct http_stream *s);
+
+struct http_stream_handlers {
+    http_stream_read_cb on_read;         /* NULL: incoming bytes are discarded */
+    http_stream_close_cb on_close;       /* required */
+    http_stream_shutdown_cb on_shutdown; /* may be NULL */
+};
+
+/*
+ * Answer req with a response head and keep the connection as a stream.
+ * status: 200 (SSE) or 101 (WebSocket). extra_headers: complete lines (borrowed).
+ * chunked: frame every later write as an HTTP/1.1 chunk (SSE to 1.1 clients);
+ * otherwise the body ends with the connection. handlers are copied; data is
+ * handed back by http_stream_data(). The request and its arena are released
+ * before return: copy what you need first.
+ *
+ * Returns 0 and *out, or PT_E_NOMEM (the connection is then closed and on_close
+ * is not called). Loop thread.
+ */
+int http_stream_start(struct http_request *req, int status, const char *content_type,
+                      struct pt_str extra_headers, bool chunked,
+                      const struct http_stream_handlers *handlers, void *data,
+                      struct http_stream **out);
+
+/* The data given to http_stream_start (borrowed). */
+void *http_stream_data(const struct http_stream *s);
+
+/*
+ * Queue a copy of bytes that must not be dropped (handshake, control frames,
+ * comments). Returns 0, or PT_E_NOMEM when the stream's bounded backlog is full
+ * (the caller should close it).
+ */
+int http_stream_write(struct http_stream *s, struct pt_str bytes);
+
+/*
+ * Offer the newest message (reference taken). While a write is in flight only
+ * the newest offered message waits; an older waiting one is dropped, so a slow
+ * reader costs at most one message of memory. Returns true if an older
+ * message was dropped.
+ */
+bool http_stream_send_latest(struct http_stream *s, struct pt_shared *msg);
+
+/* Flush what is queued, then close; on_close runs once the connection closes. */
+void http_stream_close(struct http_stream *s);
 
 /* Reason phrase of a status ("Not Found"), or "Unknown". */
 const char *http_status_reason(int status);

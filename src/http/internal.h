@@ -14,6 +14,7 @@ enum http_conn_state {
     HTTP_CONN_READING_HEAD, /* part of a head buffered: head timeout */
     HTTP_CONN_READING_BODY, /* head parsed, body incomplete: head timeout */
     HTTP_CONN_PROCESSING,   /* request handed to the callback, no answer yet */
+    HTTP_CONN_STREAMING,    /* taken over as a stream (SSE, WebSocket): stall timeout */
     HTTP_CONN_CLOSING,      /* no more requests: flush the output, then close */
 };
 
@@ -43,8 +44,17 @@ struct http_conn {
     struct pt_buf out;            /* responses not yet handed to the kernel */
     struct pt_buf out_flight;     /* bytes of the write in progress */
     struct pt_arena arena;        /* per request; reset after each answer */
-    struct http_request req;      /* the request being served */
+    struct http_request *req;     /* the request being served (arena), or NULL */
     char peer[48];
+
+    /* Stream mode (state HTTP_CONN_STREAMING and after). */
+    struct http_stream_handlers stream;
+    void *stream_data;
+    bool stream_chunked;
+    bool stream_close_notified;   /* on_close has run */
+    struct pt_shared *latest;     /* newest droppable message waiting to be written */
+    struct pt_shared *latest_flight; /* message referenced by the write in flight */
+    char chunk_head[24];          /* chunk-size line of latest_flight */
 };
 
 struct http_server {
@@ -68,6 +78,9 @@ void http__conn_close(struct http_conn *conn);
 
 /* True if the connection sits between requests with nothing buffered or pending. */
 bool http__conn_is_idle(const struct http_conn *conn);
+
+/* The server is stopping: let a stream say goodbye (or close it). */
+void http__conn_shutdown_stream(struct http_conn *conn);
 
 /* Called by conn.c when a connection is fully closed and unlinked. */
 void http__server_conn_closed(struct http_server *server);

@@ -464,8 +464,7 @@ int http_parse_request(const char *buf, size_t len, size_t last_len,
     return r < 0 ? r : n;
 }
 
-const struct http_header *http_head_find(const struct http_request_head *head,
-                                         struct pt_str name)
+const struct http_header *http_head_find(const struct http_request_head *head, struct pt_str name)
 {
     for (size_t i = 0; i < head->num_headers; i++)
         if (pt_str_eq_nocase(head->headers[i].name, name))
@@ -478,18 +477,18 @@ const struct http_header *http_head_find(const struct http_request_head *head,
 /* ------------------------------------------------------------------------ */
 
 enum http_chunked_state {
-    HTTP_CHUNKED_SIZE = 0,      /* hex digits; line_bytes > 0 once one is seen */
-    HTTP_CHUNKED_SIZE_WS,       /* SP/HTAB after the size: only ';' may follow */
-    HTTP_CHUNKED_EXT,           /* chunk extension, ignored up to CR */
-    HTTP_CHUNKED_SIZE_LF,       /* CR of the size line seen */
-    HTTP_CHUNKED_DATA,          /* remaining bytes of chunk data to move */
-    HTTP_CHUNKED_DATA_CR,       /* CRLF after the data */
+    HTTP_CHUNKED_SIZE = 0, /* hex digits; line_bytes > 0 once one is seen */
+    HTTP_CHUNKED_SIZE_WS,  /* SP/HTAB after the size: only ';' may follow */
+    HTTP_CHUNKED_EXT,      /* chunk extension, ignored up to CR */
+    HTTP_CHUNKED_SIZE_LF,  /* CR of the size line seen */
+    HTTP_CHUNKED_DATA,     /* remaining bytes of chunk data to move */
+    HTTP_CHUNKED_DATA_CR,  /* CRLF after the data */
     HTTP_CHUNKED_DATA_LF,
     HTTP_CHUNKED_TRAILER_START, /* start of a trailer line or of the final CRLF */
     HTTP_CHUNKED_TRAILER_NAME,
     HTTP_CHUNKED_TRAILER_VALUE,
     HTTP_CHUNKED_TRAILER_LF,
-    HTTP_CHUNKED_END_LF,        /* CR of the final CRLF seen */
+    HTTP_CHUNKED_END_LF, /* CR of the final CRLF seen */
     HTTP_CHUNKED_DONE,
     HTTP_CHUNKED_ERROR,
 };

@@ -23,6 +23,7 @@ void http_server_config_init(struct http_server_config *cfg)
     cfg->head_timeout_ms = 10 * 1000;
     cfg->idle_timeout_ms = 60 * 1000;
     cfg->max_connections = 100000;
+    cfg->stall_timeout_ms = 30 * 1000;
 }
 
 static void update_date(struct http_server *server)
@@ -160,7 +161,9 @@ void http_server_stop(struct http_server *server, http_server_stop_cb cb)
     struct http_conn *next;
     for (struct http_conn *c = server->conns; c != NULL; c = next) {
         next = c->next;
-        if (http__conn_is_idle(c))
+        if (c->state == HTTP_CONN_STREAMING)
+            http__conn_shutdown_stream(c);
+        else if (http__conn_is_idle(c))
             http__conn_close(c);
         else
             c->close_after_write = true;

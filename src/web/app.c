@@ -255,9 +255,10 @@ static void release_ctx(void *data)
 /* Turn a handler's result into an answer when it did not send one itself. */
 static void finish(struct web_ctx *ctx, int rc)
 {
-    if (rc == WEB_SUSPENDED || ctx->sent)
+    /* WEB_DONE: answered, and ctx may already be gone (a stream took the connection). */
+    if (rc == WEB_DONE || rc == WEB_SUSPENDED || ctx->sent)
         return;
-    if (rc == WEB_DONE || rc == WEB_NEXT)
+    if (rc == WEB_NEXT)
         rc = web_error(ctx, 500, "internal_error", "the handler produced no answer");
     if (rc < 400 || rc > 599) {
         pt_log_error("handler returned %d", rc);

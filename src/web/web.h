@@ -175,6 +175,23 @@ int web_error_param(struct web_ctx *ctx, int status, const char *parameter, doub
  */
 int web_static_serve(struct web_ctx *ctx, struct pt_str name);
 
+/* ---------------------------------------------------------------- SSE */
+
+/*
+ * Answer with a Server-Sent Events stream (text/event-stream, no-cache,
+ * X-Accel-Buffering: no, chunked). The request is over when this returns:
+ * ctx must not be used afterwards except to return its result. Returns
+ * WEB_DONE and *out, or a negative error (the connection is then closed).
+ */
+int web_sse_start(struct web_ctx *ctx, const struct http_stream_handlers *handlers, void *data,
+                  struct http_stream **out);
+
+/*
+ * Append one event: an optional "event:" line, one "data:" line per line of
+ * data, and the blank line. Returns 0 or PT_E_NOMEM.
+ */
+int web_sse_format(struct pt_buf *out, const char *event, struct pt_str data);
+
 /* MIME type for a file name by extension ("application/octet-stream" if unknown). */
 const char *web_mime_type(const char *path);
 

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * live.c -- the live sky: one timer per process pushes positions to every
+ * subscriber (Server-Sent Events now, WebSocket through the same hub).
+ *
+ * Each tick, subscribers that are due are grouped by what they asked for
+ * (observer, bodies, channel): one message is serialized per distinct group
+ * and shared, reference-counted, by all its subscribers. A subscriber that
+ * cannot keep up holds at most the newest message (http_stream_send_latest)
+ * and is closed by the http layer after its stall timeout.
+ *
+ * Loop thread only. Invariant: a subscriber is in the hub's list from
+ * live_hub_add() until its stream's close callback, which unlinks and frees it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "app/app.h"
+
+#define HEARTBEAT_S 15
+
+struct live_hub {
+    uv_timer_t timer;
+    const struct app_state *st;
+    struct live_sub *subs;
+    size_t count;
+    bool stopping;
+    uint64_t ticks;
+    uint64_t messages;   /* serialized messages, all ticks */
+    uint64_t deliveries; /* messages offered to subscribers */
+    uint64_t dropped;    /* older messages replaced before a slow reader took them */
+};
+
+/* What makes two subscribers' messages identical. */
+static uint64_t group_hash(const struct live_sub *s)
+{
+    const unsigned char *p = (const unsigned char *)&s->key;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < sizeof(s->key); i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static bool same_group(const struct live_sub *a, const struct live_sub *b)
+{
+    return memcmp(&a->key, &b->key, sizeof(a->key)) == 0;
+}
+
+/* Milliseconds until just after the next wall-clock second. */
+static uint64_t ms_to_next_second(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return 1000 - (uint64_t)(ts.tv_nsec / 1000000) + 2;
+}
+
+struct pt_shared *live_build_message(const struct app_state *st, const struct live_sub *sub,
+                                     const struct astro_time *t)
+{
+    struct pt_buf json;
+    pt_buf_init(&json, 1 << 20);
+    struct web_json j;
+    web_json_init(&j, &json);
+    struct app_observer obs = {.astro = sub->key.obs, .source = sub->source};
+    struct pt_shared *msg = NULL;
+    if (app_render_sky(&j, st, &obs, t, sub->key.bodies) == 0 && web_json_finish(&j) == 0) {
+        struct pt_buf ev;
+        pt_buf_init(&ev, 1 << 20);
+        if (web_sse_format(&ev, "positions", pt_buf_str(&json)) == 0)
+            msg = pt_shared_new(ev.data, ev.len);
+        pt_buf_deinit(&ev);
+    }
+    pt_buf_deinit(&json);
+    return msg;
+}
+
+/* Send the newest positions to every due subscriber, one message per group. */
+static void tick(struct live_hub *hub, int64_t now_s)
+{
+    struct astro_time t;
+    if (astro_time_from_unix(hub->st->astro, (double)now_s, &t) < 0)
+        return;
+    size_t cap = 16;
+    while (cap < hub->count * 2)
+        cap *= 2;
+    struct live_sub **table = pt_xcalloc(cap, sizeof(*table));
+    struct pt_shared **msgs = pt_xcalloc(cap, sizeof(*msgs));
+    for (struct live_sub *s = hub->subs; s != NULL; s = s->next) {
+        if (now_s < s->next_due_s) {
+            if (s->key.channel == LIVE_SSE && now_s - s->last_sent_s >= HEARTBEAT_S) {
+                http_stream_write(s->stream, PT_STR(": keep-alive\n\n"));
+                s->last_sent_s = now_s;
+            }
+            continue;
+        }
+        s->next_due_s = now_s + s->interval_s;
+        s->last_sent_s = now_s;
+        size_t i = group_hash(s) & (cap - 1);
+        while (table[i] != NULL && !same_group(table[i], s))
+            i = (i + 1) & (cap - 1);
+        if (table[i] == NULL) {
+            table[i] = s;
+            msgs[i] = live_build_message(hub->st, s, &t);
+            hub->messages++;
+        }
+        if (msgs[i] != NULL) {
+            hub->deliveries++;
+            if (http_stream_send_latest(s->stream, msgs[i]))
+                hub->dropped++;
+        }
+    }
+    for (size_t i = 0; i < cap; i++)
+        pt_shared_unref(msgs[i]);
+    free(msgs);
+    free(table);
+    hub->ticks++;
+}
+
+static void on_tick(uv_timer_t *timer)
+{
+    struct live_hub *hub = timer->data;
+    /* The timer aims just past a second boundary but may fire a hair early: round. */
+    if (hub->count > 0)
+        tick(hub, (int64_t)floor(pt_clock_unix_s() + 0.5));
+    uv_timer_start(timer, on_tick, ms_to_next_second(), 0);
+}
+
+struct live_hub *live_hub_new(uv_loop_t *loop, const struct app_state *st)
+{
+    struct live_hub *hub = pt_xcalloc(1, sizeof(*hub));
+    hub->st = st;
+    uv_timer_init(loop, &hub->timer);
+    hub->timer.data = hub;
+    uv_timer_start(&hub->timer, on_tick, ms_to_next_second(), 0);
+    return hub;
+}
+
+void live_hub_stop(struct live_hub *hub)
+{
+    hub->stopping = true;
+    uv_close((uv_handle_t *)&hub->timer, NULL);
+}
+
+void live_hub_free(struct live_hub *hub)
+{
+    free(hub);
+}
+
+void live_hub_add(struct live_hub *hub, struct live_sub *sub)
+{
+    sub->hub = hub;
+    sub->prev = NULL;
+    sub->next = hub->subs;
+    if (hub->subs != NULL)
+        hub->subs->prev = sub;
+    hub->subs = sub;
+    hub->count++;
+}
+
+void live_hub_remove(struct live_hub *hub, struct live_sub *sub)
+{
+    if (sub->prev != NULL)
+        sub->prev->next = sub->next;
+    else
+        hub->subs = sub->next;
+    if (sub->next != NULL)
+        sub->next->prev = sub->prev;
+    sub->prev = sub->next = NULL;
+    hub->count--;
+}
+
+void live_hub_stats(const struct live_hub *hub, struct live_stats *out)
+{
+    out->subscribers = hub->count;
+    out->ticks = hub->ticks;
+    out->messages = hub->messages;
+    out->deliveries = hub->deliveries;
+    out->dropped = hub->dropped;
+}
+
+/* ------------------------------------------------------------- SSE */
+
+static void on_sse_close(struct http_stream *s)
+{
+    struct live_sub *sub = http_stream_data(s);
+    live_hub_remove(sub->hub, sub);
+    free(sub);
+}
+
+static void on_sse_shutdown(struct http_stream *s)
+{
+    http_stream_write(s, PT_STR("event: bye\ndata: {\"reason\":\"server shutting down\"}\n\n"));
+    http_stream_close(s);
+}
+
+/* Parse "mars,venus" into a body mask. Returns 0 or 400 with ctx->error. */
+int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask)
+{
+    *mask = 0;
+    size_t i = 0;
+    while (i <= list.len) {
+        size_t j = i;
+        while (j < list.len && list.ptr[j] != ',')
+            j++;
+        struct pt_str name = pt_str_trim(pt_str_make(list.ptr + i, j - i));
+        int b = astro_body_from_name(name);
+        if (b < 0)
+            return web_error(ctx, 400, "invalid_parameter",
+                             "bodies must be a comma-separated list of sun, moon, mercury, "
+                             "venus, mars, jupiter, saturn, uranus, neptune, pluto");
+        *mask |= 1u << b;
+        i = j + 1;
+    }
+    return 0;
+}
+
+int app_handle_stream(struct web_ctx *ctx)
+{
+    struct app_state *st = ctx->app_data;
+    struct app_observer obs;
+    int rc = app_observer_from_request(ctx, &obs);
+    if (rc != 0)
+        return rc;
+    const struct web_form *q;
+    if ((rc = web_query(ctx, &q)) != 0)
+        return rc;
+    double interval = 1;
+    const struct pt_str *iv = web_form_get(q, PT_STR("interval"));
+    if (iv != NULL && (rc = app_parse_number(ctx, "interval", *iv, 1, 60, "seconds",
+                                             &interval)) != 0)
+        return rc;
+    if (interval != floor(interval))
+        return web_error_param(ctx, 400, "interval", 1, 60, "seconds",
+                               "interval must be a whole number of seconds from 1 to 60");
+    unsigned mask = APP_ALL_BODIES;
+    const struct pt_str *bodies = web_form_get(q, PT_STR("bodies"));
+    if (bodies != NULL && (rc = live_parse_bodies(ctx, *bodies, &mask)) != 0)
+        return rc;
+
+    struct live_sub *sub = pt_xcalloc(1, sizeof(*sub));
+    sub->key.obs = obs.astro;
+    sub->key.bodies = mask;
+    sub->key.channel = LIVE_SSE;
+    sub->source = obs.source; /* static strings */
+    sub->interval_s = (unsigned)interval;
+    /* The first event goes out now, so a client never waits a tick for data. */
+    int64_t now_s = (int64_t)time(NULL);
+    sub->next_due_s = now_s + sub->interval_s;
+    sub->last_sent_s = now_s;
+    struct astro_time t;
+    struct pt_shared *first = NULL;
+    if (astro_time_from_unix(st->astro, (double)now_s, &t) == 0)
+        first = live_build_message(st, sub, &t);
+
+    static const struct http_stream_handlers handlers = {
+        .on_read = NULL,
+        .on_close = on_sse_close,
+        .on_shutdown = on_sse_shutdown,
+    };
+    struct live_hub *hub = st->live;
+    rc = web_sse_start(ctx, &handlers, sub, &sub->stream);
+    if (rc != WEB_DONE) {
+        pt_shared_unref(first);
+        free(sub);
+        return WEB_DONE; /* the connection is closed; nothing more to answer */
+    }
+    live_hub_add(hub, sub);
+    http_stream_write(sub->stream, PT_STR("retry: 2000\n\n"));
+    if (first != NULL)
+        http_stream_send_latest(sub->stream, first);
+    pt_shared_unref(first);
+    return WEB_DONE;
+}
