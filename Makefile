@@ -108,7 +108,7 @@ unit: $(UNIT_BIN)
 # libFuzzer drivers, built with clang; `make test` replays their corpus and
 # regressions (every file once), `make fuzz` explores.
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS := -std=c17 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # Each target lists the sources it links in tests/fuzz/<target>/sources.
 fuzz-bins: $(patsubst tests/fuzz/%,$(OUT)/fuzz/%,$(FUZZ_DIRS))
 

@@ -96,8 +96,8 @@ static void assert_heads_equal(const char *ba, const struct http_request_head *a
  * Prefixes are checked all for short inputs, sampled for long ones.
  */
 static void check_resumption(const char *name, const char *s, size_t n,
-                             const struct http_limits *lim, int want,
-                             const char *whole_buf, const struct http_request_head *whole)
+                             const struct http_limits *lim, int want, const char *whole_buf,
+                             const struct http_request_head *whole)
 {
     struct http_request_head h;
     size_t step = n < 2048 ? 1 : 61;
@@ -152,8 +152,8 @@ static void check_resumption(const char *name, const char *s, size_t n,
 
 struct valid_case {
     const char *name;
-    const char *req;    /* the input; may hold a pipelined request after the head */
-    bool more;          /* bytes follow the head: it ends at the first CRLF CRLF */
+    const char *req; /* the input; may hold a pipelined request after the head */
+    bool more;       /* bytes follow the head: it ends at the first CRLF CRLF */
     const char *method;
     const char *target;
     const char *path;
@@ -165,20 +165,20 @@ struct valid_case {
     bool keep_alive;
     bool expect_continue;
     bool upgrade;
-    const char *find_name; /* optional: a header to look up (any case) ... */
+    const char *find_name;  /* optional: a header to look up (any case) ... */
     const char *find_value; /* ... and its expected value */
 };
 
-#define WRK_REQ                                                                    \
-    "GET /planets/mars?lat=48.93&lon=2.45&elevation=0 HTTP/1.1\r\n"                \
-    "Host: localhost:8000\r\n"                                                     \
-    "User-Agent: wrk/4.2.0 (Linux x86_64)\r\n"                                     \
-    "Accept: */*\r\n"                                                              \
+#define WRK_REQ                                                                                    \
+    "GET /planets/mars?lat=48.93&lon=2.45&elevation=0 HTTP/1.1\r\n"                                \
+    "Host: localhost:8000\r\n"                                                                     \
+    "User-Agent: wrk/4.2.0 (Linux x86_64)\r\n"                                                     \
+    "Accept: */*\r\n"                                                                              \
     "\r\n"
 
 static const struct valid_case valid_cases[] = {
-    {"simple get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", false, "GET", "/", "/", "", 1, 1, -1,
-     false, true, false, false, "host", "a"},
+    {"simple get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", false, "GET", "/", "/", "", 1, 1, -1, false,
+     true, false, false, "host", "a"},
     {"wrk get", WRK_REQ, false, "GET", "/planets/mars?lat=48.93&lon=2.45&elevation=0",
      "/planets/mars", "lat=48.93&lon=2.45&elevation=0", 1, 3, -1, false, true, false, false,
      "USER-AGENT", "wrk/4.2.0 (Linux x86_64)"},
@@ -187,23 +187,22 @@ static const struct valid_case valid_cases[] = {
      "Content-Length: 13\r\n\r\n",
      false, "POST", "/geo_location", "/geo_location", "", 1, 3, 13, false, true, false, false,
      "content-type", "application/json"},
-    {"post body not part of head",
-     "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", true, "POST", "/a", "/a",
-     "", 1, 2, 5, false, true, false, false, NULL, NULL},
+    {"post body not part of head", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+     true, "POST", "/a", "/a", "", 1, 2, 5, false, true, false, false, NULL, NULL},
     {"head", "HEAD /index.html HTTP/1.1\r\nHost: a\r\n\r\n", false, "HEAD", "/index.html",
      "/index.html", "", 1, 1, -1, false, true, false, false, NULL, NULL},
     {"http/1.0 without host", "GET /x HTTP/1.0\r\n\r\n", false, "GET", "/x", "/x", "", 0, 0, -1,
      false, false, false, false, NULL, NULL},
     {"http/1.0 keep-alive", "GET /x HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", false, "GET", "/x",
      "/x", "", 0, 1, -1, false, true, false, false, "connection", "Keep-Alive"},
-    {"http/1.0 close wins", "GET /x HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", 0,
+    {"http/1.0 close wins", "GET /x HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", false,
      "GET", "/x", "/x", "", 0, 1, -1, false, false, false, false, NULL, NULL},
     {"http/1.1 close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", false, "GET", "/",
      "/", "", 1, 2, -1, false, false, false, false, NULL, NULL},
-    {"http/1.1 CLOSE upper case", "GET / HTTP/1.1\r\nConnection: CLOSE\r\nHost: a\r\n\r\n", 0,
+    {"http/1.1 CLOSE upper case", "GET / HTTP/1.1\r\nConnection: CLOSE\r\nHost: a\r\n\r\n", false,
      "GET", "/", "/", "", 1, 2, -1, false, false, false, false, NULL, NULL},
     {"close in a second connection header",
-     "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, bar\r\nConnection: ,, close ,\r\n\r\n", 0,
+     "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, bar\r\nConnection: ,, close ,\r\n\r\n", false,
      "GET", "/", "/", "", 1, 3, -1, false, false, false, false, NULL, NULL},
     {"connection token close-ish is not close",
      "GET / HTTP/1.1\r\nHost: a\r\nConnection: closed, xclose\r\n\r\n", false, "GET", "/", "/", "",
@@ -216,30 +215,30 @@ static const struct valid_case valid_cases[] = {
      "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", false, "GET", "/ws", "/ws", "", 1,
      2, -1, false, true, false, false, NULL, NULL},
     {"connection upgrade without upgrade header",
-     "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", false, "GET", "/ws", "/ws", "", 1,
-     2, -1, false, true, false, false, NULL, NULL},
+     "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", false, "GET", "/ws", "/ws", "",
+     1, 2, -1, false, true, false, false, NULL, NULL},
     {"upgrade ignored in http/1.0",
      "GET /ws HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", false, "GET", "/ws",
      "/ws", "", 0, 2, -1, false, false, false, false, NULL, NULL},
     {"expect 100-continue",
-     "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 10\r\n\r\n", 0,
+     "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 10\r\n\r\n", false,
      "PUT", "/f", "/f", "", 1, 3, 10, false, true, true, false, NULL, NULL},
-    {"other expectation ignored", "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", 0,
+    {"other expectation ignored", "PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", false,
      "PUT", "/f", "/f", "", 1, 2, -1, false, true, false, false, NULL, NULL},
     {"expect ignored in http/1.0", "PUT /f HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", false, "PUT",
      "/f", "/f", "", 0, 1, -1, false, false, false, false, NULL, NULL},
     {"chunked", "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", false, "POST",
      "/up", "/up", "", 1, 2, -1, true, true, false, false, NULL, NULL},
     {"duplicate equal content-length",
-     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\ncontent-length: 42\r\n\r\n", 0,
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\ncontent-length: 42\r\n\r\n", false,
      "POST", "/", "/", "", 1, 3, 42, false, true, false, false, NULL, NULL},
     {"content-length leading zeros",
-     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0000000000000000000000000007\r\n\r\n", 0,
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0000000000000000000000000007\r\n\r\n", false,
      "POST", "/", "/", "", 1, 2, 7, false, true, false, false, NULL, NULL},
     {"content-length 2^62",
      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4611686018427387904\r\n\r\n", false, "POST",
      "/", "/", "", 1, 2, INT64_C(4611686018427387904), false, true, false, false, NULL, NULL},
-    {"content-length zero", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 0,
+    {"content-length zero", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", false,
      "POST", "/", "/", "", 1, 2, 0, false, true, false, false, NULL, NULL},
     {"options asterisk", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", false, "OPTIONS", "*", "*", "", 1,
      1, -1, false, true, false, false, NULL, NULL},
@@ -251,8 +250,7 @@ static const struct valid_case valid_cases[] = {
      1, 2, -1, false, true, false, false, "X-EMPTY", ""},
     {"obs-text and tab in value",
      "GET / HTTP/1.1\r\nHost: a\r\nX-Name: caf\xc3\xa9\tand \x80\xff end\r\n\r\n", false, "GET",
-     "/", "/", "", 1, 2, -1, false, true, false, false, "x-name",
-     "caf\xc3\xa9\tand \x80\xff end"},
+     "/", "/", "", 1, 2, -1, false, true, false, false, "x-name", "caf\xc3\xa9\tand \x80\xff end"},
     {"long value crossing simd blocks",
      "GET / HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789abcdef0123456789abcdef0123456789abcdef"
      "0123456789abcdef\t0123456789abcdef!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\r\n\r\n",
@@ -267,10 +265,10 @@ static const struct valid_case valid_cases[] = {
      false, true, false, false, NULL, NULL},
     {"empty query", "GET /? HTTP/1.1\r\nHost: a\r\n\r\n", false, "GET", "/?", "/", "", 1, 1, -1,
      false, true, false, false, NULL, NULL},
-    {"query split at first question mark", "GET /a?b?c=/d HTTP/1.1\r\nHost: a\r\n\r\n", false, "GET",
-     "/a?b?c=/d", "/a", "b?c=/d", 1, 1, -1, false, true, false, false, NULL, NULL},
+    {"query split at first question mark", "GET /a?b?c=/d HTTP/1.1\r\nHost: a\r\n\r\n", false,
+     "GET", "/a?b?c=/d", "/a", "b?c=/d", 1, 1, -1, false, true, false, false, NULL, NULL},
     {"all visible characters in target",
-     "GET /!\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~ HTTP/1.1\r\nHost: a\r\n\r\n", 0,
+     "GET /!\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~ HTTP/1.1\r\nHost: a\r\n\r\n", false,
      "GET", "/!\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~", "/!\"#$%&'()*+,-./0123456789:;<=>",
      "@AZ[\\]^_`az{|}~", 1, 1, -1, false, true, false, false, NULL, NULL},
     {"extension method", "M-SEARCH|x~ /a HTTP/1.1\r\nHost: a\r\n\r\n", false, "M-SEARCH|x~", "/a",
@@ -278,8 +276,8 @@ static const struct valid_case valid_cases[] = {
     {"every token character in a name",
      "GET / HTTP/1.1\r\nHost: a\r\n!#$%&'*+-.^_`|~09azAZ: v\r\n\r\n", false, "GET", "/", "/", "", 1,
      2, -1, false, true, false, false, "!#$%&'*+-.^_`|~09AZaz", "v"},
-    {"colon in value", "GET / HTTP/1.1\r\nHost: a:8000\r\nX: a:b: c\r\n\r\n", false, "GET", "/", "/",
-     "", 1, 2, -1, false, true, false, false, "x", "a:b: c"},
+    {"colon in value", "GET / HTTP/1.1\r\nHost: a:8000\r\nX: a:b: c\r\n\r\n", false, "GET", "/",
+     "/", "", 1, 2, -1, false, true, false, false, "x", "a:b: c"},
 };
 
 static void check_valid_case(const struct valid_case *c, const struct http_limits *lim)
@@ -353,7 +351,10 @@ static const struct invalid_case invalid_cases[] = {
     {"asterisk for GET", "GET *" H11 "\r\n", BAD},
     {"asterisk with more", "OPTIONS *x" H11 "\r\n", BAD},
     {"relative target", "GET a/b" H11 "\r\n", BAD},
-    {"control in target", "GET /a\x01" "b" H11 "\r\n", BAD},
+    {"control in target",
+     "GET /a\x01"
+     "b" H11 "\r\n",
+     BAD},
     {"tab in target", "GET /a\tb" H11 "\r\n", BAD},
     {"del in target", "GET /a\x7f" H11 "\r\n", BAD},
     {"non-ascii in target", "GET /caf\xc3\xa9" H11 "\r\n", BAD},
@@ -390,12 +391,19 @@ static const struct invalid_case invalid_cases[] = {
     {"space in name", "GET /" H11 "X A: b\r\n\r\n", BAD},
     {"separator in name", "GET /" H11 "X@A: b\r\n\r\n", BAD},
     {"non-ascii in name", "GET /" H11 "X\xc3\xa9: b\r\n\r\n", BAD},
-    {"control in value", "GET /" H11 "X: a\x01" "b\r\n\r\n", BAD},
+    {"control in value",
+     "GET /" H11 "X: a\x01"
+     "b\r\n\r\n",
+     BAD},
     {"escape in value", "GET /" H11 "X: a\x1b[0m\r\n\r\n", BAD},
-    {"del in value", "GET /" H11 "X: a\x7f" "b\r\n\r\n", BAD},
+    {"del in value",
+     "GET /" H11 "X: a\x7f"
+     "b\r\n\r\n",
+     BAD},
     {"vertical tab in value", "GET /" H11 "X: a\vb\r\n\r\n", BAD},
     {"control deep in a long value",
-     "GET /" H11 "X: 0123456789abcdef0123456789abcdef01234\x02" "56789abcdef0123456789\r\n\r\n",
+     "GET /" H11 "X: 0123456789abcdef0123456789abcdef01234\x02"
+     "56789abcdef0123456789\r\n\r\n",
      BAD},
     /* Content-Length */
     {"content-length letters", "POST /" H11 "Content-Length: abc\r\n\r\n", BAD},
@@ -419,10 +427,9 @@ static const struct invalid_case invalid_cases[] = {
     {"te identity", "POST /" H11 "Transfer-Encoding: identity\r\n\r\n", BAD},
     {"te gzip then chunked", "POST /" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n", BAD},
     {"te chunked then gzip", "POST /" H11 "Transfer-Encoding: chunked, gzip\r\n\r\n", BAD},
-    {"te chunked twice in a list", "POST /" H11 "Transfer-Encoding: chunked, chunked\r\n\r\n",
-     BAD},
-    {"te chunked twice", "POST /" H11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
-     BAD},
+    {"te chunked twice in a list", "POST /" H11 "Transfer-Encoding: chunked, chunked\r\n\r\n", BAD},
+    {"te chunked twice",
+     "POST /" H11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", BAD},
     {"te with parameter", "POST /" H11 "Transfer-Encoding: chunked;q=1\r\n\r\n", BAD},
     {"te empty", "POST /" H11 "Transfer-Encoding:\r\n\r\n", BAD},
     {"te in http/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", BAD},
@@ -464,8 +471,10 @@ static void test_nul_bytes(void **state)
     const struct {
         const char *s;
         size_t n;
-    } in[] = {{target, sizeof(target) - 1}, {value, sizeof(value) - 1},
-              {name, sizeof(name) - 1},     {method, sizeof(method) - 1},
+    } in[] = {{target, sizeof(target) - 1},
+              {value, sizeof(value) - 1},
+              {name, sizeof(name) - 1},
+              {method, sizeof(method) - 1},
               {leading, sizeof(leading) - 1}};
     for (size_t i = 0; i < PT_ARRAY_SIZE(in); i++) {
         struct http_request_head h;
@@ -613,8 +622,7 @@ static void test_limit_head_bytes(void **state)
             assert_int_equal(http_parse_request(b, n, 0, &lim, &h2), r);
             check_resumption("head at limit", at, n, &lim, r, b, &h2);
             free(b);
-            check_resumption("head over limit", over, n + 1, &lim, PT_E_HEAD_TOO_LARGE, NULL,
-                             NULL);
+            check_resumption("head over limit", over, n + 1, &lim, PT_E_HEAD_TOO_LARGE, NULL, NULL);
         }
         free(at);
         free(over);
@@ -831,7 +839,7 @@ struct chunk_case {
     const char *in;
     size_t in_len; /* 0: strlen(in) */
     const char *body;
-    size_t body_len; /* 0: strlen(body) */
+    size_t body_len;  /* 0: strlen(body) */
     const char *rest; /* bytes after the body */
 };
 
@@ -842,11 +850,10 @@ static const struct chunk_case chunk_cases[] = {
     {"hex digits both cases", "a\r\n0123456789\r\nB\r\nabcdefghijk\r\n0\r\n\r\n", 0,
      "0123456789abcdefghijk", 0, ""},
     {"leading zeros", "0005\r\nhello\r\n000\r\n\r\n", 0, "hello", 0, ""},
-    {"extensions", "5;name=value\r\nhello\r\n3;a;b=\"x y\"\r\nabc\r\n0;last\r\n\r\n", 0,
-     "helloabc", 0, ""},
+    {"extensions", "5;name=value\r\nhello\r\n3;a;b=\"x y\"\r\nabc\r\n0;last\r\n\r\n", 0, "helloabc",
+     0, ""},
     {"whitespace before extension", "5 \t; a = b\r\nhello\r\n0\r\n\r\n", 0, "hello", 0, ""},
-    {"trailers", "5\r\nhello\r\n0\r\nX-Sum: abc\r\nY:\r\nZ: a\tb \xff\r\n\r\n", 0, "hello", 0,
-     ""},
+    {"trailers", "5\r\nhello\r\n0\r\nX-Sum: abc\r\nY:\r\nZ: a\tb \xff\r\n\r\n", 0, "hello", 0, ""},
     {"pipelined bytes kept", "3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n", 0, "abc", 0,
      "GET / HTTP/1.1\r\n\r\n"},
     {"pipelined bytes after trailers", "1\r\nx\r\n0\r\nA: b\r\n\r\nXYZ", 0, "x", 0, "XYZ"},
@@ -855,8 +862,8 @@ static const struct chunk_case chunk_cases[] = {
 };
 
 /* Feed in[0..n) in pieces cut at the given offsets; collect the body and the rest. */
-static int64_t feed_pieces(const char *in, size_t n, const size_t *cuts, size_t ncuts,
-                           char *body, size_t *body_len, char *rest, size_t *rest_len)
+static int64_t feed_pieces(const char *in, size_t n, const size_t *cuts, size_t ncuts, char *body,
+                           size_t *body_len, char *rest, size_t *rest_len)
 {
     struct http_chunked c;
     http_chunked_init(&c);
@@ -889,8 +896,7 @@ static int64_t feed_pieces(const char *in, size_t n, const size_t *cuts, size_t 
 }
 
 static void check_chunk_output(const struct chunk_case *cc, int64_t r, const char *body,
-                               size_t body_len, const char *rest, size_t rest_len,
-                               const char *how)
+                               size_t body_len, const char *rest, size_t rest_len, const char *how)
 {
     size_t want_body = cc->body_len ? cc->body_len : strlen(cc->body);
     size_t want_rest = strlen(cc->rest);
@@ -1114,7 +1120,8 @@ static void test_chunked_line_limits(void **state)
 static void test_chunked_trailer_section_limit(void **state)
 {
     (void)state;
-    const char *line = "X-Trailer: 0123456789abcdef0123456789abcdef0123456789abcdefxyz\r\n"; /* 64 bytes */
+    const char *line =
+        "X-Trailer: 0123456789abcdef0123456789abcdef0123456789abcdefxyz\r\n"; /* 64 bytes */
     size_t ll = strlen(line);
     assert_int_equal(ll, 64);
     char *s = malloc(20000);
