@@ -58,6 +58,9 @@ struct app_state {
  */
 int app_config_parse(struct app_config *cfg, int argc, char **argv);
 
+/* `planettracker now ...` (argv[0] is "now"). Returns the process exit status. */
+int app_cmd_now(int argc, char **argv);
+
 /* Register every route and middleware of PlanetTracker (the visible table). */
 int app_routes_add(struct web_app *app);
 

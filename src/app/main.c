@@ -124,6 +124,8 @@ out_free_astro:
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "now") == 0)
+        return app_cmd_now(argc - 1, argv + 1);
     struct app_config cfg;
     int rc = app_config_parse(&cfg, argc, argv);
     if (rc != 0)

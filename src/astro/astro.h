@@ -197,9 +197,9 @@ struct astro_observer {
 
 struct astro_position {
     double az_deg;           /* from north through east, [0, 360) */
-    double alt_deg;          /* apparent, refracted for the observer's air; airless if pressure 0 */
+    double alt_deg;          /* apparent, refracted (airless if pressure 0) */
     double alt_airless_deg;  /* apparent, without refraction */
-    double ra_deg;           /* apparent topocentric RA, true equator and equinox of date, [0, 360) */
+    double ra_deg;           /* apparent topocentric RA of date (true equinox), [0, 360) */
     double dec_deg;          /* apparent topocentric declination of date */
     double distance_au;      /* geocentric, light-time corrected */
     double distance_topo_au; /* topocentric, light-time corrected */

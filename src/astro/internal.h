@@ -17,9 +17,9 @@
 
 struct astro_ctx {
     char ephe_path[ASTRO__PATH_MAX];
-    int32_t eph_flag;    /* SEFLG_SWIEPH or SEFLG_MOSEPH, requested on every call */
+    int32_t eph_flag; /* SEFLG_SWIEPH or SEFLG_MOSEPH, requested on every call */
     bool has_files;
-    double jd_ut1_min;   /* supported range, inclusive */
+    double jd_ut1_min; /* supported range, inclusive */
     double jd_ut1_max;
     pthread_key_t thread_key; /* set (to the context) in each thread configured for it */
 };

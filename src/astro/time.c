@@ -81,8 +81,8 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;                                    /* [0, 399] */
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;  /* [0, 365] */
+    int64_t yoe = y - era * 400;                                   /* [0, 399] */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
@@ -92,10 +92,10 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;                                       /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                                     /* [0, 11] */
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = yoe + era * 400 + (*m <= 2);
@@ -288,8 +288,8 @@ static int finish_utc(const struct astro_ctx *ctx, const struct clock_reading *r
     char serr[AS_MAXCH] = "";
     double dret[2];
     /* Refuses second 60 on a day without a leap second, among others. */
-    if (swe_utc_to_jd(r->year, r->month, r->day, r->hour, r->min, r->sec, SE_GREG_CAL, dret,
-                      serr) < 0)
+    if (swe_utc_to_jd(r->year, r->month, r->day, r->hour, r->min, r->sec, SE_GREG_CAL, dret, serr) <
+        0)
         return PT_E_INVALID;
     if (!astro__jd_in_range(ctx, dret[1]))
         return PT_E_RANGE;

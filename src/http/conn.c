@@ -338,6 +338,11 @@ int http_respond(struct http_request *req, int status, const char *content_type,
     return rc;
 }
 
+uv_loop_t *http_request_loop(const struct http_request *req)
+{
+    return req->conn->server->loop;
+}
+
 void http_request_close_after(struct http_request *req)
 {
     req->conn->close_after_write = true;
@@ -663,7 +668,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         http__conn_close(conn);
         return;
     }
-    if (nread != UV_EOF || conn->state != HTTP_CONN_PROCESSING) {
+    /* A dispatched request (maybe on the executor) still owns the connection:
+     * it is closed after that answer, never under the handler's feet. */
+    if (conn->state != HTTP_CONN_PROCESSING) {
         if (conn->writing || conn->out.len > 0) {
             conn->state = HTTP_CONN_CLOSING;
             conn->close_after_write = true;

@@ -97,6 +97,9 @@ void http_server_stop(struct http_server *server, http_server_stop_cb cb);
 int http_respond(struct http_request *req, int status, const char *content_type,
                  struct pt_str extra_headers, struct pt_str body);
 
+/* The loop the request's connection runs on (borrowed). */
+uv_loop_t *http_request_loop(const struct http_request *req);
+
 /* Close the connection after the current response is written. */
 void http_request_close_after(struct http_request *req);
 

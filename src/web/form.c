@@ -77,8 +77,8 @@ int web_percent_decode(struct pt_str in, bool plus_is_space, struct pt_arena *ar
 
 static inline bool is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 int web_percent_encode(struct pt_str in, struct pt_buf *out)

@@ -149,12 +149,50 @@ static inline int floor_log10_pow2(int p)
     return p >= 0 ? (p * 1233) >> 12 : -((-p * 1233 + 4095) >> 12);
 }
 
+static const char digit_pairs[201] = "0001020304050607080910111213141516171819"
+                                     "2021222324252627282930313233343536373839"
+                                     "4041424344454647484950515253545556575859"
+                                     "6061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
+/*
+ * Decimal digits of k > 0, right-aligned in out[20]. Two digits per step, and
+ * eight-digit blocks in 32-bit arithmetic, keep the dependency chain of
+ * divisions short. Returns the first digit.
+ */
+static char *write_digits(uint64_t k, char out[20])
+{
+    char *p = out + 20;
+    while (k >= 100000000) {
+        uint32_t lo = (uint32_t)(k % 100000000);
+        k /= 100000000;
+        for (int i = 0; i < 4; i++) {
+            p -= 2;
+            memcpy(p, digit_pairs + 2 * (lo % 100), 2);
+            lo /= 100;
+        }
+    }
+    uint32_t x = (uint32_t)k;
+    while (x >= 100) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (x % 100), 2);
+        x /= 100;
+    }
+    if (x >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * x, 2);
+    } else {
+        *--p = (char)('0' + x);
+    }
+    return p;
+}
+
 /*
  * Shortest digits of a positive normal double given by its bits. Returns the
- * digit count (digits[] holds them, no trailing zeros; value 0.DIGITS *
- * 10^*decpt), or 0 when the value is outside the fast range.
+ * digit count (they end digits[20] and start at *first, no trailing zeros;
+ * value 0.DIGITS * 10^*decpt), or 0 when the value is outside the fast range.
  */
-static int shortest_digits(uint64_t bits, char digits[20], int *decpt)
+static int shortest_digits(uint64_t bits, char digits[20], const char **first, int *decpt)
 {
     int biased = (int)(bits >> 52) & 0x7ff;
     uint64_t frac = bits & ((1ULL << 52) - 1);
@@ -220,14 +258,8 @@ static int shortest_digits(uint64_t bits, char digits[20], int *decpt)
         j++;
     }
 
-    char tmp[20];
-    int n = 0;
-    while (k != 0) {
-        tmp[n++] = (char)('0' + k % 10);
-        k /= 10;
-    }
-    for (int i = 0; i < n; i++)
-        digits[i] = tmp[n - 1 - i];
+    *first = write_digits(k, digits);
+    int n = (int)(digits + 20 - *first);
     *decpt = n + j - q;
     return n;
 }
@@ -237,11 +269,12 @@ size_t web_json_format_double(double v, char buf[WEB_JSON_DOUBLE_MAX])
     uint64_t bits;
     memcpy(&bits, &v, sizeof(bits));
     char digits[20];
+    const char *first;
     int decpt;
-    int n = shortest_digits(bits & ~(1ULL << 63), digits, &decpt);
+    int n = shortest_digits(bits & ~(1ULL << 63), digits, &first, &decpt);
     if (n == 0)
         return web_json_format_double_slow(v, buf);
-    return layout_digits(bits >> 63, digits, n, decpt, buf);
+    return layout_digits(bits >> 63, first, n, decpt, buf);
 }
 
 #else /* !__SIZEOF_INT128__ */
@@ -263,10 +296,29 @@ static inline void fail(struct web_json *j, int err)
         j->error = err;
 }
 
+/*
+ * Room for n more bytes at the end of the output, or NULL with the error
+ * recorded. Callers write there and then add what they wrote to out->len, so a
+ * value costs one limit check however many pieces it has.
+ */
+static inline char *room(struct web_json *j, size_t n)
+{
+    if (j->error != 0)
+        return NULL;
+    if (pt_buf_reserve(j->out, n) < 0) {
+        fail(j, PT_E_NOMEM);
+        return NULL;
+    }
+    return j->out->data + j->out->len;
+}
+
 static inline void put(struct web_json *j, const char *p, size_t n)
 {
-    if (j->error == 0 && pt_buf_append(j->out, p, n) < 0)
-        fail(j, PT_E_NOMEM);
+    char *dst = room(j, n);
+    if (dst != NULL) {
+        memcpy(dst, p, n);
+        j->out->len += n;
+    }
 }
 
 static inline bool bit(uint64_t set, unsigned d)
@@ -284,40 +336,56 @@ void web_json_init(struct web_json *j, struct pt_buf *out)
     j->have_key = false;
 }
 
-/* Check that a value may come here and write the comma before it. */
-static bool value_begin(struct web_json *j)
+/*
+ * Check that a value may come here. Returns how many separator bytes (a comma)
+ * must precede it, or -1 after recording the error.
+ */
+static int value_begin(struct web_json *j)
 {
     if (j->error != 0)
-        return false;
+        return -1;
     unsigned d = j->depth;
     if (bit(j->in_object, d)) {
         if (!j->have_key) {
             fail(j, PT_E_INVALID);
-            return false;
+            return -1;
         }
         j->have_key = false; /* the key wrote the comma */
-        return true;
+        return 0;
     }
     if (bit(j->need_comma, d)) {
         if (d == 0) {
             fail(j, PT_E_INVALID); /* a second top-level value */
-            return false;
+            return -1;
         }
-        put(j, ",", 1);
+        return 1;
     }
     j->need_comma |= 1ULL << d;
-    return j->error == 0;
+    return 0;
+}
+
+/* Write sep comma bytes (0 or 1) then p[0..n). */
+static void put_sep(struct web_json *j, int sep, const char *p, size_t n)
+{
+    char *dst = room(j, (size_t)sep + n);
+    if (dst == NULL)
+        return;
+    if (sep)
+        dst[0] = ',';
+    memcpy(dst + sep, p, n);
+    j->out->len += (size_t)sep + n;
 }
 
 static void container_begin(struct web_json *j, char open, bool object)
 {
-    if (!value_begin(j))
+    int sep = value_begin(j);
+    if (sep < 0)
         return;
     if (j->depth >= WEB_JSON_MAX_DEPTH) {
         fail(j, PT_E_INVALID);
         return;
     }
-    put(j, &open, 1);
+    put_sep(j, sep, &open, 1);
     j->depth++;
     j->need_comma &= ~(1ULL << j->depth);
     if (object)
@@ -389,13 +457,33 @@ static size_t utf8_sequence(const unsigned char *s, size_t avail)
     return n;
 }
 
-static void put_escaped(struct web_json *j, struct pt_str str)
+/* Length of the leading part of s that is copied as is (no escape, valid UTF-8). */
+static size_t clean_prefix(struct pt_str str)
+{
+    const unsigned char *s = (const unsigned char *)str.ptr;
+    size_t i = 0;
+    while (i < str.len) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+        } else if (c >= 0x80) {
+            size_t n = utf8_sequence(s + i, str.len - i);
+            if (n == 0)
+                break;
+            i += n;
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+/* The escaped body of a string from offset i on (the quotes are the caller's). */
+static void put_escaped_tail(struct web_json *j, struct pt_str str, size_t i)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str.ptr;
-    size_t run = 0; /* start of the pending run of bytes copied as is */
-    size_t i = 0;
-    put(j, "\"", 1);
+    size_t run = i; /* start of the pending run of bytes copied as is */
     while (i < str.len) {
         unsigned char c = s[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
@@ -447,7 +535,36 @@ static void put_escaped(struct web_json *j, struct pt_str str)
         run = i;
     }
     put(j, str.ptr + run, i - run);
-    put(j, "\"", 1);
+}
+
+/*
+ * Write sep comma bytes, the quoted, escaped string, and a ':' if colon. The
+ * common case (nothing to escape) is one limit check and one copy.
+ */
+static void put_string(struct web_json *j, int sep, struct pt_str str, bool colon)
+{
+    size_t clean = clean_prefix(str);
+    size_t n = (size_t)sep + 1 + clean + (clean == str.len ? 1 + colon : 0);
+    char *dst = room(j, n);
+    if (dst == NULL)
+        return;
+    char *p = dst;
+    if (sep)
+        *p++ = ',';
+    *p++ = '"';
+    if (clean > 0)
+        memcpy(p, str.ptr, clean);
+    p += clean;
+    if (clean == str.len) {
+        *p++ = '"';
+        if (colon)
+            *p++ = ':';
+        j->out->len += n;
+        return;
+    }
+    j->out->len += n;
+    put_escaped_tail(j, str, clean);
+    put(j, colon ? "\":" : "\"", colon ? 2 : 1);
 }
 
 void web_json_key_str(struct web_json *j, struct pt_str key)
@@ -459,12 +576,10 @@ void web_json_key_str(struct web_json *j, struct pt_str key)
         fail(j, PT_E_INVALID);
         return;
     }
-    if (bit(j->need_comma, d))
-        put(j, ",", 1);
+    int sep = bit(j->need_comma, d);
     j->need_comma |= 1ULL << d;
-    put_escaped(j, key);
-    put(j, ":", 1);
     j->have_key = true;
+    put_string(j, sep, key, true);
 }
 
 void web_json_key(struct web_json *j, const char *key)
@@ -478,8 +593,9 @@ void web_json_key(struct web_json *j, const char *key)
 
 void web_json_string(struct web_json *j, struct pt_str s)
 {
-    if (value_begin(j))
-        put_escaped(j, s);
+    int sep = value_begin(j);
+    if (sep >= 0)
+        put_string(j, sep, s, false);
 }
 
 void web_json_cstring(struct web_json *j, const char *s)
@@ -492,16 +608,18 @@ void web_json_cstring(struct web_json *j, const char *s)
 
 void web_json_double(struct web_json *j, double v)
 {
-    if (!value_begin(j))
+    int sep = value_begin(j);
+    if (sep < 0)
         return;
     char buf[WEB_JSON_DOUBLE_MAX];
     size_t n = web_json_format_double(v, buf);
-    put(j, buf, n);
+    put_sep(j, sep, buf, n);
 }
 
 void web_json_int(struct web_json *j, int64_t v)
 {
-    if (!value_begin(j))
+    int sep = value_begin(j);
+    if (sep < 0)
         return;
     char buf[24];
     char *p = buf + sizeof(buf);
@@ -513,19 +631,21 @@ void web_json_int(struct web_json *j, int64_t v)
     } while (u != 0);
     if (v < 0)
         *--p = '-';
-    put(j, p, (size_t)(buf + sizeof(buf) - p));
+    put_sep(j, sep, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 void web_json_bool(struct web_json *j, bool v)
 {
-    if (value_begin(j))
-        put(j, v ? "true" : "false", v ? 4 : 5);
+    int sep = value_begin(j);
+    if (sep >= 0)
+        put_sep(j, sep, v ? "true" : "false", v ? 4 : 5);
 }
 
 void web_json_null(struct web_json *j)
 {
-    if (value_begin(j))
-        put(j, "null", 4);
+    int sep = value_begin(j);
+    if (sep >= 0)
+        put_sep(j, sep, "null", 4);
 }
 
 void web_json_raw(struct web_json *j, struct pt_str json)
@@ -534,8 +654,9 @@ void web_json_raw(struct web_json *j, struct pt_str json)
         fail(j, PT_E_INVALID);
         return;
     }
-    if (value_begin(j))
-        put(j, json.ptr, json.len);
+    int sep = value_begin(j);
+    if (sep >= 0)
+        put_sep(j, sep, json.ptr, json.len);
 }
 
 int web_json_finish(const struct web_json *j)

@@ -38,10 +38,10 @@ enum segment_kind {
 
 struct segment {
     enum segment_kind kind;
-    char *text;         /* static text, or the parameter name; owned, NUL-terminated */
+    char *text; /* static text, or the parameter name; owned, NUL-terminated */
     size_t text_len;
-    pcre2_code *re;     /* SEGMENT_REGEX only; owned */
-    bool jit;           /* re was JIT-compiled */
+    pcre2_code *re; /* SEGMENT_REGEX only; owned */
+    bool jit;       /* re was JIT-compiled */
 };
 
 static inline struct pt_str segment_text(const struct segment *seg)
@@ -188,9 +188,9 @@ static int compile_regex(const char *pattern, struct pt_str src, struct segment 
 {
     int err;
     PCRE2_SIZE err_off;
-    seg->re = pcre2_compile((PCRE2_SPTR)src.ptr, src.len,
-                            PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_NEVER_UTF, &err, &err_off,
-                            NULL);
+    seg->re =
+        pcre2_compile((PCRE2_SPTR)src.ptr, src.len,
+                      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_NEVER_UTF, &err, &err_off, NULL);
     if (seg->re == NULL) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(err, msg, sizeof(msg));
@@ -201,8 +201,7 @@ static int compile_regex(const char *pattern, struct pt_str src, struct segment 
     /* Without JIT (some platforms, or a hardened kernel) the interpreter still works. */
     seg->jit = pcre2_jit_compile(seg->re, PCRE2_JIT_COMPLETE) == 0;
     if (!seg->jit)
-        pt_log_debug("router: pattern \"%s\": no JIT for \"%.*s\"", pattern, (int)src.len,
-                     src.ptr);
+        pt_log_debug("router: pattern \"%s\": no JIT for \"%.*s\"", pattern, (int)src.len, src.ptr);
     return 0;
 }
 
@@ -321,8 +320,8 @@ static const struct route *find_named(const struct web_router *r, const char *na
     return NULL;
 }
 
-int web_router_add(struct web_router *r, const char *method, const char *pattern,
-                   const char *name, void *data)
+int web_router_add(struct web_router *r, const char *method, const char *pattern, const char *name,
+                   void *data)
 {
     if (method == NULL || !is_valid_method(method)) {
         pt_log_error("router: bad method \"%s\" for pattern \"%s\"", method ? method : "(null)",
@@ -379,7 +378,8 @@ struct match_state {
 static bool regex_matches(struct match_state *st, const struct segment *seg, struct pt_str s)
 {
     if (st->md == NULL) {
-        pcre2_general_context *g = pcre2_general_context_create(arena_malloc, arena_free, st->arena);
+        pcre2_general_context *g =
+            pcre2_general_context_create(arena_malloc, arena_free, st->arena);
         st->md = g ? pcre2_match_data_create(1, g) : NULL;
         if (st->md == NULL)
             return false;
@@ -394,8 +394,8 @@ static bool regex_matches(struct match_state *st, const struct segment *seg, str
 }
 
 /* Does rt's pattern match the decoded segments? Fills out->params on success. */
-static bool route_matches(struct match_state *st, const struct route *rt,
-                          const struct pt_str *segs, struct web_route_match *out)
+static bool route_matches(struct match_state *st, const struct route *rt, const struct pt_str *segs,
+                          struct web_route_match *out)
 {
     size_t np = 0;
     /* Cheap comparisons first; regexes only once everything else agrees. */
@@ -427,7 +427,8 @@ static bool route_matches(struct match_state *st, const struct route *rt,
 static bool method_matches(const struct route *rt, struct pt_str method)
 {
     struct pt_str m = pt_str_c(rt->method);
-    return pt_str_eq(m, method) || (pt_str_eq(method, PT_STR("HEAD")) && pt_str_eq(m, PT_STR("GET")));
+    return pt_str_eq(m, method) ||
+           (pt_str_eq(method, PT_STR("HEAD")) && pt_str_eq(m, PT_STR("GET")));
 }
 
 static int compare_cstr(const void *a, const void *b)
@@ -527,8 +528,7 @@ int web_router_match(const struct web_router *r, struct pt_str method, struct pt
 /* URL reversal                                                               */
 /* ------------------------------------------------------------------------ */
 
-static const struct pt_str *find_param(const struct web_param *params, size_t n,
-                                       struct pt_str name)
+static const struct pt_str *find_param(const struct web_param *params, size_t n, struct pt_str name)
 {
     for (size_t i = 0; i < n; i++)
         if (pt_str_eq(params[i].name, name))
@@ -548,8 +548,8 @@ static bool value_fits(const struct web_router *r, const struct segment *seg, st
     return rc >= 0;
 }
 
-int web_router_url_for(const struct web_router *r, const char *name,
-                       const struct web_param *params, size_t n, struct pt_buf *out)
+int web_router_url_for(const struct web_router *r, const char *name, const struct web_param *params,
+                       size_t n, struct pt_buf *out)
 {
     const struct route *rt = name ? find_named(r, name) : NULL;
     if (rt == NULL)

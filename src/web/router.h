@@ -61,8 +61,8 @@ void web_router_free(struct web_router *r);
  * name (the reason is logged with pt_log_error; the router is unchanged).
  * Not thread-safe: call before any match.
  */
-int web_router_add(struct web_router *r, const char *method, const char *pattern,
-                   const char *name, void *data);
+int web_router_add(struct web_router *r, const char *method, const char *pattern, const char *name,
+                   void *data);
 
 /*
  * Match a request against the routes.
@@ -93,8 +93,8 @@ int web_router_match(const struct web_router *r, struct pt_str method, struct pt
  * "{name}", not matching the regex for "{name:regex}"); PT_E_NOMEM when out
  * would cross its limit. On error out is unchanged. Thread-safe once built.
  */
-int web_router_url_for(const struct web_router *r, const char *name,
-                       const struct web_param *params, size_t n, struct pt_buf *out);
+int web_router_url_for(const struct web_router *r, const char *name, const struct web_param *params,
+                       size_t n, struct pt_buf *out);
 
 /* Number of routes added so far. */
 size_t web_router_count(const struct web_router *r);

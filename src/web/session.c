@@ -48,8 +48,7 @@ int web_session_key_from_secret(struct pt_str secret, struct web_session_key *ou
     if (EVP_PKEY_derive_init(ctx) <= 0 || EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) <= 0 ||
         EVP_PKEY_CTX_set1_hkdf_salt(ctx, (const unsigned char *)HKDF_SALT,
                                     (int)strlen(HKDF_SALT)) <= 0 ||
-        EVP_PKEY_CTX_set1_hkdf_key(ctx, (const unsigned char *)secret.ptr, (int)secret.len) <=
-            0 ||
+        EVP_PKEY_CTX_set1_hkdf_key(ctx, (const unsigned char *)secret.ptr, (int)secret.len) <= 0 ||
         EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)HKDF_INFO,
                                     (int)strlen(HKDF_INFO)) <= 0 ||
         EVP_PKEY_derive(ctx, out->bytes, &len) <= 0 || len != sizeof(out->bytes))

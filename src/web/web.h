@@ -175,6 +175,22 @@ int web_error_param(struct web_ctx *ctx, int status, const char *parameter, doub
  */
 int web_static_serve(struct web_ctx *ctx, struct pt_str name);
 
+/* ----------------------------------------------------------- executor */
+
+/* Runs on a worker thread: must not touch the loop, ctx or anything not thread-safe. */
+typedef void (*web_work_fn)(void *data);
+
+/* Runs on the loop after the work: answer (WEB_DONE) or return an error status. */
+typedef int (*web_done_fn)(struct web_ctx *ctx, void *data);
+
+/*
+ * Run work(data) on libuv's thread pool, then done(ctx, data) on the loop.
+ * data is owned by the caller (allocate it from ctx->arena: it lives until the
+ * answer). Returns WEB_SUSPENDED for the handler to return; or 503 with
+ * ctx->error filled if the work could not be queued (then neither runs).
+ */
+int web_executor_run(struct web_ctx *ctx, web_work_fn work, web_done_fn done, void *data);
+
 /* ---------------------------------------------------------------- SSE */
 
 /*
