@@ -11,7 +11,6 @@
 static const char usage[] =
     "usage: planettracker serve [options]\n"
     "       planettracker now [BODY...] --lat DEG --lon DEG [--elevation M] [--time T] [--json]\n"
-    "       planettracker now [BODY...] --lat DEG --lon DEG [options]   (see now --help)\n"
     "       planettracker --help\n"
     "\n"
     "Serve PlanetTracker: where the Sun, the Moon and the planets are in your sky.\n"

@@ -185,7 +185,7 @@ test('an invalid latitude shows an inline error and changes nothing', TIMEOUT, a
     // Other fields are checked the same way; fixing the value applies it.
     await typeInto(page, 'elevation', 'high');
     await page.waitForSelector('#elevation-error:not([hidden])', { timeout: 3000 });
-    assert.match(await page.textContent('#elevation-error'), /number between \u2212500 m and 10000 m/);
+    assert.match(await page.textContent('#elevation-error'), /number between \u2212500 and 10000 m/);
     await typeInto(page, 'elevation', '35');
     await typeInto(page, 'lat', '45.5');
     await waitForObserver(page, 45.5, GREENWICH.lon, 3000);
@@ -193,6 +193,21 @@ test('an invalid latitude shows an inline error and changes nothing', TIMEOUT, a
     assert.equal(await page.isHidden('#elevation-error'), true);
     assert.equal(await page.getAttribute('#lat', 'aria-invalid'), 'false');
     assert.equal(Number(await page.getAttribute('#sky-table', 'data-observer-elevation')), 35);
+    assert.deepEqual(problems, []);
+    await context.close();
+});
+
+test('Enter applies typed coordinates at once', TIMEOUT, async () => {
+    const { context, page, problems } = await openPage(browser, server.base);
+    await page.goto(server.base);
+    await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
+    await typeInto(page, 'lat', '12.5');
+    await page.locator('#lat').press('Enter');
+    await waitForObserver(page, 12.5, GREENWICH.lon, 3000);
+    const log = await pageLog(page);
+    const enter = log.keys.at(-1);
+    const first = planetsRequests(log).find((f) => queryOf(f).get('lat') === '12.5');
+    assert.ok(first.t - enter < 400, `asked ${(first.t - enter).toFixed(0)} ms after Enter`);
     assert.deepEqual(problems, []);
     await context.close();
 });
@@ -257,6 +272,38 @@ test('the table refreshes every 2 s with one request for all bodies', TIMEOUT, a
     const perBody = log.fetches.filter((f) => /\/planets\/[a-z]/.test(new URL(f.url).pathname));
     assert.deepEqual(perBody, [], 'no per-body requests');
     assert.deepEqual(problems, []);
+    await context.close();
+});
+
+test('server refusals show inline; a lost connection shows in the live indicator', TIMEOUT, async () => {
+    const { context, page, problems } = await openPage(browser, server.base);
+    await page.goto(server.base);
+    await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
+
+    // The server refuses a location the page thought valid: its message shows at the input.
+    const refuse = (route) => route.fulfill({
+        status: 422, contentType: 'application/json',
+        body: JSON.stringify({ error: 'invalid_parameter', message: 'lat 45 is refused by this test',
+                               parameter: 'lat' }),
+    });
+    await page.route(/\/planets\?.*lat=45(&|$)/, refuse);
+    await page.route(/\/geo_location$/, (route) => (
+        /(^|&)lat=45(&|$)/.test(route.request().postData() ?? '') ? refuse(route) : route.continue()));
+    await typeInto(page, 'lat', '45');
+    await page.waitForSelector('#lat-error:not([hidden])', { timeout: 3000 });
+    assert.equal(await page.textContent('#lat-error'), 'lat 45 is refused by this test');
+    await waitForRefresh(page);
+    assert.equal(Number(await page.getAttribute('#sky-table', 'data-observer-lat')), GREENWICH.lat);
+    problems.length = 0; // chromium logs the 422 as a failed resource load
+    await page.unroute(/\/planets\?.*lat=45(&|$)/);
+    await page.unroute(/\/geo_location$/);
+
+    await page.route(/\/planets\?/, (route) => route.abort('connectionrefused'));
+    await page.waitForSelector('#live[data-state="error"]', { timeout: 5000 });
+    assert.match(await page.textContent('#live'), /offline/i);
+    await page.unroute(/\/planets\?/);
+    await page.waitForSelector('#live[data-state="live"]', { timeout: 5000 });
+    assert.deepEqual(problems.filter((p) => !/Failed to load resource/.test(p)), []);
     await context.close();
 });
 

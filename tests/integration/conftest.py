@@ -244,8 +244,9 @@ def query(path, **params):
 class Server:
     """A running planettracker process and its combined stdout/stderr log."""
 
-    def __init__(self, name, extra_args=(), env=None):
+    def __init__(self, name, extra_args=(), env=None, binary=None):
         self.name = name
+        self.binary_path = binary
         self.extra_args = list(extra_args)
         self.env_overrides = dict(env or {})
         self.proc = None
@@ -287,7 +288,8 @@ class Server:
         self.ready.set()  # EOF: unblock start()
 
     def start(self):
-        args = [self.binary(), "serve", "--host", "127.0.0.1", "--port", "0"] + self.extra_args
+        args = [self.binary_path or self.binary(), "serve", "--host", "127.0.0.1", "--port",
+                "0"] + self.extra_args
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=self._env())
         self.reader = threading.Thread(target=self._read_output, name=f"log-{self.name}",

@@ -4,11 +4,15 @@ behaves. Cheap checks that every later tier relies on; /healthz is fetched with
 urllib as well, so the raw-socket parser of conftest.py is cross-checked by an
 independent client."""
 
+import email.utils
 import json
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
+
+import pytest
 
 from conftest import BODIES, GREENWICH, Server
 
@@ -32,6 +36,8 @@ def test_healthz_raw(server):
     assert int(r.header("Content-Length")) == len(r.body)
     assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT",
                         r.header("Date")), r.header("Date")
+    date = email.utils.parsedate_to_datetime(r.header("Date")).timestamp()
+    assert abs(date - time.time()) < 5, r.header("Date")
     doc = r.json()
     assert doc["status"] == "ok"
     assert doc["ephemeris"] == "swisseph"
@@ -94,3 +100,36 @@ def test_port_in_use_fails_cleanly(server):
     assert "cannot listen" in err
     for marker in ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer"):
         assert marker not in err, err
+
+
+FAKE_SERVER = """#!/bin/sh
+echo "PlanetTracker 0.0.0 listening on http://127.0.0.1:9/" >&2
+trap 'echo "{report}" >&2; exit {status}' TERM
+while :; do sleep 0.05; done
+"""
+
+
+@pytest.mark.parametrize("report,status,problem", [
+    ("src/x.c:1:2: runtime error: signed integer overflow", 0, "runtime error:"),
+    ("==1==ERROR: AddressSanitizer: heap-use-after-free", 0, "ERROR: AddressSanitizer"),
+    ("==1==ERROR: LeakSanitizer: detected memory leaks", 0, "LeakSanitizer"),
+    ("stopped", 3, "exit status 3"),
+])
+def test_harness_detects_a_dirty_exit(tmp_path, report, status, problem):
+    """The teardown check itself can fail: a fake server that reports a sanitizer
+    error or exits non-zero at SIGTERM is flagged."""
+    fake = tmp_path / "fake-server"
+    fake.write_text(FAKE_SERVER.format(report=report, status=status))
+    fake.chmod(0o755)
+    srv = Server("fake", binary=str(fake)).start()
+    assert srv.port == 9
+    problems = srv.stop()
+    assert any(problem in p for p in problems), problems
+
+
+def test_harness_clean_exit_has_no_problems(tmp_path):
+    fake = tmp_path / "fake-server"
+    fake.write_text(FAKE_SERVER.format(report="stopped", status=0))
+    fake.chmod(0o755)
+    srv = Server("fake", binary=str(fake)).start()
+    assert srv.stop() == []

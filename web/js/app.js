@@ -6,7 +6,7 @@
 // a stream later: see source.js) to the table and the sky chart.
 
 import { ApiError, saveLocation } from './api.js';
-import { clock, place } from './format.js';
+import { DASH, clock, fixed, place } from './format.js';
 import { FIELDS, GREENWICH, geolocate, round, sameLocation, validateLocation } from './location.js';
 import { renderSky } from './skymap.js';
 import { createPollingSource } from './source.js';
@@ -29,7 +29,12 @@ const ui = {
     skymap: $('skymap'),
     skyLayer: $('sky-bodies'),
     skySummary: $('sky-summary'),
-    details: $('details'),
+    facts: {
+        pressure: $('fact-pressure'),
+        temperature: $('fact-temperature'),
+        ephemeris: $('fact-ephemeris'),
+        zone: $('fact-zone'),
+    },
 };
 
 const state = {
@@ -47,6 +52,10 @@ const state = {
 const source = createPollingSource({ intervalMs: REFRESH_MS, onData, onError });
 
 // ---- status line ---------------------------------------------------------------
+
+function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+}
 
 const REASONS = {
     denied: 'Location access is blocked',
@@ -84,7 +93,7 @@ function updateStatus() {
     }
     }
     if (state.saveError) text += ` It could not be saved for your next visit (${state.saveError}).`;
-    ui.status.textContent = text;
+    setText(ui.status, text); // unchanged text is not re-announced by screen readers
     ui.status.dataset.source = state.mode;
     if (state.reason) ui.status.dataset.reason = state.reason.reason;
     else delete ui.status.dataset.reason;
@@ -157,7 +166,7 @@ async function locateWithBrowser(isReset) {
     updateStatus();
     ui.reset.setAttribute('aria-busy', 'true');
     try {
-        const loc = await geolocate();
+        const loc = await geolocate(isReset ? 0 : 60000);
         if (token !== state.locateToken) return;
         clearTimeout(typingTimer);
         fillInputs(loc);
@@ -186,21 +195,21 @@ async function locateWithBrowser(isReset) {
 
 function setLive(kind, text, detail = '') {
     ui.live.dataset.state = kind;
-    if (ui.liveText.textContent !== text) ui.liveText.textContent = text;
+    setText(ui.liveText, text);
     ui.live.title = detail;
 }
 
 function onData(snapshot, asked) {
-    state.lastGood = asked;
     state.observer = snapshot.observer ?? asked;
+    const obs = state.observer;
+    state.lastGood = obs ? { lat: obs.lat, lon: obs.lon, elevation: obs.elevation ?? 0 } : asked;
     if (state.location === null && !state.dirty && !inputsFocused() && state.observer) {
         fillInputs(state.observer);
     }
     renderTable(ui.table.tBodies[0], snapshot);
     const up = renderSky(ui.skymap, ui.skyLayer, snapshot);
-    ui.skySummary.textContent = `${up} of ${snapshot.bodies.length} above the horizon`;
+    setText(ui.skySummary, `${up} of ${snapshot.bodies.length} above the horizon`);
 
-    const obs = state.observer;
     ui.table.dataset.time = snapshot.time;
     if (obs) {
         ui.table.dataset.observerLat = obs.lat;
@@ -211,15 +220,12 @@ function onData(snapshot, asked) {
     ui.updated.textContent = clock(snapshot.time, true);
     ui.updated.title = `Positions computed for ${snapshot.time}`;
 
-    const parts = [`For ${place(obs)}`];
-    if (obs && Number.isFinite(obs.pressure)) {
-        parts.push(obs.pressure > 0
-            ? `refraction for ${obs.pressure} hPa, ${obs.temperature ?? 15} \u00b0C`
-            : 'no refraction');
-    }
-    if (snapshot.ephemeris) parts.push(`ephemeris: ${snapshot.ephemeris}`);
-    parts.push(`times are local (${Intl.DateTimeFormat().resolvedOptions().timeZone})`);
-    ui.details.textContent = `${parts.join(' \u00b7 ')}.`;
+    setText(ui.facts.pressure, Number.isFinite(obs?.pressure)
+        ? (obs.pressure > 0 ? `${fixed(obs.pressure, 0)} hPa` : 'none (airless)') : DASH);
+    setText(ui.facts.temperature, Number.isFinite(obs?.temperature)
+        ? `${fixed(obs.temperature, 1)} \u00b0C` : DASH);
+    setText(ui.facts.ephemeris, snapshot.ephemeris ?? DASH);
+    setText(ui.facts.zone, Intl.DateTimeFormat().resolvedOptions().timeZone ?? DASH);
 
     setLive('live', 'Live', `Refreshing every ${REFRESH_MS / 1000} s`);
     updateStatus();
@@ -240,11 +246,17 @@ function onError(err, asked) {
 
 // ---- start ---------------------------------------------------------------------
 
-for (const input of Object.values(ui.inputs)) input.addEventListener('input', onTyping);
-ui.form.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    applyTyped();
-});
+for (const input of Object.values(ui.inputs)) {
+    input.addEventListener('input', onTyping);
+    // Enter applies at once (the form has no submit button, so it would not submit).
+    input.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter') {
+            ev.preventDefault();
+            applyTyped();
+        }
+    });
+}
+ui.form.addEventListener('submit', (ev) => ev.preventDefault());
 ui.reset.addEventListener('click', () => locateWithBrowser(true));
 document.addEventListener('visibilitychange', () => {
     if (document.hidden) source.stop();

@@ -47,7 +47,7 @@ export function validateLocation(raw) {
             location[key] = 0;
             continue;
         }
-        const range = `between ${fmt(f.min)}${f.unit} and ${fmt(f.max)}${f.unit}`;
+        const range = `between ${fmt(f.min)}${f.angle ? f.unit : ''} and ${fmt(f.max)}${f.unit}`;
         const v = text === '' ? NaN : parseField(text, f.angle);
         if (text === '') errors[key] = `Enter a ${f.label.toLowerCase()} ${range}.`;
         else if (Number.isNaN(v)) errors[key] = `${f.label} must be a number ${range}.`;
@@ -75,11 +75,12 @@ export function round(x, digits) {
 }
 
 /**
- * Ask the browser where we are. Resolves with a location (4 decimals, about 10 m;
- * elevation from the device's altitude when it has one, else 0). Rejects with an
- * Error whose `reason` is 'denied', 'unavailable', 'timeout' or 'unsupported'.
+ * Ask the browser where we are, accepting a position up to `maxAgeMs` old (0: a
+ * fresh one). Resolves with a location (4 decimals, about 10 m; elevation from the
+ * device's altitude when it has one, else 0). Rejects with an Error whose `reason`
+ * is 'denied', 'unavailable', 'timeout' or 'unsupported'.
  */
-export function geolocate(timeoutMs = 10000) {
+export function geolocate(maxAgeMs = 60000, timeoutMs = 15000) {
     return new Promise((resolve, reject) => {
         const fail = (reason, message) => reject(Object.assign(new Error(message), { reason }));
         if (!window.isSecureContext) {
@@ -101,6 +102,6 @@ export function geolocate(timeoutMs = 10000) {
             if (err.code === err.PERMISSION_DENIED) fail('denied', 'Location access was denied.');
             else if (err.code === err.TIMEOUT) fail('timeout', 'The browser took too long to find the location.');
             else fail('unavailable', 'The browser could not find the location.');
-        }, { enableHighAccuracy: false, timeout: timeoutMs, maximumAge: 60000 });
+        }, { enableHighAccuracy: false, timeout: timeoutMs, maximumAge: maxAgeMs });
     });
 }

@@ -27,12 +27,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                  \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Shadow model of the writer's nesting rules. */
@@ -200,8 +200,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_error_t err;
         json_t *root = json_loadb(full.data, full.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
         if (root == NULL)
-            fprintf(stderr, "jansson: %s at %d: %.*s\n", err.text, err.position,
-                    (int)full.len, full.data);
+            fprintf(stderr, "jansson: %s at %d: %.*s\n", err.text, err.position, (int)full.len,
+                    full.data);
         CHECK(root != NULL);
         json_decref(root);
 

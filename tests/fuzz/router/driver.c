@@ -26,12 +26,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                  \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static const struct {
@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *in = (const char *)data;
     const char *space = memchr(in, ' ', size);
     struct pt_str method = space ? pt_str_make(in, (size_t)(space - in)) : PT_STR("GET");
-    struct pt_str path = space ? pt_str_make(space + 1, size - (size_t)(space - in) - 1)
-                               : pt_str_make(in, size);
+    struct pt_str path =
+        space ? pt_str_make(space + 1, size - (size_t)(space - in) - 1) : pt_str_make(in, size);
 
     struct pt_arena arena;
     pt_arena_init(&arena, 512);

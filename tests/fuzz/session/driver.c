@@ -25,12 +25,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                  \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define NOW 1700000000LL /* 2023-11-14; the seed tokens expire in 2100 */
@@ -47,8 +47,8 @@ static void check_cookie(struct pt_str header, struct pt_str name)
         return;
     CHECK(inside(v, header));
     /* A quoted value is returned as it stands between its quotes. */
-    bool quoted = v.ptr > header.ptr && v.ptr[-1] == '"' && v.ptr + v.len < header.ptr + header.len &&
-                  v.ptr[v.len] == '"';
+    bool quoted = v.ptr > header.ptr && v.ptr[-1] == '"' &&
+                  v.ptr + v.len < header.ptr + header.len && v.ptr[v.len] == '"';
     if (v.len > 0 && !quoted) {
         CHECK(v.ptr[0] != ' ' && v.ptr[0] != '\t');
         CHECK(v.ptr[v.len - 1] != ' ' && v.ptr[v.len - 1] != '\t');

@@ -180,10 +180,10 @@ static void expect_items(struct pt_arena *a, const char *raw, const char *const 
     }
 }
 
-#define EXPECT(raw, ...)                                                                         \
-    do {                                                                                         \
-        static const char *const want_[] = {__VA_ARGS__};                                        \
-        expect_items(a, raw, want_, PT_ARRAY_SIZE(want_) / 2);                                   \
+#define EXPECT(raw, ...)                                                                           \
+    do {                                                                                           \
+        static const char *const want_[] = {__VA_ARGS__};                                          \
+        expect_items(a, raw, want_, PT_ARRAY_SIZE(want_) / 2);                                     \
     } while (0)
 
 static void test_form_pairs(void **state)

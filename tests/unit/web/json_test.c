@@ -438,14 +438,14 @@ static void test_string_invalid_utf8(void **state)
 {
     (void)state;
     STR_CASE("\x80", "\"\\ufffd\"");                                  /* lone continuation */
-    STR_CASE("a\xc0\x80z", "\"a\\ufffd\\ufffdz\"");                  /* overlong NUL */
+    STR_CASE("a\xc0\x80z", "\"a\\ufffd\\ufffdz\"");                   /* overlong NUL */
     STR_CASE("\xc1\xbf", "\"\\ufffd\\ufffd\"");                       /* overlong */
     STR_CASE("\xe0\x80\x80", "\"\\ufffd\\ufffd\\ufffd\"");            /* overlong 3-byte */
     STR_CASE("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");            /* surrogate D800 */
     STR_CASE("\xf0\x80\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* overlong 4-byte */
     STR_CASE("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
     STR_CASE("\xf5\xff", "\"\\ufffd\\ufffd\"");
-    STR_CASE("\xe2\x82", "\"\\ufffd\\ufffd\"");        /* truncated at the end */
+    STR_CASE("\xe2\x82", "\"\\ufffd\\ufffd\"");                   /* truncated at the end */
     STR_CASE("\xe2\x82x\xc3\xa9", "\"\\ufffd\\ufffdx\xc3\xa9\""); /* truncated, then valid */
 }
 

@@ -228,8 +228,8 @@ static void test_wire_format(void **state)
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     unsigned char body[64];
     int n1, n2, aad;
-    assert_int_equal(
-        EVP_DecryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, f->key.bytes, raw + 1), 1);
+    assert_int_equal(EVP_DecryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, f->key.bytes, raw + 1),
+                     1);
     assert_int_equal(EVP_DecryptUpdate(ctx, NULL, &aad, raw, 1), 1);
     assert_int_equal(EVP_DecryptUpdate(ctx, body, &n1, raw + 13, 11), 1);
     assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, raw + 24), 1);
