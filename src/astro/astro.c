@@ -236,7 +236,12 @@ static bool in_range(double v, double lo, double hi)
     return isfinite(v) && v >= lo && v <= hi;
 }
 
-static bool observer_is_valid(const struct astro_observer *obs)
+int astro__body_ipl(enum astro_body body)
+{
+    return body_ipl[body];
+}
+
+bool astro__observer_is_valid(const struct astro_observer *obs)
 {
     return in_range(obs->lat_deg, -90.0, 90.0) && in_range(obs->lon_deg, -360.0, 360.0) &&
            in_range(obs->elev_m, ASTRO_ELEV_MIN_M, ASTRO_ELEV_MAX_M) &&
@@ -265,13 +270,13 @@ static int calc(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1
     return 0;
 }
 
-int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
-                           const struct astro_time *t, const struct astro_observer *obs,
-                           struct astro_position *out)
+int astro_position_compute_exact(const struct astro_ctx *ctx, enum astro_body body,
+                                 const struct astro_time *t, const struct astro_observer *obs,
+                                 struct astro_position *out)
 {
     if ((unsigned)body >= ASTRO_BODY_COUNT)
         return PT_E_INVALID;
-    if (!observer_is_valid(obs) || !astro__jd_in_range(ctx, t->jd_ut1))
+    if (!astro__observer_is_valid(obs) || !astro__jd_in_range(ctx, t->jd_ut1))
         return PT_E_RANGE;
     astro__thread_enter(ctx);
 
@@ -300,4 +305,11 @@ int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
     out->distance_au = geo[2];
     out->distance_topo_au = topo[2];
     return 0;
+}
+
+int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
+                           const struct astro_time *t, const struct astro_observer *obs,
+                           struct astro_position *out)
+{
+    return astro_position_compute_exact(ctx, body, t, obs, out);
 }

@@ -15,6 +15,8 @@
 /* libswe's AS_MAXCH: the longest path string it copies, NUL included. */
 #define ASTRO__PATH_MAX 256
 
+struct astro_cache; /* fast.c: the shared per-step cache, see there */
+
 struct astro_ctx {
     char ephe_path[ASTRO__PATH_MAX];
     int32_t eph_flag; /* SEFLG_SWIEPH or SEFLG_MOSEPH, requested on every call */
@@ -22,6 +24,8 @@ struct astro_ctx {
     double jd_ut1_min; /* supported range, inclusive */
     double jd_ut1_max;
     pthread_key_t thread_key; /* set (to the context) in each thread configured for it */
+    struct astro_cache *cache; /* fast path: mutable, internally synchronized; NULL = exact only */
+    double bias[9];            /* ICRS -> mean J2000 frame-bias matrix (row major), as libswe's */
 };
 
 /*
@@ -33,5 +37,42 @@ void astro__thread_enter(const struct astro_ctx *ctx);
 
 /* True if jd_ut1 is finite and inside ctx's supported range. */
 bool astro__jd_in_range(const struct astro_ctx *ctx, double jd_ut1);
+
+/* True if every field of obs is finite and inside the limits astro_position_compute()
+ * documents. */
+bool astro__observer_is_valid(const struct astro_observer *obs);
+
+/* libswe's planet number for a body (SE_SUN ...). body must be valid. */
+int astro__body_ipl(enum astro_body body);
+
+/* TT - UT1 in days that libswe applies at jd_ut1 (thread already entered). */
+double astro__deltat_days(const struct astro_ctx *ctx, double jd_ut1);
+
+/*
+ * Set up the fast path of ctx (fast.c): the frame-bias matrix and the empty cache. The
+ * calling thread must have entered libswe. Returns 0 or PT_E_EPHEMERIS.
+ */
+int astro__fast_init(struct astro_ctx *ctx);
+
+/* Release what astro__fast_init() allocated. */
+void astro__fast_deinit(struct astro_ctx *ctx);
+
+/*
+ * The fast path of astro_position_compute() for instants given as jd_ut1 and jd_tt
+ * (body, observer and range already validated; ctx->cache not NULL). OUT: *out.
+ * Returns 0 or PT_E_EPHEMERIS. Thread-safe.
+ */
+int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
+                         double jd_tt, const struct astro_observer *obs,
+                         struct astro_position *out);
+
+/*
+ * Geocentric quantities that change slowly, interpolated from the per-step cache:
+ * magnitude, illuminated fraction, elongation (degrees), and the geocentric astrometric
+ * J2000 (ICRS) direction (unit vector). OUT: *pheno (4 doubles), dir[3].
+ * Returns 0 or PT_E_EPHEMERIS. Thread-safe.
+ */
+int astro__fast_pheno(const struct astro_ctx *ctx, enum astro_body body, double jd_tt,
+                      double pheno[4], double dir[3]);
 
 #endif /* PT_ASTRO_INTERNAL_H */

@@ -240,7 +240,7 @@ static double unix_from_jd_ut1(double jd_ut1)
     return (double)days_from_civil(y, m, d) * SECONDS_PER_DAY + h * 3600.0 + mi * 60.0 + sec;
 }
 
-static double deltat_days(const struct astro_ctx *ctx, double jd_ut1)
+double astro__deltat_days(const struct astro_ctx *ctx, double jd_ut1)
 {
     char serr[AS_MAXCH];
     return swe_deltat_ex(jd_ut1, ctx->eph_flag, serr);
@@ -251,7 +251,7 @@ static int finish_ut1(const struct astro_ctx *ctx, double jd_ut1, struct astro_t
 {
     if (!astro__jd_in_range(ctx, jd_ut1))
         return PT_E_RANGE;
-    double dt = deltat_days(ctx, jd_ut1);
+    double dt = astro__deltat_days(ctx, jd_ut1);
     out->jd_ut1 = jd_ut1;
     out->jd_tt = jd_ut1 + dt;
     out->deltat_s = dt * SECONDS_PER_DAY;
@@ -269,10 +269,10 @@ static int finish_tt(const struct astro_ctx *ctx, double jd_tt, struct astro_tim
      * digits; three leave an error far below a microsecond. */
     double jd_ut1 = jd_tt;
     for (int k = 0; k < 3; k++)
-        jd_ut1 = jd_tt - deltat_days(ctx, jd_ut1);
+        jd_ut1 = jd_tt - astro__deltat_days(ctx, jd_ut1);
     if (!astro__jd_in_range(ctx, jd_ut1))
         return PT_E_RANGE;
-    double dt = deltat_days(ctx, jd_ut1);
+    double dt = astro__deltat_days(ctx, jd_ut1);
     out->jd_ut1 = jd_ut1;
     out->jd_tt = jd_tt;
     out->deltat_s = dt * SECONDS_PER_DAY;
@@ -295,7 +295,7 @@ static int finish_utc(const struct astro_ctx *ctx, const struct clock_reading *r
         return PT_E_RANGE;
     out->jd_tt = dret[0];
     out->jd_ut1 = dret[1];
-    out->deltat_s = deltat_days(ctx, dret[1]) * SECONDS_PER_DAY;
+    out->deltat_s = astro__deltat_days(ctx, dret[1]) * SECONDS_PER_DAY;
     out->unix_s = unix_s;
     out->scale = ASTRO_UTC;
     return 0;

@@ -176,9 +176,11 @@ void http_ws_accept_key(struct pt_str key, char out[29])
  * the continuation bytes still expected (bits 0-7) and the allowed range of the
  * next one (bits 8-15 low, 16-23 high), so overlong forms, surrogates and code
  * points above U+10FFFF fail at the first byte that proves them. State 0 is the
- * start and the only accepting state at the end of a message.
+ * start and the only accepting state at the end of a message. Returns n if all
+ * bytes are acceptable so far, else the index of the first bad byte (the state
+ * is then meaningless).
  */
-static bool utf8_feed(uint32_t *state, const uint8_t *p, size_t n)
+static size_t utf8_feed(uint32_t *state, const uint8_t *p, size_t n)
 {
     uint32_t need = *state & 0xFF;
     uint32_t lo = (*state >> 8) & 0xFF;
@@ -216,25 +218,26 @@ static bool utf8_feed(uint32_t *state, const uint8_t *p, size_t n)
                 else if (c == 0xF4)
                     hi = 0x8F; /* above U+10FFFF */
             } else {
-                return false; /* continuation byte, C0/C1 overlong, or F5-FF */
+                return i - 1; /* continuation byte, C0/C1 overlong, or F5-FF */
             }
             continue;
         }
-        uint8_t c = p[i++];
+        uint8_t c = p[i];
         if (c < lo || c > hi)
-            return false;
+            return i;
+        i++;
         need--;
         lo = 0x80;
         hi = 0xBF;
     }
     *state = need == 0 ? 0 : need | lo << 8 | hi << 16;
-    return true;
+    return n;
 }
 
 static bool utf8_is_valid(const uint8_t *p, size_t n)
 {
     uint32_t st = 0;
-    return utf8_feed(&st, p, n) && st == 0;
+    return utf8_feed(&st, p, n) == n && st == 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -272,11 +275,20 @@ static bool is_control(uint8_t opcode)
     return (opcode & 0x8) != 0;
 }
 
+/* Nothing more will be decoded: drop any partial message at once. */
+static void finish(struct http_ws_decoder *d)
+{
+    d->state = DECODE_DONE;
+    pt_buf_deinit(&d->heap);
+    d->msg_len = 0;
+    d->msg_opcode = 0;
+}
+
 /* Report a violation; the decoder is finished. Returns consumed for chaining. */
 static ssize_t fail(struct http_ws_decoder *d, struct http_ws_event *ev, uint16_t code,
                     const char *sentence, size_t consumed)
 {
-    d->state = DECODE_DONE;
+    finish(d);
     ev->type = HTTP_WS_ERROR;
     ev->payload = pt_str_c(sentence);
     ev->close_code = code;
@@ -468,7 +480,7 @@ static void finish_frame(struct http_ws_decoder *d, struct http_ws_event *ev)
         ev->payload = ctrl;
         return;
     case HTTP_WS_OP_CLOSE:
-        d->state = DECODE_DONE;
+        finish(d);
         finish_close(d, ev);
         return;
     default:
@@ -477,7 +489,7 @@ static void finish_frame(struct http_ws_decoder *d, struct http_ws_event *ev)
     if (!d->frame_fin)
         return;
     if (d->msg_opcode == HTTP_WS_OP_TEXT && d->utf8_state != 0) {
-        d->state = DECODE_DONE;
+        finish(d);
         ev->type = HTTP_WS_ERROR;
         ev->close_code = HTTP_WS_CLOSE_BAD_DATA;
         ev->payload = PT_STR("a text message ends inside a UTF-8 sequence");
@@ -546,12 +558,14 @@ ssize_t http_ws_decode(struct http_ws_decoder *d, struct pt_str data, struct htt
                                     "the message exceeds the size limit", i);
                 }
                 unmask(dst, in + i, n, d->mask, &d->mask_pos);
+                if (!is_control(d->frame_opcode) && d->msg_opcode == HTTP_WS_OP_TEXT) {
+                    size_t ok = utf8_feed(&d->utf8_state, dst, n);
+                    if (ok < n)
+                        return fail(d, ev, HTTP_WS_CLOSE_BAD_DATA,
+                                    "a text message is not valid UTF-8", i + ok + 1);
+                }
                 i += n;
                 d->frame_remaining -= n;
-                if (!is_control(d->frame_opcode) && d->msg_opcode == HTTP_WS_OP_TEXT &&
-                    !utf8_feed(&d->utf8_state, dst, n))
-                    return fail(d, ev, HTTP_WS_CLOSE_BAD_DATA,
-                                "a text message is not valid UTF-8", i);
                 if (d->frame_remaining > 0)
                     break;
             }

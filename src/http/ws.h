@@ -158,14 +158,14 @@ void http_ws_decoder_deinit(struct http_ws_decoder *d);
  * more bytes are needed, otherwise the event (see struct http_ws_event).
  *
  * Enforced (ERROR with its close code): client frames are masked, reserved bits
- * are zero, opcodes are known, control frames are final and at most 125 bytes,
- * a continuation follows an unfinished data message and a new data frame does
- * not, a 64-bit length has its top bit clear (1002); a data message's total
- * length stays within max_message_bytes, checked as each frame header arrives
- * (1009); text messages and close reasons are valid UTF-8, checked as bytes
- * arrive (1007); a close payload is empty or holds a code that may be sent
- * (1000-1003, 1007-1014, 3000-4999) (1002). Lengths in a longer form than
- * needed are accepted.
+ * are zero, opcodes are known, control frames are final and use the 7-bit
+ * length form (at most 125 bytes), a continuation follows an unfinished data
+ * message and a new data frame does not, a 64-bit length has its top bit clear
+ * (1002); a data message's total length stays within max_message_bytes,
+ * checked as each frame header arrives (1009); text messages and close reasons
+ * are valid UTF-8, checked as bytes arrive (1007); a close payload is empty or
+ * holds a code that may be sent (1000-1003, 1007-1014, 3000-4999) (1002).
+ * Data frame lengths in a longer form than needed are accepted.
  *
  * After a CLOSE or ERROR event the decoder is finished: later calls consume
  * nothing and return NONE. A message larger than HTTP_WS_INLINE_BYTES is

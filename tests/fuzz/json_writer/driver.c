@@ -137,11 +137,16 @@ static int run(const uint8_t *data, size_t size, struct pt_buf *out, struct mode
             if (m)
                 model_end(m, false);
             break;
-        case 4:
-            web_json_key_str(&j, pt_str_make(arg, len));
+        case 4: {
+            /* jansson, the validator, refuses "\u0000" in keys (valid JSON): avoid it. */
+            char key[32];
+            for (size_t k = 0; k < len; k++)
+                key[k] = arg[k] == '\0' ? '0' : arg[k];
+            web_json_key_str(&j, pt_str_make(key, len));
             if (m)
                 model_key(m);
             break;
+        }
         case 5:
         case 11:
             web_json_string(&j, pt_str_make(arg, len));
