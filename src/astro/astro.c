@@ -190,6 +190,12 @@ int astro_ctx_new(const char *ephe_path, struct astro_ctx **out)
     /* See RANGE_MARGIN_DAYS: this UT1 range keeps TT - light time inside the files. */
     ctx->jd_ut1_min = tt_min + RANGE_MARGIN_DAYS;
     ctx->jd_ut1_max = tt_max - RANGE_MARGIN_DAYS;
+    /* The fast path reproduces libswe's pipeline for its files only; with Moshier every
+     * position takes the exact path. */
+    if (ctx->has_files && astro__fast_init(ctx) < 0) {
+        err = PT_E_EPHEMERIS;
+        goto out_delete_key;
+    }
     *out = ctx;
     return 0;
 
@@ -208,6 +214,7 @@ void astro_ctx_free(struct astro_ctx *ctx)
     if (pthread_getspecific(ctx->thread_key) != NULL)
         swe_close();
     pthread_key_delete(ctx->thread_key);
+    astro__fast_deinit(ctx);
     free(ctx);
 }
 
@@ -311,5 +318,29 @@ int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
                            const struct astro_time *t, const struct astro_observer *obs,
                            struct astro_position *out)
 {
-    return astro_position_compute_exact(ctx, body, t, obs, out);
+    if (ctx->cache == NULL)
+        return astro_position_compute_exact(ctx, body, t, obs, out);
+    if ((unsigned)body >= ASTRO_BODY_COUNT)
+        return PT_E_INVALID;
+    if (!astro__observer_is_valid(obs) || !astro__jd_in_range(ctx, t->jd_ut1) ||
+        !isfinite(t->jd_tt))
+        return PT_E_RANGE;
+    return astro__fast_position(ctx, body, t->jd_ut1, t->jd_tt, obs, out);
+}
+
+int astro_position_compute_all(const struct astro_ctx *ctx, const struct astro_time *t,
+                               const struct astro_observer *obs,
+                               struct astro_position out[ASTRO_BODY_COUNT])
+{
+    if (!astro__observer_is_valid(obs) || !astro__jd_in_range(ctx, t->jd_ut1) ||
+        !isfinite(t->jd_tt))
+        return PT_E_RANGE;
+    if (ctx->cache != NULL)
+        return astro__fast_position_all(ctx, t->jd_ut1, t->jd_tt, obs, out);
+    for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
+        int err = astro_position_compute_exact(ctx, (enum astro_body)b, t, obs, &out[b]);
+        if (err < 0)
+            return err;
+    }
+    return 0;
 }

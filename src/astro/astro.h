@@ -214,15 +214,21 @@ struct astro_position {
 
 /*
  * The apparent topocentric position of `body` for observer `obs` (borrowed) at
- * instant `t` (borrowed): light time, annual and diurnal aberration, light
- * deflection, precession and nutation, parallax on the ellipsoid; the refracted
- * altitude uses libswe's swe_refrac_extended (observer height, lapse rate
- * 0.0065 K/m). OUT: *out.
+ * instant `t` (borrowed; jd_ut1 and jd_tt are used): light time, annual and diurnal
+ * aberration, light deflection, precession and nutation, parallax on the ellipsoid;
+ * the refracted altitude uses libswe's swe_refrac_extended formula (observer height,
+ * lapse rate 0.0065 K/m). OUT: *out.
+ * By the fast path (DESIGN.md §5, src/astro/fast.c): the observer-independent part
+ * is computed by libswe once per body per 1.5-hour step, cached in the context and
+ * interpolated; the result agrees with astro_position_compute_exact() to 0.0005" or
+ * better (tests/unit/astro/fast_test.c), at about 0.2 us per call once the step is
+ * cached. With the Moshier fallback (no files) it is the exact path.
  * Returns 0; PT_E_INVALID for an unknown body; PT_E_RANGE if a field of obs is
  * non-finite or outside |lat| <= 90, |lon| <= 360, ASTRO_ELEV_*, pressure in
  * [0, ASTRO_PRESSURE_MAX_HPA], ASTRO_TEMP_*, or t->jd_ut1 is outside
  * astro_ctx_jd_range(); PT_E_EPHEMERIS if libswe fails or answers from another
- * ephemeris than the context's (the reason is logged). Thread-safe.
+ * ephemeris than the context's (the reason is logged). Thread-safe: any thread may
+ * call it at any time; the cache is shared and lock-free for readers.
  */
 int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
                            const struct astro_time *t, const struct astro_observer *obs,
@@ -237,5 +243,16 @@ int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
 int astro_position_compute_exact(const struct astro_ctx *ctx, enum astro_body body,
                                  const struct astro_time *t, const struct astro_observer *obs,
                                  struct astro_position *out);
+
+/*
+ * astro_position_compute() for all ASTRO_BODY_COUNT bodies at one instant and one
+ * observer, out[b] for body b; the observer's part (sidereal time, position and
+ * velocity on the ellipsoid) is done once. OUT: out[0 .. ASTRO_BODY_COUNT-1].
+ * Returns 0; PT_E_RANGE as astro_position_compute(); PT_E_EPHEMERIS (then out is
+ * partly written). Thread-safe.
+ */
+int astro_position_compute_all(const struct astro_ctx *ctx, const struct astro_time *t,
+                               const struct astro_observer *obs,
+                               struct astro_position out[ASTRO_BODY_COUNT]);
 
 #endif /* PT_ASTRO_ASTRO_H */

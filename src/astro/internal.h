@@ -66,6 +66,12 @@ int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, doub
                          double jd_tt, const struct astro_observer *obs,
                          struct astro_position *out);
 
+/* astro__fast_position() for every body at one instant (observer part done once).
+ * OUT: out[ASTRO_BODY_COUNT]. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
+int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
+                             const struct astro_observer *obs,
+                             struct astro_position out[ASTRO_BODY_COUNT]);
+
 /*
  * Geocentric quantities that change slowly, interpolated from the per-step cache:
  * magnitude, illuminated fraction, elongation (degrees), and the geocentric astrometric

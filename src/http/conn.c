@@ -225,7 +225,13 @@ static int append_head(struct http_conn *conn, int status, const char *content_t
     struct pt_buf *out = &conn->out;
     char head[256];
     int n;
-    if (content_type != NULL)
+    if (status == 204 || status == 304) {
+        /* RFC 9110 §8.6: no Content-Length that could be taken for the resource's. */
+        n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\n%s", status,
+                     http_status_reason(status), conn->server->date,
+                     !keep_alive ? "Connection: close\r\n"
+                                 : (http10 ? "Connection: keep-alive\r\n" : ""));
+    } else if (content_type != NULL)
         n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s",
                      status, http_status_reason(status), conn->server->date, content_type,
@@ -280,7 +286,9 @@ static void fail(struct http_conn *conn, int err)
         pt_buf_append(&conn->out, body, (size_t)n);
     conn->state = HTTP_CONN_CLOSING;
     conn->close_after_write = true;
+    /* A client that never reads must not keep the connection: bound the flush. */
     set_deadline(conn, conn->server->cfg.idle_timeout_ms);
+    arm_timer(conn);
     if (conn->reading) {
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->reading = false;
@@ -399,10 +407,13 @@ static void process_input(struct http_conn *conn)
 {
     const struct http_server_config *cfg = &conn->server->cfg;
     conn->in_process = true;
+    bool paused = false; /* stopped by output back-pressure, not for lack of input */
     while (!conn->closed && conn->state != HTTP_CONN_PROCESSING &&
            conn->state != HTTP_CONN_CLOSING && conn->state != HTTP_CONN_STREAMING) {
-        if (conn->out.len > OUT_HIGH_WATER)
+        if (conn->out.len + conn->out_flight.len > OUT_HIGH_WATER) {
+            paused = true;
             break;
+        }
         if (conn->state != HTTP_CONN_READING_BODY) {
             if (conn->in.len == 0) {
                 if (conn->state != HTTP_CONN_IDLE) {
@@ -478,9 +489,20 @@ static void process_input(struct http_conn *conn)
     if (conn->closed)
         return;
 
-    bool want_read = conn->state == HTTP_CONN_STREAMING ||
-                     (conn->state != HTTP_CONN_PROCESSING && conn->state != HTTP_CONN_CLOSING &&
-                      conn->out.len <= OUT_HIGH_WATER);
+    if (conn->peer_eof && !paused && conn->state != HTTP_CONN_PROCESSING &&
+        conn->state != HTTP_CONN_CLOSING && conn->state != HTTP_CONN_STREAMING) {
+        /* Nothing complete is left and nothing more can arrive. */
+        conn->state = HTTP_CONN_CLOSING;
+        conn->close_after_write = true;
+        set_deadline(conn, cfg->idle_timeout_ms);
+        close_if_done(conn);
+        if (conn->closed)
+            return;
+    }
+    bool want_read = !conn->peer_eof &&
+                     (conn->state == HTTP_CONN_STREAMING ||
+                      (conn->state != HTTP_CONN_PROCESSING && conn->state != HTTP_CONN_CLOSING &&
+                       !paused));
     if (want_read && !conn->reading) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0)
             conn->reading = true;
@@ -666,6 +688,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     conn->reading = false;
     if (conn->state == HTTP_CONN_STREAMING) {
         http__conn_close(conn);
+        return;
+    }
+    if (nread == UV_EOF) {
+        /* Half-close: every complete request already received still gets its answer. */
+        conn->peer_eof = true;
+        if (conn->state != HTTP_CONN_PROCESSING)
+            process_input(conn);
         return;
     }
     /* A dispatched request (maybe on the executor) still owns the connection:

@@ -305,6 +305,9 @@ static inline char *room(struct web_json *j, size_t n)
 {
     if (j->error != 0)
         return NULL;
+    /* The capacity never exceeds the limit, so what fits in it is allowed. */
+    if (j->out->cap - j->out->len >= n)
+        return j->out->data + j->out->len;
     if (pt_buf_reserve(j->out, n) < 0) {
         fail(j, PT_E_NOMEM);
         return NULL;

@@ -37,7 +37,11 @@ struct web_json {
 /* Start a document that will be appended to out (borrowed; existing bytes are kept). */
 void web_json_init(struct web_json *j, struct pt_buf *out);
 
-/* Begin/end an object or array; an end must match the innermost begin. */
+/*
+ * Begin/end an object or array (a begin is a value, so inside an object it
+ * needs a key first); an end must match the innermost begin and no key may be
+ * left without its value.
+ */
 void web_json_object_begin(struct web_json *j);
 void web_json_object_end(struct web_json *j);
 void web_json_array_begin(struct web_json *j);
@@ -62,6 +66,7 @@ void web_json_cstring(struct web_json *j, const char *s);
 /* Write a number in the shortest round-trip form (see above); NaN and infinities write null. */
 void web_json_double(struct web_json *j, double v);
 
+/* Write an integer (exact, all 64 bits), true/false, or null. */
 void web_json_int(struct web_json *j, int64_t v);
 void web_json_bool(struct web_json *j, bool v);
 void web_json_null(struct web_json *j);

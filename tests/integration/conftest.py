@@ -108,7 +108,8 @@ class Conn:
             return False
         left = deadline - time.monotonic()
         if left <= 0:
-            raise TimeoutError(f"no data within the time limit; buffered: {bytes(self.buf[:300])!r}")
+            raise TimeoutError(
+                f"no data within the time limit; buffered: {bytes(self.buf[:300])!r}")
         self.sock.settimeout(left)
         try:
             chunk = self.sock.recv(65536)
@@ -388,7 +389,7 @@ def start_server(request, name, extra_args=(), env=None):
         problems = srv.stop()
         if problems:
             pytest.fail(f"server {name}: " + "; ".join(problems) +
-                        f"\n---- log (last 200 lines) ----\n" +
+                        "\n---- log (last 200 lines) ----\n" +
                         "\n".join(srv.log_text().splitlines()[-200:]), pytrace=False)
 
     request.addfinalizer(finish)

@@ -49,9 +49,9 @@ def test_each_body_answers(server, body):
     assert doc["timescale"] == "utc"
     assert doc["ephemeris"] == "swisseph"
     assert 60 < doc["deltat_s"] < 80  # Delta T in 2024 is about 69 s
-    obs = doc["observer"]
-    assert obs == {"lat": 48.93, "lon": 2.45, "elevation": 0, "pressure": 1010,
-                   "temperature": 15, "source": "query"}
+    want = {"lat": 48.93, "lon": 2.45, "elevation": 0, "pressure": 1010, "temperature": 15,
+            "source": "query"}
+    assert {k: doc["observer"].get(k) for k in want} == want
     if "above_horizon" in doc:
         assert doc["above_horizon"] == (doc["alt"] > 0)
 

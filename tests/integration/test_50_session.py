@@ -226,7 +226,8 @@ def _bad_cookies(token):
 @pytest.mark.parametrize("kind", list(_bad_cookies("x" * 64)))
 def test_bad_cookie_falls_back_to_greenwich(server, paris_cookie, kind):
     bad = _bad_cookies(paris_cookie.split("=", 1)[1])[kind]
-    r = server.get(query("/planets/mars", time=FIXED_TIME), headers=[("Cookie", f"pt_session={bad}")])
+    r = server.get(query("/planets/mars", time=FIXED_TIME),
+                   headers=[("Cookie", f"pt_session={bad}")])
     assert r.status == 200, r
     obs = r.json()["observer"]
     assert obs["source"] == "default"
@@ -255,7 +256,8 @@ def test_tokens_differ_per_post(server):
 @pytest.mark.parametrize("body,param", [
     ("lon=2.45", "lat"), ("lat=48.93", "lon"), ("", "lat"), ("lat=&lon=2", "lat"),
     ("lat=95&lon=2.45", "lat"), ("lat=-90.5&lon=2.45", "lat"), ("lat=48&lon=181", "lon"),
-    ("lat=48&lon=abc", "lon"), ("lat=abc&lon=2", "lat"), ("lat=48&lon=2&elevation=20000", "elevation"),
+    ("lat=48&lon=abc", "lon"), ("lat=abc&lon=2", "lat"),
+    ("lat=48&lon=2&elevation=20000", "elevation"),
     ("lat=48&lon=2&elevation=-501", "elevation"), ("lat=48&lon=2&elevation=x", "elevation"),
     ("lat=48:61:00&lon=2", "lat"),
 ])

@@ -71,10 +71,6 @@ def test_conditional_get(server, name):
     assert r.status == 200 and r.body == first.body
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: http_respond() writes 'Content-Length: 0' on 304 answers; RFC 9110 section "
-    "8.6 forbids a Content-Length in a 304 unless it equals the length of the 200 answer "
-    "(a cache may otherwise store a zero length for the file)"))
 def test_304_has_no_misleading_content_length(server):
     first = server.get("/static/js/app.js")
     r = server.get("/static/js/app.js", [("If-None-Match", first.header("ETag"))])

@@ -313,7 +313,6 @@ def _connections(srv):
     return srv.get_json("/healthz")["connections"] - 1  # not counting our own
 
 
-@pytest.mark.xfail(strict=True, reason=STALLED_READER_BUG)
 def test_stalled_reader_is_closed_after_timeouts():
     srv = Server("stalled", ["--idle-timeout-ms", "3000", "--head-timeout-ms", "1500"]).start()
     c = _stall(srv)
@@ -330,7 +329,6 @@ def test_stalled_reader_is_closed_after_timeouts():
         srv.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=STALLED_READER_BUG)
 def test_sigterm_with_a_stalled_reader():
     srv = Server("sigterm-stalled",
                  ["--idle-timeout-ms", "3000", "--head-timeout-ms", "1500"]).start()

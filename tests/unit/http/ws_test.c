@@ -873,6 +873,11 @@ static void test_close_frames(void **state)
     b.len = 0;
     put_frame(&b, FIN | HTTP_WS_OP_CLOSE, "\x03", 1);
     expect_error(&b, 1024, 0, 1002);
+    /* Even when an earlier ping left a valid code in the control buffer. */
+    b.len = 0;
+    put_frame(&b, FIN | HTTP_WS_OP_PING, "\x03\xe8", 2);
+    put_frame(&b, FIN | HTTP_WS_OP_CLOSE, "\x03", 1);
+    expect_error(&b, 1024, 1, 1002);
 
     static const uint16_t bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535};
     for (size_t i = 0; i < PT_ARRAY_SIZE(bad); i++) {

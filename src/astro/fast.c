@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * fast.c -- the fast topocentric path of the astro layer (DESIGN.md §5): what is the
+ * same for every observer is computed once per body per time step by libswe, cached,
+ * and interpolated inside the step; per request only the observer's part runs.
+ *
+ * What is cached. Time is cut into steps of 1/16 day of TT. For each step the "frame"
+ * block holds, as cubic Hermite polynomials or linear segments between the step's two
+ * ends: the barycentric Earth and Sun (ICRS, position and velocity), the matrix
+ * N·P·B (frame bias, precession, nutation: ICRS to true equator and equinox of date),
+ * the matrix P^T (mean equator of date back to J2000), the two sidereal-time offsets
+ * GMST - ERA and GAST - ERA, and Delta T. For each body and step, a "body" block holds
+ * the body's barycentric position (geocentric for the Moon) as a cubic Hermite
+ * polynomial over the step extended backwards by the light time, so that the retarded
+ * position is interpolated too. All of it comes from libswe's public API (swe_calc
+ * with SEFLG_TRUEPOS, swe_sidtime, swe_sidtime0, swe_deltat_ex); the two rotation
+ * matrices are recovered from pairs of vectors that libswe returns both in ICRS/J2000
+ * and of date.
+ *
+ * What runs per request: it reproduces, operation for operation, what libswe 2.10
+ * does with SEFLG_TOPOCTR (sweph.c: swi_get_observer, app_pos_etc_plan / _sun / _moon,
+ * swi_deflect_light, swi_aberr_light), which differs from "geocentric apparent place
+ * plus parallax" by up to several milliarcseconds for the Moon: libswe puts the
+ * observer into the barycentric light-time and aberration pipeline. So: the
+ * observer's geocentric position and velocity on libswe's ellipsoid from the mean
+ * sidereal time (IERS 2010 as set by swe_set_astro_models), rotated to J2000 by P^T
+ * and added to the Earth's; light time iterated twice to the topocentric distance as
+ * libswe does (planets: linear first guess then the retarded position; Sun: two
+ * retarded positions; Moon: one); relativistic deflection by the Sun (planets only);
+ * aberration with the observer's total velocity; then N·P·B, polar coordinates,
+ * the horizon rotation with the apparent sidereal time, and libswe's refraction
+ * formula (swe_refrac_extended). The physical constants are libswe's (sweph.h, from
+ * the Astronomical Almanac 2006 and DE431). Measured agreement with libswe's own
+ * topocentric computation: see tests/unit/astro/fast_test.c and bench/RESULTS.md.
+ * A planet seen within the solar disc (where libswe switches to a mass-distribution
+ * model of the deflection) is handed to the exact path, as is everything when only
+ * the Moshier theory is available.
+ *
+ * Interpolation error (measured by fast_test.c against libswe at random instants):
+ * the worst case is the Moon's geocentric position, a cubic Hermite over 1.5 h:
+ * 5th-derivative bound h^4/384·|x''''| ~ 5 cm, 0.00003"; the matrices and sidereal
+ * offsets change by under 0.01" per step and are interpolated linearly (error under
+ * 0.00005").
+ *
+ * Concurrency. The cache is a set of direct-mapped tables (CACHE_SLOTS slots each,
+ * indexed by the step number) of fixed-size blocks guarded by a sequence lock per
+ * slot. A reader copies the block out with relaxed atomic loads between two reads of
+ * the slot's sequence number and retries or misses if a writer intervened; a writer
+ * claims the slot by a compare-and-swap to an odd sequence number, so concurrent
+ * writers never block: the loser simply does not publish its (identical) block.
+ * Chosen over a mutex-protected table of reference-counted blocks because the read
+ * path, taken on every request by the loop thread and the executor threads at once,
+ * then costs no lock, no reference count and no allocation (a few dozen plain loads
+ * on x86-64), and over per-thread caches because every thread shares one computation.
+ * Blocks are computed deterministically from libswe, so whether a request hits or
+ * misses, and in which thread, the result is the same bit for bit. All the mutable
+ * state lives in the astro_ctx (ctx->cache); there is no global state.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <swephexp.h>
+
+#include "astro/internal.h"
+
+/* ------------------------------------------------------------------------ */
+/* Constants (libswe 2.10 sweph.h and swecl.c)                                */
+/* ------------------------------------------------------------------------ */
+
+#define AUNIT_M 1.49597870700e+11         /* au in metres (DE431) */
+#define CLIGHT_M_S 2.99792458e+8          /* m/s */
+#define HELGRAVCONST 1.32712440017987e+20 /* G·M(Sun), m^3/s^2 (AA 2006 K6) */
+#define SUN_RADIUS_RAD (959.63 / 3600.0 * DEG2RAD) /* Meeus, as libswe */
+#define EARTH_RADIUS_M 6378136.6                   /* AA 2006 K6 */
+#define EARTH_OBLATENESS (1.0 / 298.25642)         /* AA 2006 K6 */
+#define EARTH_ROT_RAD_DAY (7.2921151467e-5 * 86400.0) /* Explanatory Supplement p. 162 */
+#define LAPSE_RATE_K_M 0.0065                         /* libswe's default, for refraction */
+#define JD_J2000 2451545.0
+
+#define DEG2RAD (M_PI / 180.0)
+#define RAD2DEG (180.0 / M_PI)
+
+/* Light time per au, days, written as libswe computes it. */
+#define LIGHT_DAYS(r_au) ((r_au)*AUNIT_M / CLIGHT_M_S / 86400.0)
+
+/* ------------------------------------------------------------------------ */
+/* Cache layout                                                               */
+/* ------------------------------------------------------------------------ */
+
+#define STEPS_PER_DAY 16 /* 1.5 h: the Moon's Hermite error is then ~5 cm */
+#define CACHE_SLOTS 64   /* per table, a power of two: 4 days of steps */
+
+/* Extra look-back of a body block beyond the light time at the step's start, days:
+ * covers the change of light time over a step and the observer's offset (21 ms). */
+#define LOOKBACK_MARGIN_DAYS 0.002
+
+/* Frame block words. */
+enum {
+    FR_T0,
+    FR_H,
+    FR_E = 2,   /* Earth: Hermite coefficients c0[3] c1[3] c2[3] c3[3] */
+    FR_S = 14,  /* Sun */
+    FR_M = 26,  /* N·P·B at t0 (9), then its change over the step (9) */
+    FR_Q = 44,  /* P^T at t0, change */
+    FR_GM = 62, /* GMST - ERA at t0 (degrees), change */
+    FR_GA = 64, /* GAST - ERA, change */
+    FR_DT = 66, /* Delta T (days) at t0, change */
+    FRAME_WORDS = 68
+};
+
+/* Body block words: the interval start, its length, Hermite coefficients. */
+enum { BD_A, BD_LEN, BD_C = 2, BODY_WORDS = 14 };
+
+/* Pheno block words: node times, then per node magnitude, phase, elongation, unit
+ * direction (geocentric astrometric ICRS). */
+enum { PH_T0, PH_H, PH_N0 = 2, PH_N1 = 8, PHENO_WORDS = 14 };
+
+struct cache_table {
+    size_t nwords;          /* payload words per slot */
+    _Atomic uint64_t *mem;  /* CACHE_SLOTS x [seq, key, payload...] */
+};
+
+struct astro_cache {
+    struct cache_table frame;
+    struct cache_table body[ASTRO_BODY_COUNT];
+    struct cache_table pheno[ASTRO_BODY_COUNT];
+};
+
+#define KEY_EMPTY ((uint64_t)INT64_MIN)
+
+static void table_init(struct cache_table *t, size_t nwords)
+{
+    size_t stride = 2 + nwords;
+    t->nwords = nwords;
+    t->mem = pt_xcalloc(CACHE_SLOTS * stride, sizeof(*t->mem));
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        atomic_init(&t->mem[i * stride], 0);
+        atomic_init(&t->mem[i * stride + 1], KEY_EMPTY);
+        for (size_t w = 0; w < nwords; w++)
+            atomic_init(&t->mem[i * stride + 2 + w], 0);
+    }
+}
+
+static _Atomic uint64_t *table_slot(const struct cache_table *t, int64_t key)
+{
+    return t->mem + ((uint64_t)key & (CACHE_SLOTS - 1)) * (2 + t->nwords);
+}
+
+/* Copy the block of `key` into out; false on a miss (or while a writer holds it). */
+static bool table_get(const struct cache_table *t, int64_t key, double *out)
+{
+    _Atomic uint64_t *s = table_slot(t, key);
+    for (int tries = 0; tries < 3; tries++) {
+        uint64_t seq0 = atomic_load_explicit(&s[0], memory_order_acquire);
+        if (seq0 & 1)
+            return false;
+        if (atomic_load_explicit(&s[1], memory_order_relaxed) != (uint64_t)key)
+            return false;
+        for (size_t i = 0; i < t->nwords; i++) {
+            uint64_t v = atomic_load_explicit(&s[2 + i], memory_order_relaxed);
+            memcpy(&out[i], &v, sizeof(v));
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s[0], memory_order_relaxed) == seq0)
+            return true;
+    }
+    return false;
+}
+
+/* Publish a block unless another writer holds the slot (its block is the same). */
+static void table_put(const struct cache_table *t, int64_t key, const double *in)
+{
+    _Atomic uint64_t *s = table_slot(t, key);
+    uint64_t seq0 = atomic_load_explicit(&s[0], memory_order_relaxed);
+    if ((seq0 & 1) || !atomic_compare_exchange_strong_explicit(&s[0], &seq0, seq0 + 1,
+                                                               memory_order_acquire,
+                                                               memory_order_relaxed))
+        return;
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&s[1], (uint64_t)key, memory_order_relaxed);
+    for (size_t i = 0; i < t->nwords; i++) {
+        uint64_t v;
+        memcpy(&v, &in[i], sizeof(v));
+        atomic_store_explicit(&s[2 + i], v, memory_order_relaxed);
+    }
+    atomic_store_explicit(&s[0], seq0 + 2, memory_order_release);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small vector helpers                                                       */
+/* ------------------------------------------------------------------------ */
+
+static double dot3(const double a[3], const double b[3])
+{
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+static double norm3(const double a[3])
+{
+    return sqrt(dot3(a, a));
+}
+
+static void cross3(const double a[3], const double b[3], double out[3])
+{
+    out[0] = a[1] * b[2] - a[2] * b[1];
+    out[1] = a[2] * b[0] - a[0] * b[2];
+    out[2] = a[0] * b[1] - a[1] * b[0];
+}
+
+/* out = m · v (m row major). out may not alias v. */
+static void mat_vec(const double m[9], const double v[3], double out[3])
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = m[3 * i] * v[0] + m[3 * i + 1] * v[1] + m[3 * i + 2] * v[2];
+}
+
+/* Cubic Hermite coefficients (in s in [0, 1]) from positions and velocities (per day)
+ * at both ends of an interval of len days. c: c0[3] c1[3] c2[3] c3[3]. */
+static void hermite_fit(const double p0[6], const double p1[6], double len, double c[12])
+{
+    for (int i = 0; i < 3; i++) {
+        double hv0 = len * p0[3 + i], hv1 = len * p1[3 + i];
+        c[i] = p0[i];
+        c[3 + i] = hv0;
+        c[6 + i] = 3.0 * (p1[i] - p0[i]) - 2.0 * hv0 - hv1;
+        c[9 + i] = 2.0 * (p0[i] - p1[i]) + hv0 + hv1;
+    }
+}
+
+/* Position at s; velocity (per day) too if v is not NULL. */
+static void hermite_eval(const double c[12], double s, double len, double p[3], double *v)
+{
+    for (int i = 0; i < 3; i++)
+        p[i] = c[i] + s * (c[3 + i] + s * (c[6 + i] + s * c[9 + i]));
+    if (v != NULL)
+        for (int i = 0; i < 3; i++)
+            v[i] = (c[3 + i] + s * (2.0 * c[6 + i] + s * 3.0 * c[9 + i])) / len;
+}
+
+/* Earth rotation angle, degrees in [0, 360): IERS Conventions 2010 eq. 5.15, written as
+ * libswe's swe_sidtime0 writes it (jdrel = UT1 - J2000). */
+static double era_deg(double jd_ut1)
+{
+    double a = fmod((0.7790572732640 + 1.00273781191135448 * (jd_ut1 - JD_J2000)) * 360.0, 360.0);
+    return a < 0.0 ? a + 360.0 : a;
+}
+
+/* An angle difference in degrees brought into (-180, 180]. */
+static double wrap180(double d)
+{
+    d = fmod(d, 360.0);
+    if (d > 180.0)
+        d -= 360.0;
+    else if (d <= -180.0)
+        d += 360.0;
+    return d;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Filling blocks from libswe                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define FL_RAW (SEFLG_TRUEPOS | SEFLG_J2000 | SEFLG_ICRS | SEFLG_NONUT | SEFLG_XYZ | SEFLG_EQUATORIAL)
+#define FL_DATE (SEFLG_TRUEPOS | SEFLG_XYZ | SEFLG_EQUATORIAL)
+#define FL_MEAN (FL_DATE | SEFLG_NONUT)
+
+/* One swe_calc (TT) that must succeed from the context's ephemeris. */
+static int calc_tt(const struct astro_ctx *ctx, double jd_tt, int32 ipl, int32 flags, double x[6])
+{
+    char serr[AS_MAXCH] = "";
+    int32 ret = swe_calc(jd_tt, ipl, ctx->eph_flag | flags, x, serr);
+    if (ret < 0 || (ret & (SEFLG_SWIEPH | SEFLG_MOSEPH)) != ctx->eph_flag) {
+        for (char *p = serr; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
+        pt_log_error("astro: swe_calc(%d, JD %.6f TT, flags %d) failed for the cache: %s",
+                     (int)ipl, jd_tt, (int)flags, serr[0] ? serr : "wrong ephemeris");
+        return PT_E_EPHEMERIS;
+    }
+    return 0;
+}
+
+/* Orthonormal triad (as matrix columns) spanned by a then b. */
+static void triad(const double a[3], const double b[3], double t[9])
+{
+    double u[3], v[3], w[3];
+    double ra = norm3(a);
+    for (int i = 0; i < 3; i++)
+        u[i] = a[i] / ra;
+    double p = dot3(b, u);
+    for (int i = 0; i < 3; i++)
+        v[i] = b[i] - p * u[i];
+    double rv = norm3(v);
+    for (int i = 0; i < 3; i++)
+        v[i] /= rv;
+    cross3(u, v, w);
+    for (int i = 0; i < 3; i++) {
+        t[3 * i] = u[i];
+        t[3 * i + 1] = v[i];
+        t[3 * i + 2] = w[i];
+    }
+}
+
+/*
+ * The rotation r with r·a[i] = b[i] for the best conditioned pair of the n vector pairs
+ * (libswe applied one rotation to each a[i] to give b[i]; two non-parallel vectors
+ * determine it, to about 1e-16 / sin(angle between them)).
+ */
+static void rotation_from_pairs(const double (*a)[6], const double (*b)[6], int n, double r[9])
+{
+    int bi = 0, bj = 1;
+    double best = -1.0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            double c[3];
+            cross3(a[i], a[j], c);
+            double s = norm3(c) / (norm3(a[i]) * norm3(a[j]));
+            if (s > best) {
+                best = s;
+                bi = i;
+                bj = j;
+            }
+        }
+    double ta[9], tb[9];
+    triad(a[bi], a[bj], ta);
+    triad(b[bi], b[bj], tb);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            r[3 * i + j] = tb[3 * i] * ta[3 * j] + tb[3 * i + 1] * ta[3 * j + 1] +
+                           tb[3 * i + 2] * ta[3 * j + 2];
+}
+
+/*
+ * N·P·B (to the true equator of date) and P·B (to the mean equator of date) at jd_tt,
+ * from the Earth (barycentric), the Moon (geocentric) and Jupiter (barycentric) as
+ * libswe returns them in ICRS and of date. e_raw: the Earth's ICRS vector.
+ */
+static int node_rotations(const struct astro_ctx *ctx, double jd_tt, double npb[9], double pb[9])
+{
+    static const int32 ipl[3] = {SE_EARTH, SE_MOON, SE_JUPITER};
+    static const int32 ctr[3] = {SEFLG_BARYCTR, 0, SEFLG_BARYCTR};
+    double a[3][6], b[3][6], c[3][6];
+    for (int i = 0; i < 3; i++) {
+        int err = calc_tt(ctx, jd_tt, ipl[i], ctr[i] | FL_RAW, a[i]);
+        if (err == 0)
+            err = calc_tt(ctx, jd_tt, ipl[i], ctr[i] | FL_DATE, b[i]);
+        if (err == 0)
+            err = calc_tt(ctx, jd_tt, ipl[i], ctr[i] | FL_MEAN, c[i]);
+        if (err < 0)
+            return err;
+    }
+    rotation_from_pairs(a, b, 3, npb);
+    rotation_from_pairs(a, c, 3, pb);
+    return 0;
+}
+
+/* Everything the frame block needs at one node. */
+struct frame_node {
+    double e[6], s[6];
+    double npb[9], pt[9];
+    double gm, ga, dt;
+};
+
+static int frame_node_fill(const struct astro_ctx *ctx, double jd_tt, struct frame_node *n)
+{
+    double pb[9];
+    int err = calc_tt(ctx, jd_tt, SE_EARTH, SEFLG_BARYCTR | SEFLG_SPEED | FL_RAW, n->e);
+    if (err == 0)
+        err = calc_tt(ctx, jd_tt, SE_SUN, SEFLG_BARYCTR | SEFLG_SPEED | FL_RAW, n->s);
+    if (err == 0)
+        err = node_rotations(ctx, jd_tt, n->npb, pb);
+    if (err < 0)
+        return err;
+    /* P^T = B·(P·B)^T: swi_get_observer rotates the observer back by precession only. */
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            n->pt[3 * i + j] = ctx->bias[3 * i] * pb[3 * j] + ctx->bias[3 * i + 1] * pb[3 * j + 1] +
+                               ctx->bias[3 * i + 2] * pb[3 * j + 2];
+    /* swi_get_observer takes UT as TT - Delta T(TT) and the mean sidereal time there. */
+    char serr[AS_MAXCH];
+    n->dt = swe_deltat_ex(jd_tt, ctx->eph_flag, serr);
+    double ut = jd_tt - n->dt;
+    double era = era_deg(ut);
+    n->gm = wrap180(swe_sidtime0(ut, 0.0, 0.0) * 15.0 - era);
+    n->ga = wrap180(swe_sidtime(ut) * 15.0 - era);
+    return 0;
+}
+
+static int frame_fill(const struct astro_ctx *ctx, int64_t k, double *w)
+{
+    struct frame_node n0, n1;
+    double t0 = (double)k / STEPS_PER_DAY, h = 1.0 / STEPS_PER_DAY;
+    int err = frame_node_fill(ctx, t0, &n0);
+    if (err == 0)
+        err = frame_node_fill(ctx, t0 + h, &n1);
+    if (err < 0)
+        return err;
+    w[FR_T0] = t0;
+    w[FR_H] = h;
+    hermite_fit(n0.e, n1.e, h, &w[FR_E]);
+    hermite_fit(n0.s, n1.s, h, &w[FR_S]);
+    for (int i = 0; i < 9; i++) {
+        w[FR_M + i] = n0.npb[i];
+        w[FR_M + 9 + i] = n1.npb[i] - n0.npb[i];
+        w[FR_Q + i] = n0.pt[i];
+        w[FR_Q + 9 + i] = n1.pt[i] - n0.pt[i];
+    }
+    w[FR_GM] = n0.gm;
+    w[FR_GM + 1] = wrap180(n1.gm - n0.gm);
+    w[FR_GA] = n0.ga;
+    w[FR_GA + 1] = wrap180(n1.ga - n0.ga);
+    w[FR_DT] = n0.dt;
+    w[FR_DT + 1] = n1.dt - n0.dt;
+    return 0;
+}
+
+/* libswe body flags for a body block: barycentric, except the Moon (geocentric). */
+static int32 body_center(enum astro_body body)
+{
+    return body == ASTRO_MOON ? 0 : SEFLG_BARYCTR;
+}
+
+static int body_fill(const struct astro_ctx *ctx, enum astro_body body, int64_t k, double *w)
+{
+    int32 ipl = astro__body_ipl(body);
+    double t0 = (double)k / STEPS_PER_DAY, t1 = (double)(k + 1) / STEPS_PER_DAY;
+    double g[6], p0[6], p1[6];
+    /* Light time at the start of the step, from the geometric geocentric distance. */
+    int err = calc_tt(ctx, t0, ipl, FL_RAW, g);
+    if (err < 0)
+        return err;
+    double a = t0 - LIGHT_DAYS(norm3(g)) - LOOKBACK_MARGIN_DAYS;
+    err = calc_tt(ctx, a, ipl, body_center(body) | SEFLG_SPEED | FL_RAW, p0);
+    if (err == 0)
+        err = calc_tt(ctx, t1, ipl, body_center(body) | SEFLG_SPEED | FL_RAW, p1);
+    if (err < 0)
+        return err;
+    w[BD_A] = a;
+    w[BD_LEN] = t1 - a;
+    hermite_fit(p0, p1, t1 - a, &w[BD_C]);
+    return 0;
+}
+
+static int64_t step_of(double jd_tt)
+{
+    return (int64_t)floor(jd_tt * STEPS_PER_DAY);
+}
+
+static int frame_get(const struct astro_ctx *ctx, int64_t k, double *w)
+{
+    if (table_get(&ctx->cache->frame, k, w))
+        return 0;
+    astro__thread_enter(ctx);
+    int err = frame_fill(ctx, k, w);
+    if (err == 0)
+        table_put(&ctx->cache->frame, k, w);
+    return err;
+}
+
+static int body_get(const struct astro_ctx *ctx, enum astro_body body, int64_t k, double *w)
+{
+    if (table_get(&ctx->cache->body[body], k, w))
+        return 0;
+    astro__thread_enter(ctx);
+    int err = body_fill(ctx, body, k, w);
+    if (err == 0)
+        table_put(&ctx->cache->body[body], k, w);
+    return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Set-up                                                                     */
+/* ------------------------------------------------------------------------ */
+
+int astro__fast_init(struct astro_ctx *ctx)
+{
+    /* At J2000.0 precession is the identity in libswe, so P·B there is the bias. */
+    double npb[9];
+    int err = node_rotations(ctx, JD_J2000, npb, ctx->bias);
+    if (err < 0)
+        return err;
+    struct astro_cache *c = pt_xcalloc(1, sizeof(*c));
+    table_init(&c->frame, FRAME_WORDS);
+    for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
+        table_init(&c->body[b], BODY_WORDS);
+        table_init(&c->pheno[b], PHENO_WORDS);
+    }
+    ctx->cache = c;
+    return 0;
+}
+
+void astro__fast_deinit(struct astro_ctx *ctx)
+{
+    struct astro_cache *c = ctx->cache;
+    if (c == NULL)
+        return;
+    free(c->frame.mem);
+    for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
+        free(c->body[b].mem);
+        free(c->pheno[b].mem);
+    }
+    free(c);
+    ctx->cache = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per request                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* The observer's part shared by every body at one instant. */
+struct request {
+    const struct astro_ctx *ctx;
+    const struct astro_observer *obs;
+    double jd_ut1, jd_tt;
+    double fw[FRAME_WORDS]; /* the frame block */
+    double s;               /* position of jd_tt in the step, [0, 1) */
+    double e[3], ev[3];     /* Earth, barycentric ICRS, au and au/day, at jd_tt */
+    double sun[3], sunv[3]; /* Sun */
+    double npb[9];          /* N·P·B at jd_tt */
+    double o[3];            /* observer, geocentric, J2000 mean frame (as libswe), au */
+    double ob[3], obv[3];   /* observer, barycentric, au and au/day */
+    double sinlat, coslat;  /* geodetic latitude */
+    double cos_lst, sin_lst; /* local apparent sidereal time */
+};
+
+static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
+                           const struct astro_observer *obs, struct request *r)
+{
+    r->ctx = ctx;
+    r->obs = obs;
+    r->jd_ut1 = jd_ut1;
+    r->jd_tt = jd_tt;
+    int err = frame_get(ctx, step_of(jd_tt), r->fw);
+    if (err < 0)
+        return err;
+    const double *w = r->fw;
+    double s = (jd_tt - w[FR_T0]) / w[FR_H];
+    r->s = s;
+    hermite_eval(&w[FR_E], s, w[FR_H], r->e, r->ev);
+    hermite_eval(&w[FR_S], s, w[FR_H], r->sun, r->sunv);
+    double pt[9];
+    for (int i = 0; i < 9; i++) {
+        r->npb[i] = w[FR_M + i] + s * w[FR_M + 9 + i];
+        pt[i] = w[FR_Q + i] + s * w[FR_Q + 9 + i];
+    }
+    double gm = w[FR_GM] + s * w[FR_GM + 1];
+    double ga = w[FR_GA] + s * w[FR_GA + 1];
+    double ut_obs = jd_tt - (w[FR_DT] + s * w[FR_DT + 1]);
+
+    /* swi_get_observer: geodetic to geocentric on libswe's ellipsoid, mean sidereal
+     * time (SEFLG_NONUT), velocity of the Earth's rotation, then back to J2000. */
+    double lat = obs->lat_deg * DEG2RAD;
+    double coslat = cos(lat), sinlat = sin(lat);
+    double f1 = (1.0 - EARTH_OBLATENESS) * (1.0 - EARTH_OBLATENESS);
+    double cc = 1.0 / sqrt(coslat * coslat + f1 * sinlat * sinlat);
+    double ss = f1 * cc;
+    double theta_m = era_deg(ut_obs) + gm;
+    double ang = (obs->lon_deg + theta_m) * DEG2RAD;
+    double cosl = cos(ang), sinl = sin(ang);
+    double rxy = (EARTH_RADIUS_M * cc + obs->elev_m) * coslat;
+    double xm[3] = {rxy * cosl / AUNIT_M, rxy * sinl / AUNIT_M,
+                    (EARTH_RADIUS_M * ss + obs->elev_m) * sinlat / AUNIT_M};
+    double vm[3] = {-EARTH_ROT_RAD_DAY * xm[1], EARTH_ROT_RAD_DAY * xm[0], 0.0};
+    double ov[3];
+    mat_vec(pt, xm, r->o);
+    mat_vec(pt, vm, ov);
+    for (int i = 0; i < 3; i++) {
+        r->ob[i] = r->e[i] + r->o[i];
+        r->obv[i] = r->ev[i] + ov[i];
+    }
+    r->sinlat = sinlat;
+    r->coslat = coslat;
+
+    /* swe_azalt's local apparent sidereal time differs from the angle above by the
+     * equation of the equinoxes and the UT1 difference: a few arcseconds at most, so
+     * rotate (cosl, sinl) by it instead of evaluating sin and cos again. */
+    double d = ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (ga - gm)) * DEG2RAD;
+    double cd = 1.0 - d * d / 2.0, sd = d - d * d * d / 6.0;
+    r->cos_lst = cosl * cd - sinl * sd;
+    r->sin_lst = sinl * cd + cosl * sd;
+    return 0;
+}
+
+/*
+ * swi_deflect_light, position only: u is the observer-to-body vector (light-time
+ * corrected), dt the light time. False if the body is within the solar disc, where
+ * libswe uses a mass-distribution model that this code does not reproduce.
+ */
+static bool deflect(const struct request *r, double u[3], double dt)
+{
+    double e[3], q[3];
+    for (int i = 0; i < 3; i++) {
+        e[i] = r->ob[i] - r->sun[i];
+        /* Sun at t - dt: "this is sufficient precision" (libswe) */
+        q[i] = u[i] + r->ob[i] - (r->sun[i] - dt * r->sunv[i]);
+    }
+    double ru = norm3(u), rq = norm3(q), re = norm3(e);
+    double un[3], qn[3], en[3];
+    for (int i = 0; i < 3; i++) {
+        un[i] = u[i] / ru;
+        qn[i] = q[i] / rq;
+        en[i] = e[i] / re;
+    }
+    double uq = dot3(un, qn), ue = dot3(un, en), qe = dot3(qn, en);
+    double sina = sqrt(1.0 - ue * ue);
+    if (sina < SUN_RADIUS_RAD / re)
+        return false;
+    double g1 = 2.0 * HELGRAVCONST / CLIGHT_M_S / CLIGHT_M_S / AUNIT_M / re;
+    double g2 = 1.0 + qe;
+    for (int i = 0; i < 3; i++)
+        u[i] = ru * (un[i] + g1 / g2 * (uq * en[i] - ue * qn[i]));
+    return true;
+}
+
+/* swi_aberr_light, position only: relativistic annual plus diurnal aberration with
+ * the observer's barycentric velocity (au/day). */
+static void aberrate(const struct request *r, double x[3])
+{
+    double v[3];
+    double ru = norm3(x);
+    for (int i = 0; i < 3; i++)
+        v[i] = r->obv[i] / 24.0 / 3600.0 / CLIGHT_M_S * AUNIT_M;
+    double b1 = sqrt(1.0 - dot3(v, v));
+    double f1 = dot3(x, v) / ru;
+    double f2 = 1.0 + f1 / (1.0 + b1);
+    for (int i = 0; i < 3; i++)
+        x[i] = (b1 * x[i] + f2 * ru * v[i]) / (1.0 + f1);
+}
+
+/* libswe's calc_astronomical_refr (swecl.c): degrees. */
+static double astronomical_refr(double alt, double pressure, double temp)
+{
+    double r;
+    if (alt > 17.904104638432)
+        r = 0.97 / tan(alt * DEG2RAD);
+    else
+        r = (34.46 + 4.23 * alt + 0.004 * alt * alt) / (1 + 0.505 * alt + 0.0845 * alt * alt);
+    return ((pressure - 80) / 930 / (1 + 0.00008 * (r + 39) * (temp - 10)) * r) / 60.0;
+}
+
+/*
+ * swe_refrac_extended(alt, elev, pressure, temp, 0.0065, SE_TRUE_TO_APP): the apparent
+ * altitude for the true one, by libswe's secant iteration. libswe always runs five
+ * rounds; we stop once the estimate no longer moves (1e-12 degree), which leaves the
+ * result unchanged to far below a microarcsecond.
+ */
+static double refract(double alt, const struct astro_observer *obs)
+{
+    if (alt > 90)
+        alt = 180 - alt;
+    if (alt < -10)
+        return alt;
+    double y = alt, d = 0.0, yy0 = 0.0, d0 = 0.0;
+    for (int i = 0; i < 5; i++) {
+        d = astronomical_refr(y, obs->pressure_hpa, obs->temp_c);
+        double n = y - yy0;
+        yy0 = d - d0 - n;
+        if (n != 0.0 && yy0 != 0.0)
+            n = y - n * (alt + d - y) / yy0;
+        else
+            n = alt + d;
+        yy0 = y;
+        d0 = d;
+        bool settled = fabs(n - y) < 1e-12 && i > 0;
+        y = n;
+        if (settled)
+            break;
+    }
+    /* The dip of the horizon (calc_dip) is <= 0, so it can only matter below 0. A
+     * negative elevation makes it NaN in libswe, and then it never applies. */
+    if (alt + d < 0.0) {
+        double krefr = (0.0342 + LAPSE_RATE_K_M) / (0.154 * 0.0238);
+        double tk = 273.15 + obs->temp_c;
+        double dd = 1 - 1.8480 * krefr * obs->pressure_hpa / tk / tk;
+        double dip = -180.0 / M_PI * acos(1 / (1 + obs->elev_m / EARTH_RADIUS_M)) * sqrt(dd);
+        if (alt + d < dip)
+            return alt;
+    }
+    return alt + d;
+}
+
+/* The topocentric apparent vector of a body in ICRS/J2000 (au), its geocentric
+ * light-time corrected distance; false if the exact path must answer. */
+static int body_vector(const struct request *r, enum astro_body body, double u[3],
+                       double *dist_geo, bool *exact)
+{
+    double bw[BODY_WORDS];
+    int err = body_get(r->ctx, body, step_of(r->jd_tt), bw);
+    if (err < 0)
+        return err;
+    const double *c = &bw[BD_C];
+    double a = bw[BD_A], len = bw[BD_LEN];
+    double t = r->jd_tt;
+    double x[3], xv[3], d[3];
+    *exact = false;
+
+    if (body == ASTRO_MOON) {
+        /* app_pos_etc_moon: light time from the topocentric distance at t, then the
+         * geocentric Moon and the barycentric Earth at t - dt. */
+        hermite_eval(c, (t - a) / len, len, x, NULL);
+        for (int i = 0; i < 3; i++)
+            d[i] = x[i] - r->o[i];
+        double dt = LIGHT_DAYS(norm3(d));
+        double m[3], e[3];
+        hermite_eval(c, (t - dt - a) / len, len, m, NULL);
+        hermite_eval(&r->fw[FR_E], (t - dt - r->fw[FR_T0]) / r->fw[FR_H], r->fw[FR_H], e, NULL);
+        for (int i = 0; i < 3; i++)
+            u[i] = m[i] + e[i] - r->ob[i];
+        /* The geocentric distance needs the geocentric light time: the Moon moves by
+         * 30 km/s about the barycentre, 0.6 km in the 21 ms the observer changes. */
+        double dtg = LIGHT_DAYS(norm3(x));
+        hermite_eval(c, (t - dtg - a) / len, len, m, NULL);
+        hermite_eval(&r->fw[FR_E], (t - dtg - r->fw[FR_T0]) / r->fw[FR_H], r->fw[FR_H], e, NULL);
+        double g[3];
+        for (int i = 0; i < 3; i++)
+            g[i] = m[i] + e[i] - r->e[i];
+        *dist_geo = norm3(g);
+    } else if (body == ASTRO_SUN) {
+        /* app_pos_etc_sun: two light-time rounds, each with the retarded Sun. */
+        double xs[3];
+        hermite_eval(c, (t - a) / len, len, xs, NULL);
+        for (int j = 0; j < 2; j++) {
+            for (int i = 0; i < 3; i++)
+                d[i] = r->ob[i] - xs[i];
+            double dt = LIGHT_DAYS(norm3(d));
+            hermite_eval(c, (t - dt - a) / len, len, xs, NULL);
+        }
+        double g[3];
+        for (int i = 0; i < 3; i++) {
+            u[i] = -(r->ob[i] - xs[i]);
+            g[i] = xs[i] - r->e[i];
+        }
+        *dist_geo = norm3(g);
+    } else {
+        /* app_pos_etc_plan: a linear first guess, then the retarded position. */
+        hermite_eval(c, (t - a) / len, len, x, xv);
+        double dt = 0.0;
+        double xx[3] = {x[0], x[1], x[2]};
+        for (int j = 0; j < 2; j++) {
+            for (int i = 0; i < 3; i++)
+                d[i] = xx[i] - r->ob[i];
+            dt = LIGHT_DAYS(norm3(d));
+            for (int i = 0; i < 3; i++)
+                xx[i] = x[i] - dt * xv[i];
+        }
+        double xr[3], g[3];
+        hermite_eval(c, (t - dt - a) / len, len, xr, NULL);
+        for (int i = 0; i < 3; i++) {
+            u[i] = xr[i] - r->ob[i];
+            g[i] = xr[i] - r->e[i];
+        }
+        *dist_geo = norm3(g);
+        if (!deflect(r, u, dt)) {
+            *exact = true;
+            return 0;
+        }
+    }
+    aberrate(r, u);
+    return 0;
+}
+
+static int request_body(const struct request *r, enum astro_body body, struct astro_position *out)
+{
+    double u[3], dist_geo;
+    bool exact;
+    int err = body_vector(r, body, u, &dist_geo, &exact);
+    if (err < 0)
+        return err;
+    if (exact) {
+        struct astro_time t = {.jd_ut1 = r->jd_ut1, .jd_tt = r->jd_tt};
+        return astro_position_compute_exact(r->ctx, body, &t, r->obs, out);
+    }
+    double w[3];
+    mat_vec(r->npb, u, w);
+
+    /* swi_cartpol: RA in [0, 360), declination by atan(z / rxy). */
+    double rxy2 = w[0] * w[0] + w[1] * w[1];
+    double rxy = sqrt(rxy2);
+    double ra = atan2(w[1], w[0]);
+    if (ra < 0.0)
+        ra += 2.0 * M_PI;
+    out->ra_deg = ra * RAD2DEG;
+    out->dec_deg = atan(w[2] / rxy) * RAD2DEG;
+    out->distance_topo_au = sqrt(rxy2 + w[2] * w[2]);
+    out->distance_au = dist_geo;
+
+    /* swe_azalt: hour angle from the apparent sidereal time, then the horizon. */
+    double xh = w[0] * r->cos_lst + w[1] * r->sin_lst; /* r cos(dec) cos(H) */
+    double yh = w[0] * r->sin_lst - w[1] * r->cos_lst; /* r cos(dec) sin(H) */
+    double up = r->sinlat * w[2] + r->coslat * xh;
+    double north = r->coslat * w[2] - r->sinlat * xh;
+    double east = -yh;
+    double az = atan2(east, north) * RAD2DEG;
+    if (az < 0.0)
+        az += 360.0;
+    if (az >= 360.0)
+        az -= 360.0;
+    out->az_deg = az;
+    out->alt_airless_deg = atan2(up, hypot(north, east)) * RAD2DEG;
+    out->alt_deg = r->obs->pressure_hpa > 0.0 ? refract(out->alt_airless_deg, r->obs)
+                                              : out->alt_airless_deg;
+    return 0;
+}
+
+int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
+                         double jd_tt, const struct astro_observer *obs,
+                         struct astro_position *out)
+{
+    struct request r;
+    int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
+    if (err < 0)
+        return err;
+    return request_body(&r, body, out);
+}
+
+int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
+                             const struct astro_observer *obs,
+                             struct astro_position out[ASTRO_BODY_COUNT])
+{
+    struct request r;
+    int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
+    for (int b = 0; b < ASTRO_BODY_COUNT && err == 0; b++)
+        err = request_body(&r, (enum astro_body)b, &out[b]);
+    return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Slowly changing geocentric quantities                                      */
+/* ------------------------------------------------------------------------ */
+
+static int pheno_node(const struct astro_ctx *ctx, enum astro_body body, double jd_tt, double *n)
+{
+    int32 ipl = astro__body_ipl(body);
+    double attr[20], x[6];
+    char serr[AS_MAXCH] = "";
+    int32 ret = swe_pheno(jd_tt, ipl, ctx->eph_flag, attr, serr);
+    if (ret < 0) {
+        pt_log_error("astro: swe_pheno(%d, JD %.6f TT) failed: %s", (int)ipl, jd_tt, serr);
+        return PT_E_EPHEMERIS;
+    }
+    int err = calc_tt(ctx, jd_tt, ipl,
+                      SEFLG_J2000 | SEFLG_ICRS | SEFLG_NONUT | SEFLG_NOABERR | SEFLG_NOGDEFL |
+                          SEFLG_XYZ | SEFLG_EQUATORIAL,
+                      x);
+    if (err < 0)
+        return err;
+    n[0] = attr[4];                            /* magnitude */
+    n[1] = body == ASTRO_SUN ? 1.0 : attr[1];  /* illuminated fraction */
+    n[2] = body == ASTRO_SUN ? 0.0 : attr[2];  /* elongation, degrees */
+    double r = norm3(x);
+    for (int i = 0; i < 3; i++)
+        n[3 + i] = x[i] / r;
+    return 0;
+}
+
+int astro__fast_pheno(const struct astro_ctx *ctx, enum astro_body body, double jd_tt,
+                      double pheno[4], double dir[3])
+{
+    int64_t k = step_of(jd_tt);
+    double w[PHENO_WORDS];
+    if (!table_get(&ctx->cache->pheno[body], k, w)) {
+        astro__thread_enter(ctx);
+        w[PH_T0] = (double)k / STEPS_PER_DAY;
+        w[PH_H] = 1.0 / STEPS_PER_DAY;
+        int err = pheno_node(ctx, body, w[PH_T0], &w[PH_N0]);
+        if (err == 0)
+            err = pheno_node(ctx, body, w[PH_T0] + w[PH_H], &w[PH_N1]);
+        if (err < 0)
+            return err;
+        table_put(&ctx->cache->pheno[body], k, w);
+    }
+    double s = (jd_tt - w[PH_T0]) / w[PH_H];
+    for (int i = 0; i < 3; i++)
+        pheno[i] = w[PH_N0 + i] + s * (w[PH_N1 + i] - w[PH_N0 + i]);
+    pheno[3] = 0.0;
+    for (int i = 0; i < 3; i++)
+        dir[i] = w[PH_N0 + 3 + i] + s * (w[PH_N1 + 3 + i] - w[PH_N0 + 3 + i]);
+    double r = norm3(dir);
+    for (int i = 0; i < 3; i++)
+        dir[i] /= r;
+    return 0;
+}
