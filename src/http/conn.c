@@ -204,12 +204,46 @@ static void flush_output(struct http_conn *conn)
         if (conn->stream_chunked)
             bufs[n++] = uv_buf_init((char *)"\r\n", 2);
     }
+    /*
+     * Try the kernel first: when everything fits (the common case) there is no
+     * write request, no callback and no epoll_ctl(POLLOUT) churn, which libuv
+     * would otherwise do for every uv_write(). Only a remainder is queued.
+     */
+    int sent = uv_try_write((uv_stream_t *)&conn->tcp, bufs, n);
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
+    if (sent >= 0 && (size_t)sent == total) {
+        conn->out_flight.len = 0;
+        pt_shared_unref(conn->latest_flight);
+        conn->latest_flight = NULL;
+        if (conn->state == HTTP_CONN_STREAMING)
+            conn->deadline_ms = 0;
+        close_if_done(conn);
+        return;
+    }
+    if (sent < 0 && sent != UV_EAGAIN) {
+        pt_shared_unref(conn->latest_flight);
+        conn->latest_flight = NULL;
+        http__conn_close(conn);
+        return;
+    }
+    unsigned first = 0;
+    for (size_t skip = sent > 0 ? (size_t)sent : 0; skip > 0; first++) {
+        if (skip < bufs[first].len) {
+            bufs[first].base += skip;
+            bufs[first].len -= (unsigned)skip;
+            break;
+        }
+        skip -= bufs[first].len;
+    }
     conn->writing = true;
     if (conn->state == HTTP_CONN_STREAMING) {
         set_deadline(conn, conn->server->cfg.stall_timeout_ms);
         arm_timer(conn);
     }
-    int rc = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, bufs, n, on_write_done);
+    int rc = uv_write(&conn->write_req, (uv_stream_t *)&conn->tcp, bufs + first, n - first,
+                      on_write_done);
     if (rc < 0) {
         conn->writing = false;
         pt_shared_unref(conn->latest_flight);

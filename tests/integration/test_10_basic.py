@@ -103,8 +103,8 @@ def test_port_in_use_fails_cleanly(server):
 
 
 FAKE_SERVER = """#!/bin/sh
-echo "PlanetTracker 0.0.0 listening on http://127.0.0.1:9/" >&2
 trap 'echo "{report}" >&2; exit {status}' TERM
+echo "PlanetTracker 0.0.0 listening on http://127.0.0.1:9/" >&2
 while :; do sleep 0.05; done
 """
 
