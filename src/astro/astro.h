@@ -255,4 +255,105 @@ int astro_position_compute_all(const struct astro_ctx *ctx, const struct astro_t
                                const struct astro_observer *obs,
                                struct astro_position out[ASTRO_BODY_COUNT]);
 
+/* ------------------------------------------------------------------------ */
+/* Observing details                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* What an observer wants to know besides the position (geocentric quantities). */
+struct astro_details {
+    double magnitude;               /* apparent visual magnitude (libswe's swe_pheno) */
+    double phase;                   /* illuminated fraction of the disc, 0..1; Sun: 1 */
+    double elongation_deg;          /* angle from the Sun seen from the Earth's centre; Sun: 0 */
+    char constellation[4];          /* IAU abbreviation, "Leo", "UMi"; NUL-terminated */
+    const char *constellation_name; /* "Leo", "Ursa Minor": a static string */
+};
+
+/*
+ * Magnitude, phase, elongation and constellation of `body` at `t` (borrowed; jd_tt is
+ * used). Magnitude, phase and elongation are libswe's swe_pheno (geocentric) at the
+ * ends of the 1.5-hour cache step, interpolated linearly (the Moon's phase changes by
+ * under 0.005 and its magnitude by under 0.01 in a step); the constellation is found
+ * by Roman's method from the geocentric astrometric direction precessed to B1875.
+ * OUT: *out. Returns 0; PT_E_INVALID for an unknown body; PT_E_RANGE outside
+ * astro_ctx_jd_range(); PT_E_EPHEMERIS if libswe fails. Thread-safe.
+ */
+int astro_details_compute(const struct astro_ctx *ctx, enum astro_body body,
+                          const struct astro_time *t, struct astro_details *out);
+
+#define ASTRO_CONSTELLATION_COUNT 88
+
+/*
+ * The IAU constellation (Delporte boundaries, Roman 1987) that contains the direction
+ * (ra_deg, dec_deg), given in the ICRS / mean equator and equinox of J2000 (degrees;
+ * ra any value, dec in [-90, 90]). The direction is precessed to the boundaries'
+ * equinox B1875 with the IAU 1976 precession (Lieske 1977; under 0.1" from IAU 2006
+ * over that interval). Returns the constellation's index in
+ * [0, ASTRO_CONSTELLATION_COUNT), ordered by abbreviation, or PT_E_RANGE for a
+ * non-finite or out-of-range declination. Thread-safe.
+ */
+int astro_constellation_find(double ra_deg, double dec_deg);
+
+/* IAU abbreviation ("UMi") of a constellation index, or NULL if out of range. */
+const char *astro_constellation_abbr(int index);
+
+/* Name ("Ursa Minor") of a constellation index, or NULL if out of range. */
+const char *astro_constellation_name(int index);
+
+/* ------------------------------------------------------------------------ */
+/* Rise, transit, set                                                         */
+/* ------------------------------------------------------------------------ */
+
+enum astro_rise_status {
+    ASTRO_RISES_SETS,  /* at least one rise or set in the window */
+    ASTRO_CIRCUMPOLAR, /* above the horizon for the whole window */
+    ASTRO_NEVER_RISES  /* below the horizon for the whole window */
+};
+
+/* "rises_sets", "circumpolar" or "never_rises"; NULL for an unknown value. */
+const char *astro_rise_status_name(enum astro_rise_status s);
+
+/* The events of one window. An event that does not happen in the window has
+ * jd_ut1, jd_tt and unix_s NAN (astro_time_format_iso() then writes ""). */
+struct astro_riseset {
+    struct astro_time rise;    /* upper limb (Sun, Moon) or centre (planets) rises */
+    struct astro_time transit; /* upper meridian transit (topocentric hour angle 0) */
+    struct astro_time set;
+    enum astro_rise_status status;
+};
+
+/* Longest range astro_events_range() accepts, days. */
+#define ASTRO_EVENTS_MAX_DAYS 366
+
+/*
+ * The first rise, upper transit and set of `body` after `t` (borrowed) within one day
+ * (the Moon: 1.05 day, its rising recurs every 24 h 50 min), seen by `obs` (borrowed;
+ * latitude, longitude and elevation are used; pressure and temperature are not).
+ * USNO conventions: a rise or set is the instant the upper limb of the Sun or the
+ * Moon (the centre of a planet), seen topocentrically without atmosphere, is 34'
+ * below the geometric horizon (standard refraction at the horizon); no dip for the
+ * observer's height. Found on the fast path by hourly samples, a check of the
+ * extrema between them (grazing risings near the poles), and root refinement to
+ * 0.01 s. status is ASTRO_CIRCUMPOLAR or ASTRO_NEVER_RISES when neither a rise nor a
+ * set happens in the window. OUT: *out.
+ * Returns 0; PT_E_INVALID for an unknown body; PT_E_RANGE as astro_position_compute()
+ * (also when the window leaves astro_ctx_jd_range()); PT_E_EPHEMERIS. Thread-safe.
+ * Costs a few microseconds when the day's steps are cached, up to about 0.5 ms.
+ */
+int astro_riseset_next(const struct astro_ctx *ctx, enum astro_body body,
+                       const struct astro_time *t, const struct astro_observer *obs,
+                       struct astro_riseset *out);
+
+/*
+ * The events of `days` consecutive days: out[i] holds the first rise, transit and set
+ * in [start + i days, start + i + 1 days) with that day's status, as the USNO yearly
+ * tables list them (start is typically 0 h UT of the first day). Conventions as
+ * astro_riseset_next(). days in [1, ASTRO_EVENTS_MAX_DAYS]. OUT: out[0 .. days-1].
+ * Returns 0; PT_E_RANGE for days out of range or as astro_riseset_next();
+ * PT_E_INVALID; PT_E_EPHEMERIS. Thread-safe and meant for an executor thread: 366
+ * days of the Moon take tens of milliseconds (bench/RESULTS.md).
+ */
+int astro_events_range(const struct astro_ctx *ctx, enum astro_body body,
+                       const struct astro_time *start, int days,
+                       const struct astro_observer *obs, struct astro_riseset *out);
+
 #endif /* PT_ASTRO_ASTRO_H */

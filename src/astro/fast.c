@@ -109,12 +109,16 @@ enum {
     FRAME_WORDS = 59
 };
 
+/* Node words: what the frame block needs at one step boundary (see frame_node). */
+enum { NODE_WORDS = 33 };
+
 /* Body block words: the interval start, its length, Hermite coefficients. */
 enum { BD_A, BD_LEN, BD_C = 2, BODY_WORDS = 14 };
 
-/* Pheno block words: node times, then per node magnitude, phase, elongation, unit
- * direction (geocentric astrometric ICRS). */
-enum { PH_T0, PH_H, PH_N0 = 2, PH_N1 = 8, PHENO_WORDS = 14 };
+/* Pheno block words: node times, then per node (PH_NODE words) magnitude, phase,
+ * elongation, unit direction (geocentric astrometric ICRS), unit directions of the body
+ * and of the Sun (geocentric apparent, ecliptic of date). */
+enum { PH_T0, PH_H, PH_N0 = 2, PH_NODE = 12, PH_N1 = PH_N0 + PH_NODE, PHENO_WORDS = 26 };
 
 struct cache_table {
     size_t nwords;          /* payload words per slot */
@@ -122,6 +126,7 @@ struct cache_table {
 };
 
 struct astro_cache {
+    struct cache_table node; /* step boundaries, each shared by two frame blocks */
     struct cache_table frame;
     struct cache_table body[ASTRO_BODY_COUNT];
     struct cache_table pheno[ASTRO_BODY_COUNT];
@@ -333,15 +338,23 @@ static void rotation_from_pairs(const double (*a)[6], const double (*b)[6], int 
 
 /*
  * N·P·B (to the true equator of date) and P·B (to the mean equator of date) at jd_tt,
- * from the Earth (barycentric), the Moon (geocentric) and Jupiter (barycentric) as
- * libswe returns them in ICRS and of date. e_raw: the Earth's ICRS vector.
+ * from the Earth (barycentric) and the Moon (geocentric) as libswe returns them in
+ * ICRS and of date; Jupiter (barycentric) joins in the rare case the first two are
+ * within a few degrees of parallel.
  */
 static int node_rotations(const struct astro_ctx *ctx, double jd_tt, double npb[9], double pb[9])
 {
     static const int32 ipl[3] = {SE_EARTH, SE_MOON, SE_JUPITER};
     static const int32 ctr[3] = {SEFLG_BARYCTR, 0, SEFLG_BARYCTR};
     double a[3][6], b[3][6], c[3][6];
+    int n = 0;
     for (int i = 0; i < 3; i++) {
+        if (i == 2) {
+            double x[3];
+            cross3(a[0], a[1], x);
+            if (norm3(x) > 0.05 * norm3(a[0]) * norm3(a[1]))
+                break;
+        }
         int err = calc_tt(ctx, jd_tt, ipl[i], ctr[i] | FL_RAW, a[i]);
         if (err == 0)
             err = calc_tt(ctx, jd_tt, ipl[i], ctr[i] | FL_DATE, b[i]);
@@ -349,70 +362,82 @@ static int node_rotations(const struct astro_ctx *ctx, double jd_tt, double npb[
             err = calc_tt(ctx, jd_tt, ipl[i], ctr[i] | FL_MEAN, c[i]);
         if (err < 0)
             return err;
+        n++;
     }
-    rotation_from_pairs(a, b, 3, npb);
-    rotation_from_pairs(a, c, 3, pb);
+    rotation_from_pairs(a, b, n, npb);
+    rotation_from_pairs(a, c, n, pb);
     return 0;
 }
 
-/* Everything the frame block needs at one node. */
-struct frame_node {
-    double e[6], s[6];
-    double npb[9], pt[9];
-    double gm, ga, dt;
-};
+/* Node words: the Earth and the Sun (barycentric ICRS, position and velocity), N·P·B,
+ * P^T, GMST - ERA and GAST - ERA (degrees), Delta T (days). */
+enum { ND_E = 0, ND_S = 6, ND_NPB = 12, ND_PT = 21, ND_GM = 30, ND_GA = 31, ND_DT = 32 };
 
-static int frame_node_fill(const struct astro_ctx *ctx, double jd_tt, struct frame_node *n)
+static int node_fill(const struct astro_ctx *ctx, double jd_tt, double *n)
 {
-    double pb[9];
-    int err = calc_tt(ctx, jd_tt, SE_EARTH, SEFLG_BARYCTR | SEFLG_SPEED | FL_RAW, n->e);
+    double pb[9], nut[6];
+    int err = calc_tt(ctx, jd_tt, SE_EARTH, SEFLG_BARYCTR | SEFLG_SPEED | FL_RAW, &n[ND_E]);
     if (err == 0)
-        err = calc_tt(ctx, jd_tt, SE_SUN, SEFLG_BARYCTR | SEFLG_SPEED | FL_RAW, n->s);
+        err = calc_tt(ctx, jd_tt, SE_SUN, SEFLG_BARYCTR | SEFLG_SPEED | FL_RAW, &n[ND_S]);
     if (err == 0)
-        err = node_rotations(ctx, jd_tt, n->npb, pb);
+        err = node_rotations(ctx, jd_tt, &n[ND_NPB], pb);
+    if (err == 0)
+        err = calc_tt(ctx, jd_tt, SE_ECL_NUT, 0, nut);
     if (err < 0)
         return err;
     /* P^T = B·(P·B)^T: swi_get_observer rotates the observer back by precession only. */
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++)
-            n->pt[3 * i + j] = ctx->bias[3 * i] * pb[3 * j] + ctx->bias[3 * i + 1] * pb[3 * j + 1] +
-                               ctx->bias[3 * i + 2] * pb[3 * j + 2];
-    /* swi_get_observer takes UT as TT - Delta T(TT) and the mean sidereal time there. */
+            n[ND_PT + 3 * i + j] = ctx->bias[3 * i] * pb[3 * j] +
+                                   ctx->bias[3 * i + 1] * pb[3 * j + 1] +
+                                   ctx->bias[3 * i + 2] * pb[3 * j + 2];
+    /* swi_get_observer takes UT as TT - Delta T(TT) and the mean sidereal time there
+     * (swe_sidtime0 with nutation 0: ERA + the IERS 2010 polynomial and complementary
+     * terms); swe_azalt adds the equation of the equinoxes, dpsi·cos(true obliquity). */
     char serr[AS_MAXCH];
-    n->dt = swe_deltat_ex(jd_tt, ctx->eph_flag, serr);
-    double ut = jd_tt - n->dt;
-    double era = era_deg(ut);
-    n->gm = wrap180(swe_sidtime0(ut, 0.0, 0.0) * 15.0 - era);
-    n->ga = wrap180(swe_sidtime(ut) * 15.0 - era);
+    n[ND_DT] = swe_deltat_ex(jd_tt, ctx->eph_flag, serr);
+    double ut = jd_tt - n[ND_DT];
+    n[ND_GM] = wrap180(swe_sidtime0(ut, 0.0, 0.0) * 15.0 - era_deg(ut));
+    n[ND_GA] = n[ND_GM] + nut[2] * cos(nut[0] * DEG2RAD);
     return 0;
+}
+
+static int node_get(const struct astro_ctx *ctx, int64_t k, double *n)
+{
+    if (table_get(&ctx->cache->node, k, n))
+        return 0;
+    int err = node_fill(ctx, (double)k / STEPS_PER_DAY, n);
+    if (err == 0)
+        table_put(&ctx->cache->node, k, n);
+    return err;
 }
 
 static int frame_fill(const struct astro_ctx *ctx, int64_t k, double *w)
 {
-    struct frame_node n0, n1;
-    double t0 = (double)k / STEPS_PER_DAY, h = 1.0 / STEPS_PER_DAY;
-    int err = frame_node_fill(ctx, t0, &n0);
+    double n0[NODE_WORDS], n1[NODE_WORDS];
+    int err = node_get(ctx, k, n0);
     if (err == 0)
-        err = frame_node_fill(ctx, t0 + h, &n1);
+        err = node_get(ctx, k + 1, n1);
     if (err < 0)
         return err;
-    w[FR_T0] = t0;
+    double h = 1.0 / STEPS_PER_DAY;
+    w[FR_T0] = (double)k / STEPS_PER_DAY;
     w[FR_H] = h;
-    hermite_fit(n0.e, n1.e, h, &w[FR_E]);
-    hermite_fit(n0.s, n1.s, h, &w[FR_S]);
+    hermite_fit(&n0[ND_E], &n1[ND_E], h, &w[FR_E]);
+    hermite_fit(&n0[ND_S], &n1[ND_S], h, &w[FR_S]);
     /* P^T moves by 0.009" (precession) over a step; taken at mid-step it turns the
      * observer's vector by at most 0.0045" (0.14 m), 0.00008" seen on the Moon. */
     for (int i = 0; i < 9; i++) {
-        w[FR_M + i] = n0.npb[i];
-        w[FR_M + 9 + i] = n1.npb[i] - n0.npb[i];
-        w[FR_Q + i] = 0.5 * (n0.pt[i] + n1.pt[i]);
+        w[FR_M + i] = n0[ND_NPB + i];
+        w[FR_M + 9 + i] = n1[ND_NPB + i] - n0[ND_NPB + i];
+        w[FR_Q + i] = 0.5 * (n0[ND_PT + i] + n1[ND_PT + i]);
     }
-    w[FR_GM] = n0.gm;
-    w[FR_GM + 1] = wrap180(n1.gm - n0.gm);
-    w[FR_GA] = n0.ga;
-    w[FR_GA + 1] = wrap180(n1.ga - n0.ga);
-    w[FR_DT] = n0.dt;
-    w[FR_DT + 1] = n1.dt - n0.dt;
+    w[FR_GM] = n0[ND_GM];
+    w[FR_GM + 1] = wrap180(n1[ND_GM] - n0[ND_GM]);
+    w[FR_GA] = n0[ND_GA];
+    w[FR_GA + 1] = wrap180(n1[ND_GA] - n0[ND_GA]);
+    w[FR_DT] = n0[ND_DT];
+    w[FR_DT + 1] = n1[ND_DT] - n0[ND_DT];
     return 0;
 }
 
@@ -422,19 +447,23 @@ static int32 body_center(enum astro_body body)
     return body == ASTRO_MOON ? 0 : SEFLG_BARYCTR;
 }
 
-static int body_fill(const struct astro_ctx *ctx, enum astro_body body, int64_t k, double *w)
+/* e1: the Earth's barycentric position at the step's end, from the frame block. */
+static int body_fill(const struct astro_ctx *ctx, enum astro_body body, int64_t k,
+                     const double e1[3], double *w)
 {
     int32 ipl = astro__body_ipl(body);
     double t0 = (double)k / STEPS_PER_DAY, t1 = (double)(k + 1) / STEPS_PER_DAY;
-    double g[6], p0[6], p1[6];
-    /* Light time at the start of the step, from the geometric geocentric distance. */
-    int err = calc_tt(ctx, t0, ipl, FL_RAW, g);
+    double p0[6], p1[6];
+    int err = calc_tt(ctx, t1, ipl, body_center(body) | SEFLG_SPEED | FL_RAW, p1);
     if (err < 0)
         return err;
+    /* Look back by the light time (geometric distance at the step's end: it changes by
+     * under 1e-5 day over a step) plus a margin. */
+    double g[3];
+    for (int i = 0; i < 3; i++)
+        g[i] = body == ASTRO_MOON ? p1[i] : p1[i] - e1[i];
     double a = t0 - LIGHT_DAYS(norm3(g)) - LOOKBACK_MARGIN_DAYS;
     err = calc_tt(ctx, a, ipl, body_center(body) | SEFLG_SPEED | FL_RAW, p0);
-    if (err == 0)
-        err = calc_tt(ctx, t1, ipl, body_center(body) | SEFLG_SPEED | FL_RAW, p1);
     if (err < 0)
         return err;
     w[BD_A] = a;
@@ -459,12 +488,15 @@ static int frame_get(const struct astro_ctx *ctx, int64_t k, double *w)
     return err;
 }
 
-static int body_get(const struct astro_ctx *ctx, enum astro_body body, int64_t k, double *w)
+static int body_get(const struct astro_ctx *ctx, enum astro_body body, int64_t k,
+                    const double *fw, double *w)
 {
     if (table_get(&ctx->cache->body[body], k, w))
         return 0;
     astro__thread_enter(ctx);
-    int err = body_fill(ctx, body, k, w);
+    double e1[3];
+    hermite_eval(&fw[FR_E], 1.0, fw[FR_H], e1, NULL);
+    int err = body_fill(ctx, body, k, e1, w);
     if (err == 0)
         table_put(&ctx->cache->body[body], k, w);
     return err;
@@ -482,6 +514,7 @@ int astro__fast_init(struct astro_ctx *ctx)
     if (err < 0)
         return err;
     struct astro_cache *c = pt_xcalloc(1, sizeof(*c));
+    table_init(&c->node, NODE_WORDS);
     table_init(&c->frame, FRAME_WORDS);
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
         table_init(&c->body[b], BODY_WORDS);
@@ -496,6 +529,7 @@ void astro__fast_deinit(struct astro_ctx *ctx)
     struct astro_cache *c = ctx->cache;
     if (c == NULL)
         return;
+    free(c->node.mem);
     free(c->frame.mem);
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
         free(c->body[b].mem);
@@ -628,22 +662,12 @@ static void aberrate(const struct request *r, double x[3])
         x[i] = (b1 * x[i] + f2 * v[i]) * inv;
 }
 
-/* libswe's calc_astronomical_refr (swecl.c): degrees. */
-static double astronomical_refr(double alt, double pressure, double temp)
-{
-    double r;
-    if (alt > 17.904104638432)
-        r = 0.97 / tan(alt * DEG2RAD);
-    else
-        r = (34.46 + 4.23 * alt + 0.004 * alt * alt) / (1 + 0.505 * alt + 0.0845 * alt * alt);
-    return ((pressure - 80) / 930 / (1 + 0.00008 * (r + 39) * (temp - 10)) * r) / 60.0;
-}
-
 /*
  * swe_refrac_extended(alt, elev, pressure, temp, 0.0065, SE_TRUE_TO_APP): the apparent
- * altitude for the true one, by libswe's secant iteration. libswe always runs five
- * rounds; we stop once the estimate no longer moves (1e-12 degree), which leaves the
- * result unchanged to far below a microarcsecond.
+ * altitude for the true one, by libswe's secant iteration on its
+ * calc_astronomical_refr formula (degrees). libswe always runs five rounds; we stop
+ * once the estimate moves by less than 1e-8 degree, which changes the result by under
+ * 1e-8" (the refraction's slope is below 0.25 degree per degree above -1 degree).
  */
 static double refract(double alt, const struct astro_observer *obs)
 {
@@ -651,9 +675,29 @@ static double refract(double alt, const struct astro_observer *obs)
         alt = 180 - alt;
     if (alt < -10)
         return alt;
+    /* calc_astronomical_refr: ((P - 80) / 930 / (1 + 0.00008 (r + 39) (T - 10)) r) / 60 */
+    double pf = (obs->pressure_hpa - 80) / 930 / 60.0;
+    double tq = 0.00008 * (obs->temp_c - 10);
     double y = alt, d = 0.0, yy0 = 0.0, d0 = 0.0;
+    double ty = NAN, tan_ty = 0.0; /* an angle whose tangent is known */
     for (int i = 0; i < 5; i++) {
-        d = astronomical_refr(y, obs->pressure_hpa, obs->temp_c);
+        double r;
+        if (y > 17.904104638432) {
+            if (isnan(ty)) {
+                tan_ty = tan(y * DEG2RAD);
+                ty = y;
+                r = 0.97 / tan_ty;
+            } else {
+                /* tan(ty + e) by the addition formula: the iterates differ by well under
+                 * 0.01 rad, where the series of tan(e) to e^7 is exact to 1e-20. */
+                double e = (y - ty) * DEG2RAD, e2 = e * e;
+                double te = e * (1.0 + e2 * (1.0 / 3.0 + e2 * (2.0 / 15.0 + e2 * (17.0 / 315.0))));
+                r = 0.97 * (1.0 - tan_ty * te) / (tan_ty + te);
+            }
+        } else {
+            r = (34.46 + 4.23 * y + 0.004 * y * y) / (1 + 0.505 * y + 0.0845 * y * y);
+        }
+        d = pf * r / (1 + (r + 39) * tq);
         double n = y - yy0;
         yy0 = d - d0 - n;
         if (n != 0.0 && yy0 != 0.0)
@@ -662,7 +706,7 @@ static double refract(double alt, const struct astro_observer *obs)
             n = alt + d;
         yy0 = y;
         d0 = d;
-        bool settled = fabs(n - y) < 1e-12 && i > 0;
+        bool settled = i > 0 && fabs(n - y) < 1e-8;
         y = n;
         if (settled)
             break;
@@ -686,7 +730,7 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
                        double *dist_geo, bool *exact)
 {
     double bw[BODY_WORDS];
-    int err = body_get(r->ctx, body, step_of(r->jd_tt), bw);
+    int err = body_get(r->ctx, body, step_of(r->jd_tt), r->fw, bw);
     if (err < 0)
         return err;
     const double *c = &bw[BD_C];
@@ -750,6 +794,11 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
             u[i] = xr[i] - r->ob[i];
             g[i] = xr[i] - r->e[i];
         }
+        /* The geocentric distance, with the geocentric light time: the planet moves up
+         * to 1 km in the 21 ms by which the observer changes it. */
+        double dtg = LIGHT_DAYS(norm3(g));
+        for (int i = 0; i < 3; i++)
+            g[i] += (dt - dtg) * xv[i];
         *dist_geo = norm3(g);
         if (!deflect(r, u, dt)) {
             *exact = true;
@@ -760,7 +809,9 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
     return 0;
 }
 
-static int request_body(const struct request *r, enum astro_body body, struct astro_position *out)
+/* ha_deg (may be NULL): OUT the topocentric hour angle in (-180, 180] degrees. */
+static int request_body(const struct request *r, enum astro_body body, struct astro_position *out,
+                        double *ha_deg)
 {
     double u[3], dist_geo;
     bool exact;
@@ -769,7 +820,10 @@ static int request_body(const struct request *r, enum astro_body body, struct as
         return err;
     if (exact) {
         struct astro_time t = {.jd_ut1 = r->jd_ut1, .jd_tt = r->jd_tt};
-        return astro_position_compute_exact(r->ctx, body, &t, r->obs, out);
+        err = astro_position_compute_exact(r->ctx, body, &t, r->obs, out);
+        if (err == 0 && ha_deg != NULL)
+            *ha_deg = wrap180(atan2(r->sin_lst, r->cos_lst) * RAD2DEG - out->ra_deg);
+        return err;
     }
     double w[3];
     mat_vec(r->npb, u, w);
@@ -791,6 +845,8 @@ static int request_body(const struct request *r, enum astro_body body, struct as
     double up = r->sinlat * w[2] + r->coslat * xh;
     double north = r->coslat * w[2] - r->sinlat * xh;
     double east = -yh;
+    if (ha_deg != NULL)
+        *ha_deg = atan2(yh, xh) * RAD2DEG;
     double az = atan2(east, north) * RAD2DEG;
     if (az < 0.0)
         az += 360.0;
@@ -811,7 +867,18 @@ int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, doub
     int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
     if (err < 0)
         return err;
-    return request_body(&r, body, out);
+    return request_body(&r, body, out, NULL);
+}
+
+int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
+                     double jd_tt, const struct astro_observer *obs, struct astro_position *out,
+                     double *ha_deg)
+{
+    struct request r;
+    int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
+    if (err < 0)
+        return err;
+    return request_body(&r, body, out, ha_deg);
 }
 
 int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
@@ -821,7 +888,7 @@ int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double 
     struct request r;
     int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
     for (int b = 0; b < ASTRO_BODY_COUNT && err == 0; b++)
-        err = request_body(&r, (enum astro_body)b, &out[b]);
+        err = request_body(&r, (enum astro_body)b, &out[b], NULL);
     return err;
 }
 
@@ -832,7 +899,7 @@ int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double 
 static int pheno_node(const struct astro_ctx *ctx, enum astro_body body, double jd_tt, double *n)
 {
     int32 ipl = astro__body_ipl(body);
-    double attr[20], x[6];
+    double attr[20], x[6], xb[6], xs[6];
     char serr[AS_MAXCH] = "";
     int32 ret = swe_pheno(jd_tt, ipl, ctx->eph_flag, attr, serr);
     if (ret < 0) {
@@ -843,15 +910,34 @@ static int pheno_node(const struct astro_ctx *ctx, enum astro_body body, double 
                       SEFLG_J2000 | SEFLG_ICRS | SEFLG_NONUT | SEFLG_NOABERR | SEFLG_NOGDEFL |
                           SEFLG_XYZ | SEFLG_EQUATORIAL,
                       x);
+    /* As swe_pheno measures the elongation: geocentric apparent, cartesian ecliptic. */
+    if (err == 0)
+        err = calc_tt(ctx, jd_tt, ipl, SEFLG_XYZ, xb);
+    if (err == 0)
+        err = calc_tt(ctx, jd_tt, SE_SUN, SEFLG_XYZ, xs);
     if (err < 0)
         return err;
-    n[0] = attr[4];                            /* magnitude */
-    n[1] = body == ASTRO_SUN ? 1.0 : attr[1];  /* illuminated fraction */
-    n[2] = body == ASTRO_SUN ? 0.0 : attr[2];  /* elongation, degrees */
-    double r = norm3(x);
-    for (int i = 0; i < 3; i++)
+    n[0] = attr[4];                           /* magnitude */
+    n[1] = body == ASTRO_SUN ? 1.0 : attr[1]; /* illuminated fraction */
+    n[2] = body == ASTRO_SUN ? 0.0 : attr[2]; /* elongation, degrees */
+    double r = norm3(x), rb = norm3(xb), rs = norm3(xs);
+    for (int i = 0; i < 3; i++) {
         n[3 + i] = x[i] / r;
+        n[6 + i] = xb[i] / rb;
+        n[9 + i] = xs[i] / rs;
+    }
     return 0;
+}
+
+/* Linear interpolation of a unit vector, normalized: exact in direction for a uniform
+ * rotation, and the Moon turns by under 1 degree in a step. */
+static void lerp_unit(const double *a, const double *b, double s, double out[3])
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = a[i] + s * (b[i] - a[i]);
+    double r = norm3(out);
+    for (int i = 0; i < 3; i++)
+        out[i] /= r;
 }
 
 int astro__fast_pheno(const struct astro_ctx *ctx, enum astro_body body, double jd_tt,
@@ -859,7 +945,16 @@ int astro__fast_pheno(const struct astro_ctx *ctx, enum astro_body body, double 
 {
     int64_t k = step_of(jd_tt);
     double w[PHENO_WORDS];
-    if (!table_get(&ctx->cache->pheno[body], k, w)) {
+    if (ctx->cache == NULL) {
+        /* Moshier fallback: no cache, compute at the instant itself. */
+        astro__thread_enter(ctx);
+        w[PH_T0] = jd_tt;
+        w[PH_H] = 1.0;
+        int err = pheno_node(ctx, body, jd_tt, &w[PH_N0]);
+        if (err < 0)
+            return err;
+        memcpy(&w[PH_N1], &w[PH_N0], PH_NODE * sizeof(double));
+    } else if (!table_get(&ctx->cache->pheno[body], k, w)) {
         astro__thread_enter(ctx);
         w[PH_T0] = (double)k / STEPS_PER_DAY;
         w[PH_H] = 1.0 / STEPS_PER_DAY;
@@ -871,13 +966,18 @@ int astro__fast_pheno(const struct astro_ctx *ctx, enum astro_body body, double 
         table_put(&ctx->cache->pheno[body], k, w);
     }
     double s = (jd_tt - w[PH_T0]) / w[PH_H];
-    for (int i = 0; i < 3; i++)
-        pheno[i] = w[PH_N0 + i] + s * (w[PH_N1 + i] - w[PH_N0 + i]);
+    const double *n0 = &w[PH_N0], *n1 = &w[PH_N1];
+    /* Magnitude and phase change smoothly; the elongation has a sharp minimum near new
+     * Moon, so it is measured between the interpolated directions, as swe_pheno does. */
+    pheno[0] = n0[0] + s * (n1[0] - n0[0]);
+    pheno[1] = n0[1] + s * (n1[1] - n0[1]);
     pheno[3] = 0.0;
-    for (int i = 0; i < 3; i++)
-        dir[i] = w[PH_N0 + 3 + i] + s * (w[PH_N1 + 3 + i] - w[PH_N0 + 3 + i]);
-    double r = norm3(dir);
-    for (int i = 0; i < 3; i++)
-        dir[i] /= r;
+    double ub[3], us[3];
+    lerp_unit(&n0[6], &n1[6], s, ub);
+    lerp_unit(&n0[9], &n1[9], s, us);
+    double c[3];
+    cross3(ub, us, c);
+    pheno[2] = body == ASTRO_SUN ? 0.0 : atan2(norm3(c), dot3(ub, us)) * RAD2DEG;
+    lerp_unit(&n0[3], &n1[3], s, dir);
     return 0;
 }

@@ -66,6 +66,12 @@ int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, doub
                          double jd_tt, const struct astro_observer *obs,
                          struct astro_position *out);
 
+/* astro__fast_position() that also gives the topocentric hour angle (degrees, in
+ * (-180, 180]). OUT: *out, *ha_deg. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
+int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
+                     double jd_tt, const struct astro_observer *obs, struct astro_position *out,
+                     double *ha_deg);
+
 /* astro__fast_position() for every body at one instant (observer part done once).
  * OUT: out[ASTRO_BODY_COUNT]. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
 int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
@@ -80,5 +86,18 @@ int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double 
  */
 int astro__fast_pheno(const struct astro_ctx *ctx, enum astro_body body, double jd_tt,
                       double pheno[4], double dir[3]);
+
+/* One row of Roman's constellation table (constellations_table.c, generated). */
+struct astro__constellation_bound {
+    double ra_lo_h;  /* B1875 right ascension, hours, inclusive */
+    double ra_hi_h;  /* exclusive */
+    double dec_lo_deg; /* B1875 declination, degrees, inclusive lower bound */
+    int index;       /* into the two name arrays */
+};
+
+extern const char *const astro__constellation_abbrs[ASTRO_CONSTELLATION_COUNT];
+extern const char *const astro__constellation_names[ASTRO_CONSTELLATION_COUNT];
+extern const struct astro__constellation_bound astro__constellation_bounds[];
+extern const size_t astro__constellation_bound_count;
 
 #endif /* PT_ASTRO_INTERNAL_H */

@@ -161,6 +161,8 @@ static void on_write_done(uv_write_t *wr, int status)
         return;
     if (conn->state == HTTP_CONN_STREAMING)
         conn->deadline_ms = 0; /* progress: the stall clock stops */
+    else if (conn->paused)
+        set_deadline(conn, conn->server->cfg.idle_timeout_ms); /* progress while paused */
     if (status < 0) {
         pt_log_debug("%s: write: %s", conn->peer, uv_strerror(status));
         http__conn_close(conn);
@@ -168,6 +170,9 @@ static void on_write_done(uv_write_t *wr, int status)
     }
     if (conn->out.len > 0 || conn->latest != NULL) {
         flush_output(conn);
+        /* Written at once (uv_try_write): no callback will come, resume here. */
+        if (!conn->writing && !conn->closed && conn->state != HTTP_CONN_PROCESSING)
+            process_input(conn);
         return;
     }
     close_if_done(conn);
@@ -437,15 +442,30 @@ static int body_ready(struct http_conn *conn)
     return (int)rc;
 }
 
-static void process_input(struct http_conn *conn)
+/*
+ * One pass: parse and dispatch buffered requests until input runs out, a
+ * request is pending, or output back-pressure pauses us; then flush. Returns
+ * true when the pass paused but the flush wrote everything at once, so
+ * another pass should run now (no write callback will come to resume it).
+ */
+static bool process_pass(struct http_conn *conn)
 {
     const struct http_server_config *cfg = &conn->server->cfg;
     conn->in_process = true;
     bool paused = false; /* stopped by output back-pressure, not for lack of input */
+    if (conn->paused) {
+        /* Resuming after the client read our backlog: a fresh head timeout. */
+        conn->paused = false;
+        if (conn->state == HTTP_CONN_READING_HEAD || conn->state == HTTP_CONN_READING_BODY)
+            set_deadline(conn, cfg->head_timeout_ms);
+    }
     while (!conn->closed && conn->state != HTTP_CONN_PROCESSING &&
            conn->state != HTTP_CONN_CLOSING && conn->state != HTTP_CONN_STREAMING) {
         if (conn->out.len + conn->out_flight.len > OUT_HIGH_WATER) {
+            /* Waiting for the client to read, not to send: the idle timeout applies. */
             paused = true;
+            conn->paused = true;
+            set_deadline(conn, cfg->idle_timeout_ms);
             break;
         }
         if (conn->state != HTTP_CONN_READING_BODY) {
@@ -473,7 +493,7 @@ static void process_input(struct http_conn *conn)
             if (rc < 0) {
                 conn->in_process = false;
                 fail(conn, rc);
-                return;
+                return false;
             }
             conn->head_len = (size_t)rc;
             conn->head_base = conn->in.data;
@@ -485,7 +505,7 @@ static void process_input(struct http_conn *conn)
                        (uint64_t)conn->req->head.content_length > cfg->max_body_bytes) {
                 conn->in_process = false;
                 fail(conn, PT_E_BODY_TOO_LARGE);
-                return;
+                return false;
             }
             if (conn->state == HTTP_CONN_IDLE)
                 set_deadline(conn, cfg->head_timeout_ms);
@@ -495,7 +515,7 @@ static void process_input(struct http_conn *conn)
         if (ready < 0) {
             conn->in_process = false;
             fail(conn, ready);
-            return;
+            return false;
         }
         if (ready == 0) {
             if (conn->req->head.expect_continue && !conn->continue_sent &&
@@ -518,10 +538,10 @@ static void process_input(struct http_conn *conn)
     if (conn->state == HTTP_CONN_STREAMING && !conn->closed)
         deliver_stream_input(conn);
     if (conn->closed)
-        return;
+        return false;
     flush_output(conn);
     if (conn->closed)
-        return;
+        return false;
 
     if (conn->peer_eof && !paused && conn->state != HTTP_CONN_PROCESSING &&
         conn->state != HTTP_CONN_CLOSING && conn->state != HTTP_CONN_STREAMING) {
@@ -531,7 +551,7 @@ static void process_input(struct http_conn *conn)
         set_deadline(conn, cfg->idle_timeout_ms);
         close_if_done(conn);
         if (conn->closed)
-            return;
+            return false;
     }
     bool want_read = !conn->peer_eof &&
                      (conn->state == HTTP_CONN_STREAMING ||
@@ -545,6 +565,13 @@ static void process_input(struct http_conn *conn)
         conn->reading = false;
     }
     arm_timer(conn);
+    return paused && !conn->writing && conn->out.len == 0 && !conn->closed;
+}
+
+static void process_input(struct http_conn *conn)
+{
+    while (process_pass(conn))
+        ;
 }
 
 /* ------------------------------------------------------------- streams */

@@ -31,6 +31,7 @@ struct http_conn {
     bool writing;                 /* write_req in flight over out_flight */
     bool closed;                  /* uv_close called */
     bool close_after_write;       /* no more requests on this connection */
+    bool paused;                  /* parsing paused by output back-pressure */
     bool peer_eof;                /* the client half-closed: answer what is buffered */
     bool in_process;              /* inside process_input(): it will flush and resume */
     bool continue_sent;           /* "100 Continue" already written for this request */

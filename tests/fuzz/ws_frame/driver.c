@@ -28,12 +28,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                  \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define MAX_EVENTS 4096
@@ -41,9 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct evrec {
     int type;
     uint16_t code;
-    size_t off;     /* payload offset in the run's payload store */
+    size_t off; /* payload offset in the run's payload store */
     size_t len;
-    size_t end;     /* input offset after the event (not kept by the reference) */
+    size_t end; /* input offset after the event (not kept by the reference) */
 };
 
 struct events {
@@ -234,8 +234,8 @@ static void ref_decode(const uint8_t *in, size_t n, size_t max, struct events *o
             } else if (ref_utf8(c + 2, (size_t)len - 2) != 1) {
                 events_add(out, HTTP_WS_ERROR, 1007, NULL, 0, 0);
             } else {
-                events_add(out, HTTP_WS_CLOSE, (uint16_t)(c[0] << 8 | c[1]), c + 2,
-                           (size_t)len - 2, 0);
+                events_add(out, HTTP_WS_CLOSE, (uint16_t)(c[0] << 8 | c[1]), c + 2, (size_t)len - 2,
+                           0);
             }
             break;
         }

@@ -245,8 +245,8 @@ static void decode_checked(const struct bytes *b, size_t max, struct run *whole)
     }
 }
 
-static void assert_rec(const struct run *r, size_t i, enum http_ws_event_type type,
-                       uint16_t code, const void *payload, size_t len)
+static void assert_rec(const struct run *r, size_t i, enum http_ws_event_type type, uint16_t code,
+                       const void *payload, size_t len)
 {
     if (i >= r->n) {
         print_error("event %zu missing (%zu events)\n", i, r->n);
@@ -311,41 +311,44 @@ struct hs_case {
 
 static const struct hs_case hs_cases[] = {
     {"valid", H_HOST H_CONN H_UPG H_KEY H_VER, GOOD_LINE, 0},
-    {"browser style", H_HOST "Connection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\n" H_KEY
-     H_VER "Origin: http://example.com\r\nSec-WebSocket-Extensions: permessage-deflate\r\n",
+    {"browser style",
+     H_HOST "Connection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\n" H_KEY H_VER
+            "Origin: http://example.com\r\nSec-WebSocket-Extensions: permessage-deflate\r\n",
      GOOD_LINE, 0},
     {"lower case tokens", H_HOST "connection: upgrade\r\nupgrade: websocket\r\n" H_KEY H_VER,
      GOOD_LINE, 0},
-    {"connection list in two headers", H_HOST "Connection: keep-alive\r\nConnection: upgrade\r\n"
-     H_UPG H_KEY H_VER, GOOD_LINE, 0},
+    {"connection list in two headers",
+     H_HOST "Connection: keep-alive\r\nConnection: upgrade\r\n" H_UPG H_KEY H_VER, GOOD_LINE, 0},
     {"upgrade list", H_HOST H_CONN "Upgrade: foo/2, websocket\r\n" H_KEY H_VER, GOOD_LINE, 0},
-    {"key with every last-char value", H_HOST H_CONN H_UPG
-     "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAw==\r\n" H_VER, GOOD_LINE, 0},
-    {"key with + and /", H_HOST H_CONN H_UPG "Sec-WebSocket-Key: ++//++//++//++//++//+g==\r\n"
-     H_VER, GOOD_LINE, 0},
+    {"key with every last-char value",
+     H_HOST H_CONN H_UPG "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAw==\r\n" H_VER, GOOD_LINE, 0},
+    {"key with + and /",
+     H_HOST H_CONN H_UPG "Sec-WebSocket-Key: ++//++//++//++//++//+g==\r\n" H_VER, GOOD_LINE, 0},
     {"POST", H_HOST H_CONN H_UPG H_KEY H_VER, "POST /ws HTTP/1.1\r\n", PT_E_BAD_REQUEST},
     {"get lower case", H_HOST H_CONN H_UPG H_KEY H_VER, "get /ws HTTP/1.1\r\n", PT_E_BAD_REQUEST},
     {"HTTP/1.0", H_HOST H_CONN H_UPG H_KEY H_VER, "GET /ws HTTP/1.0\r\n", PT_E_BAD_REQUEST},
     {"no Connection", H_HOST H_UPG H_KEY H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
-    {"Connection without upgrade", H_HOST "Connection: keep-alive\r\n" H_UPG H_KEY H_VER,
+    {"Connection without upgrade", H_HOST "Connection: keep-alive\r\n" H_UPG H_KEY H_VER, GOOD_LINE,
+     PT_E_BAD_REQUEST},
+    {"Connection upgraded (not a token match)", H_HOST "Connection: upgraded\r\n" H_UPG H_KEY H_VER,
      GOOD_LINE, PT_E_BAD_REQUEST},
-    {"Connection upgraded (not a token match)", H_HOST "Connection: upgraded\r\n" H_UPG H_KEY
-     H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
     {"no Upgrade", H_HOST H_CONN H_KEY H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
     {"Upgrade h2c", H_HOST H_CONN "Upgrade: h2c\r\n" H_KEY H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
     {"no key", H_HOST H_CONN H_UPG H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
-    {"empty key", H_HOST H_CONN H_UPG "Sec-WebSocket-Key: \r\n" H_VER, GOOD_LINE,
-     PT_E_BAD_REQUEST},
+    {"empty key", H_HOST H_CONN H_UPG "Sec-WebSocket-Key: \r\n" H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
     {"key of 15 bytes", H_HOST H_CONN H_UPG "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j\r\n" H_VER,
      GOOD_LINE, PT_E_BAD_REQUEST},
-    {"key of 17 bytes", H_HOST H_CONN H_UPG "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZTE=\r\n"
-     H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
-    {"key without padding", H_HOST H_CONN H_UPG "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\n"
-     H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
-    {"key with a bad character", H_HOST H_CONN H_UPG
-     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub2*jZQ==\r\n" H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
-    {"key with padding bits set", H_HOST H_CONN H_UPG
-     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\n" H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
+    {"key of 17 bytes", H_HOST H_CONN H_UPG "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZTE=\r\n" H_VER,
+     GOOD_LINE, PT_E_BAD_REQUEST},
+    {"key without padding",
+     H_HOST H_CONN H_UPG "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\n" H_VER, GOOD_LINE,
+     PT_E_BAD_REQUEST},
+    {"key with a bad character",
+     H_HOST H_CONN H_UPG "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub2*jZQ==\r\n" H_VER, GOOD_LINE,
+     PT_E_BAD_REQUEST},
+    {"key with padding bits set",
+     H_HOST H_CONN H_UPG "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\n" H_VER, GOOD_LINE,
+     PT_E_BAD_REQUEST},
     {"two keys", H_HOST H_CONN H_UPG H_KEY H_KEY H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
     {"no version", H_HOST H_CONN H_UPG H_KEY, GOOD_LINE, PT_E_BAD_REQUEST},
     {"two versions", H_HOST H_CONN H_UPG H_KEY H_VER H_VER, GOOD_LINE, PT_E_BAD_REQUEST},
@@ -353,8 +356,10 @@ static const struct hs_case hs_cases[] = {
      PT_E_VERSION},
     {"version 14", H_HOST H_CONN H_UPG H_KEY "Sec-WebSocket-Version: 14\r\n", GOOD_LINE,
      PT_E_VERSION},
-    {"version 8 with a bad key", H_HOST H_CONN H_UPG "Sec-WebSocket-Key: x\r\n"
-     "Sec-WebSocket-Version: 8\r\n", GOOD_LINE, PT_E_BAD_REQUEST},
+    {"version 8 with a bad key",
+     H_HOST H_CONN H_UPG "Sec-WebSocket-Key: x\r\n"
+                         "Sec-WebSocket-Version: 8\r\n",
+     GOOD_LINE, PT_E_BAD_REQUEST},
     {"with a body", H_HOST H_CONN H_UPG H_KEY H_VER "Content-Length: 3\r\n", GOOD_LINE,
      PT_E_BAD_REQUEST},
     {"with an empty body", H_HOST H_CONN H_UPG H_KEY H_VER "Content-Length: 0\r\n", GOOD_LINE, 0},
@@ -731,8 +736,8 @@ static void test_lengths(void **state)
     expect_error(&b, SIZE_MAX, 0, 1002);
     /* The largest legal length is only refused by the limit. */
     b.len = 0;
-    static const uint8_t top[] = {0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-                                  1, 2, 3, 4};
+    static const uint8_t top[] = {0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF,
+                                  0xFF, 0xFF, 0xFF, 1,    2,    3,    4};
     put(&b, top, sizeof(top));
     expect_error(&b, 1 << 20, 0, 1009);
     free(b.p);
@@ -802,15 +807,15 @@ static void test_utf8(void **state)
             const struct rec *last = &r.recs[r.n - 1];
             if (c->valid) {
                 if (last->type != HTTP_WS_TEXT) {
-                    print_error("%s (cut %zu): got type %d code %u\n", c->name, cut,
-                                last->type, last->code);
+                    print_error("%s (cut %zu): got type %d code %u\n", c->name, cut, last->type,
+                                last->code);
                     fail();
                 }
                 assert_int_equal(last->len, n);
                 assert_memory_equal(last->payload, c->bytes, n);
             } else if (last->type != HTTP_WS_ERROR || last->code != 1007) {
-                print_error("%s (cut %zu): got type %d code %u, want ERROR 1007\n", c->name,
-                            cut, last->type, last->code);
+                print_error("%s (cut %zu): got type %d code %u, want ERROR 1007\n", c->name, cut,
+                            last->type, last->code);
                 fail();
             }
             run_free(&r);
@@ -886,8 +891,8 @@ static void test_close_frames(void **state)
         expect_error(&b, 1024, 0, 1002);
         assert_false(http_ws_close_code_is_valid(bad[i]));
     }
-    static const uint16_t good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
-                                    1012, 1013, 1014, 3000, 3999, 4000, 4999};
+    static const uint16_t good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                    1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
     for (size_t i = 0; i < PT_ARRAY_SIZE(good); i++) {
         b.len = 0;
         put_close(&b, good[i], "");
@@ -1037,8 +1042,7 @@ static void test_append_frame(void **state)
 
         /* Exactly enough room fits; one byte less is refused and changes nothing. */
         pt_buf_init(&out, hdrs[i] + lens[i]);
-        assert_int_equal(http_ws_append_frame(&out, HTTP_WS_OP_BINARY, pt_str_make(p, lens[i])),
-                         0);
+        assert_int_equal(http_ws_append_frame(&out, HTTP_WS_OP_BINARY, pt_str_make(p, lens[i])), 0);
         assert_int_equal(out.len, hdrs[i] + lens[i]);
         pt_buf_deinit(&out);
         pt_buf_init(&out, hdrs[i] + lens[i] - 1);

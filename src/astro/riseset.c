@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * riseset.c -- rise, upper transit and set of the Sun, the Moon and the planets for
+ * one observer, following the conventions of the US Naval Observatory's tables: the
+ * upper limb of the Sun and the Moon (the centre of a planet), topocentric and
+ * airless, 34' below the geometric horizon. Built on the fast path (fast.c): each
+ * window is sampled hourly, every sign change of the altitude function and every
+ * extremum that approaches zero between samples (grazing risings near the poles) is
+ * bracketed, and each bracket is refined by the Illinois variant of regula falsi to
+ * 0.01 s. The transit is the zero of the topocentric hour angle, refined the same way.
+ *
+ * Accuracy against the USNO tables (rounded to the minute): see
+ * tests/unit/astro/riseset_test.c. Thread-safe; no state beyond the context's cache.
+ */
+#include <math.h>
+#include <swephexp.h>
+
+#include "astro/internal.h"
+
+#define DEG2RAD (M_PI / 180.0)
+#define RAD2DEG (180.0 / M_PI)
+#define AUNIT_M 1.49597870700e+11
+
+#define HORIZON_DEG (-34.0 / 60.0)  /* standard refraction at the horizon (USNO) */
+#define SUN_RADIUS_M 696000000.0    /* libswe's pla_diam[SE_SUN] / 2 */
+#define MOON_RADIUS_M 1737500.0     /* libswe's pla_diam[SE_MOON] / 2 */
+#define SAMPLES_PER_DAY 24
+#define TOL_DAYS (0.01 / 86400.0)   /* root refinement stops at 0.01 s */
+#define MAX_ITER 60
+
+/* How far astro_riseset_next() looks: a little over a day, the Moon's 24 h 50 min. */
+#define WINDOW_DAYS 1.02
+#define WINDOW_MOON_DAYS 1.06
+
+const char *astro_rise_status_name(enum astro_rise_status s)
+{
+    switch (s) {
+    case ASTRO_RISES_SETS:
+        return "rises_sets";
+    case ASTRO_CIRCUMPOLAR:
+        return "circumpolar";
+    case ASTRO_NEVER_RISES:
+        return "never_rises";
+    }
+    return NULL;
+}
+
+struct search {
+    const struct astro_ctx *ctx;
+    enum astro_body body;
+    struct astro_observer obs; /* airless */
+    double dt_days;            /* TT - UT1 over the window (changes by under 1 ms) */
+};
+
+/* One sample at jd (UT1). OUT: *f, the altitude of the limb (centre) above -34',
+ * degrees; *ha, the hour angle, degrees in (-180, 180]. */
+static int sample(const struct search *s, double jd, double *f, double *ha)
+{
+    struct astro_position p;
+    int err;
+    if (s->ctx->cache != NULL) {
+        err = astro__fast_topo(s->ctx, s->body, jd, jd + s->dt_days, &s->obs, &p, ha);
+    } else {
+        struct astro_time t = {.jd_ut1 = jd, .jd_tt = jd + s->dt_days};
+        err = astro_position_compute_exact(s->ctx, s->body, &t, &s->obs, &p);
+        if (err == 0) {
+            astro__thread_enter(s->ctx);
+            double h = fmod(swe_sidtime(jd) * 15.0 + s->obs.lon_deg - p.ra_deg, 360.0);
+            if (h > 180.0)
+                h -= 360.0;
+            else if (h <= -180.0)
+                h += 360.0;
+            *ha = h;
+        }
+    }
+    if (err < 0)
+        return err;
+    double sd = 0.0;
+    if (s->body == ASTRO_SUN)
+        sd = asin(SUN_RADIUS_M / (p.distance_topo_au * AUNIT_M)) * RAD2DEG;
+    else if (s->body == ASTRO_MOON)
+        sd = asin(MOON_RADIUS_M / (p.distance_topo_au * AUNIT_M)) * RAD2DEG;
+    *f = p.alt_airless_deg + sd - HORIZON_DEG;
+    return 0;
+}
+
+/* The quantity a root is searched for: the altitude function or the hour angle. */
+static int value(const struct search *s, bool hour_angle, double jd, double *v)
+{
+    double f, ha;
+    int err = sample(s, jd, &f, &ha);
+    *v = hour_angle ? ha : f;
+    return err;
+}
+
+/* Refine a bracket [a, b] with fa, fb of opposite signs (Illinois regula falsi). */
+static int refine(const struct search *s, bool hour_angle, double a, double fa, double b,
+                  double fb, double *root)
+{
+    int side = 0;
+    double c = a, prev = b;
+    for (int i = 0; i < MAX_ITER; i++) {
+        c = (fa * b - fb * a) / (fa - fb);
+        if (!(c > a && c < b))
+            c = 0.5 * (a + b);
+        if (fabs(c - prev) < TOL_DAYS || b - a < TOL_DAYS)
+            break;
+        prev = c;
+        double fc;
+        int err = value(s, hour_angle, c, &fc);
+        if (err < 0)
+            return err;
+        if (fc == 0.0)
+            break;
+        if ((fc > 0.0) == (fb > 0.0)) {
+            b = c;
+            fb = fc;
+            if (side == -1)
+                fa /= 2.0;
+            side = -1;
+        } else {
+            a = c;
+            fa = fc;
+            if (side == 1)
+                fb /= 2.0;
+            side = 1;
+        }
+    }
+    *root = c;
+    return 0;
+}
+
+/* Golden-section search of the extremum of f on [a, b] (a maximum if want_max).
+ * OUT: *t, *ft. Ten rounds leave 1/120 of the interval: enough to find which side of
+ * the horizon the extremum lies on. */
+static int extremum(const struct search *s, double a, double b, bool want_max, double *t,
+                    double *ft)
+{
+    const double g = 0.6180339887498949;
+    double x1 = b - g * (b - a), x2 = a + g * (b - a);
+    double f1 = 0.0, f2 = 0.0;
+    int err = value(s, false, x1, &f1);
+    if (err == 0)
+        err = value(s, false, x2, &f2);
+    for (int i = 0; i < 10 && err == 0; i++) {
+        if ((f1 > f2) == want_max) {
+            b = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = b - g * (b - a);
+            err = value(s, false, x1, &f1);
+        } else {
+            a = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = a + g * (b - a);
+            err = value(s, false, x2, &f2);
+        }
+    }
+    if (err < 0)
+        return err;
+    bool first = (f1 > f2) == want_max;
+    *t = first ? x1 : x2;
+    *ft = first ? f1 : f2;
+    return 0;
+}
+
+/* Events in [t0, t0 + days). OUT: *out (times as jd_ut1, NAN when absent). */
+struct window_result {
+    double rise, transit, set;
+    enum astro_rise_status status;
+};
+
+static void keep_first(double *slot, double t)
+{
+    if (isnan(*slot) || t < *slot)
+        *slot = t;
+}
+
+static int search_window(const struct search *s, double t0, double days,
+                         struct window_result *out)
+{
+    int n = (int)ceil(days * SAMPLES_PER_DAY);
+    double step = days / n;
+    double t[SAMPLES_PER_DAY * 2 + 2], f[SAMPLES_PER_DAY * 2 + 2], ha[SAMPLES_PER_DAY * 2 + 2];
+    for (int i = 0; i <= n; i++) {
+        t[i] = t0 + i * step;
+        int err = sample(s, t[i], &f[i], &ha[i]);
+        if (err < 0)
+            return err;
+    }
+    out->rise = out->transit = out->set = NAN;
+    bool crossed = false;
+    for (int i = 0; i < n; i++) {
+        double root;
+        int err = 0;
+        if ((f[i] < 0.0) != (f[i + 1] < 0.0)) {
+            /* A sign change: one crossing (an odd number; one at hourly spacing). */
+            crossed = true;
+            err = refine(s, false, t[i], f[i], t[i + 1], f[i + 1], &root);
+            if (err == 0)
+                keep_first(f[i] < 0.0 ? &out->rise : &out->set, root);
+        } else if (i > 0 && (f[i - 1] < 0.0) == (f[i] < 0.0) &&
+                   fabs(f[i]) < fabs(f[i - 1]) && fabs(f[i]) <= fabs(f[i + 1])) {
+            /* The samples approach the horizon and leave it again: the extremum between
+             * them may cross it (a graze). */
+            bool below = f[i] < 0.0;
+            double tm, fm;
+            err = extremum(s, t[i - 1], t[i + 1], below, &tm, &fm);
+            if (err == 0 && (fm < 0.0) != below) {
+                crossed = true;
+                double r1, r2;
+                err = refine(s, false, t[i - 1], f[i - 1], tm, fm, &r1);
+                if (err == 0)
+                    err = refine(s, false, tm, fm, t[i + 1], f[i + 1], &r2);
+                if (err == 0) {
+                    keep_first(below ? &out->rise : &out->set, r1);
+                    keep_first(below ? &out->set : &out->rise, r2);
+                }
+            }
+        }
+        if (err == 0 && ha[i] < 0.0 && ha[i + 1] >= 0.0 && ha[i + 1] - ha[i] < 90.0) {
+            err = refine(s, true, t[i], ha[i], t[i + 1], ha[i + 1], &root);
+            if (err == 0)
+                keep_first(&out->transit, root);
+        }
+        if (err < 0)
+            return err;
+    }
+    out->status = crossed ? ASTRO_RISES_SETS : f[0] > 0.0 ? ASTRO_CIRCUMPOLAR : ASTRO_NEVER_RISES;
+    return 0;
+}
+
+/* An instant for the output, or all NAN. */
+static int event_time(const struct astro_ctx *ctx, double jd, struct astro_time *out)
+{
+    if (isnan(jd)) {
+        *out = (struct astro_time){NAN, NAN, NAN, NAN, ASTRO_UT1};
+        return 0;
+    }
+    return astro_time_from_jd(ctx, jd, ASTRO_UT1, out);
+}
+
+static int finish(const struct astro_ctx *ctx, const struct window_result *w,
+                  struct astro_riseset *out)
+{
+    int err = event_time(ctx, w->rise, &out->rise);
+    if (err == 0)
+        err = event_time(ctx, w->transit, &out->transit);
+    if (err == 0)
+        err = event_time(ctx, w->set, &out->set);
+    out->status = w->status;
+    return err;
+}
+
+static int search_init(const struct astro_ctx *ctx, enum astro_body body, double jd0,
+                       double days, const struct astro_observer *obs, struct search *s)
+{
+    if ((unsigned)body >= ASTRO_BODY_COUNT)
+        return PT_E_INVALID;
+    if (!astro__observer_is_valid(obs) || !astro__jd_in_range(ctx, jd0) ||
+        !astro__jd_in_range(ctx, jd0 + days))
+        return PT_E_RANGE;
+    astro__thread_enter(ctx);
+    *s = (struct search){ctx, body, *obs, astro__deltat_days(ctx, jd0 + 0.5 * days)};
+    s->obs.pressure_hpa = 0.0;
+    return 0;
+}
+
+int astro_riseset_next(const struct astro_ctx *ctx, enum astro_body body,
+                       const struct astro_time *t, const struct astro_observer *obs,
+                       struct astro_riseset *out)
+{
+    double days = body == ASTRO_MOON ? WINDOW_MOON_DAYS : WINDOW_DAYS;
+    struct search s;
+    int err = search_init(ctx, body, t->jd_ut1, days, obs, &s);
+    if (err < 0)
+        return err;
+    struct window_result w;
+    err = search_window(&s, t->jd_ut1, days, &w);
+    if (err < 0)
+        return err;
+    return finish(ctx, &w, out);
+}
+
+int astro_events_range(const struct astro_ctx *ctx, enum astro_body body,
+                       const struct astro_time *start, int days,
+                       const struct astro_observer *obs, struct astro_riseset *out)
+{
+    if (days < 1 || days > ASTRO_EVENTS_MAX_DAYS)
+        return PT_E_RANGE;
+    struct search s;
+    int err = search_init(ctx, body, start->jd_ut1, days, obs, &s);
+    for (int d = 0; d < days && err == 0; d++) {
+        struct window_result w;
+        double t0 = start->jd_ut1 + d;
+        /* Delta T drifts by up to a few ms a year: refresh it now and then. */
+        if (d % 30 == 29)
+            s.dt_days = astro__deltat_days(ctx, t0 + 15.0);
+        err = search_window(&s, t0, 1.0, &w);
+        /* An event exactly at the next day's start belongs to the next day. */
+        if (err == 0) {
+            if (w.rise >= t0 + 1.0)
+                w.rise = NAN;
+            if (w.transit >= t0 + 1.0)
+                w.transit = NAN;
+            if (w.set >= t0 + 1.0)
+                w.set = NAN;
+            err = finish(ctx, &w, &out[d]);
+        }
+    }
+    return err;
+}
