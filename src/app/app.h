@@ -127,6 +127,7 @@ struct live_sub {
     int64_t next_due_s;
     int64_t last_sent_s;
     void *channel_data;               /* per-channel state (WebSocket decoder) */
+    const struct app_state *st;       /* borrowed */
 };
 
 struct live_stats {
@@ -162,6 +163,7 @@ int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask);
 
 /* Handlers. */
 int app_handle_stream(struct web_ctx *ctx);
+int app_handle_ws(struct web_ctx *ctx);
 int app_handle_index(struct web_ctx *ctx);
 int app_handle_healthz(struct web_ctx *ctx);
 int app_handle_planet(struct web_ctx *ctx);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "http/ws.h"
 
 #define HEARTBEAT_S 15
 
@@ -67,7 +68,21 @@ struct pt_shared *live_build_message(const struct app_state *st, const struct li
     web_json_init(&j, &json);
     struct app_observer obs = {.astro = sub->key.obs, .source = sub->source};
     struct pt_shared *msg = NULL;
-    if (app_render_sky(&j, st, &obs, t, sub->key.bodies) == 0 && web_json_finish(&j) == 0) {
+    if (sub->key.channel == LIVE_WS) {
+        /* {"type":"positions", <the sky object's members>} in one text frame. */
+        pt_buf_append(&json, "{\"type\":\"positions\",", 20);
+        struct pt_buf sky;
+        pt_buf_init(&sky, 1 << 20);
+        struct web_json sj;
+        web_json_init(&sj, &sky);
+        if (app_render_sky(&sj, st, &obs, t, sub->key.bodies) == 0 &&
+            web_json_finish(&sj) == 0 && sky.len > 2) {
+            pt_buf_append(&json, sky.data + 1, sky.len - 1);
+            msg = http_ws_frame_shared_new(HTTP_WS_OP_TEXT, pt_buf_str(&json));
+        }
+        pt_buf_deinit(&sky);
+    } else if (app_render_sky(&j, st, &obs, t, sub->key.bodies) == 0 &&
+               web_json_finish(&j) == 0) {
         struct pt_buf ev;
         pt_buf_init(&ev, 1 << 20);
         if (web_sse_format(&ev, "positions", pt_buf_str(&json)) == 0)

@@ -17,6 +17,7 @@ static const struct {
     {"GET", "/planets/stream", "stream", app_handle_stream},
     {"GET", "/planets/{name}", "planet", app_handle_planet},
     {"POST", "/geo_location", "geo_location", app_handle_geo_location},
+    {"GET", "/ws", "ws", app_handle_ws},
 };
 
 int app_routes_add(struct web_app *app)

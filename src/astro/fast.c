@@ -102,11 +102,11 @@ enum {
     FR_E = 2,   /* Earth: Hermite coefficients c0[3] c1[3] c2[3] c3[3] */
     FR_S = 14,  /* Sun */
     FR_M = 26,  /* N·P·B at t0 (9), then its change over the step (9) */
-    FR_Q = 44,  /* P^T at mid-step: it only turns the observer's 6400 km (see below) */
-    FR_GM = 53, /* GMST - ERA at t0 (degrees), change */
-    FR_GA = 55, /* GAST - ERA, change */
-    FR_DT = 57, /* Delta T (days) at t0, change */
-    FRAME_WORDS = 59
+    FR_Q = 44,  /* P^T at t0, change */
+    FR_GM = 62, /* GMST - ERA at t0 (degrees), change */
+    FR_GA = 64, /* GAST - ERA, change */
+    FR_DT = 66, /* Delta T (days) at t0, change */
+    FRAME_WORDS = 68
 };
 
 /* Node words: what the frame block needs at one step boundary (see frame_node). */
@@ -425,12 +425,11 @@ static int frame_fill(const struct astro_ctx *ctx, int64_t k, double *w)
     w[FR_H] = h;
     hermite_fit(&n0[ND_E], &n1[ND_E], h, &w[FR_E]);
     hermite_fit(&n0[ND_S], &n1[ND_S], h, &w[FR_S]);
-    /* P^T moves by 0.009" (precession) over a step; taken at mid-step it turns the
-     * observer's vector by at most 0.0045" (0.14 m), 0.00008" seen on the Moon. */
     for (int i = 0; i < 9; i++) {
         w[FR_M + i] = n0[ND_NPB + i];
         w[FR_M + 9 + i] = n1[ND_NPB + i] - n0[ND_NPB + i];
-        w[FR_Q + i] = 0.5 * (n0[ND_PT + i] + n1[ND_PT + i]);
+        w[FR_Q + i] = n0[ND_PT + i];
+        w[FR_Q + 9 + i] = n1[ND_PT + i] - n0[ND_PT + i];
     }
     w[FR_GM] = n0[ND_GM];
     w[FR_GM + 1] = wrap180(n1[ND_GM] - n0[ND_GM]);
@@ -572,9 +571,11 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
     double s = (jd_tt - w[FR_T0]) / w[FR_H];
     r->s = s;
     hermite_eval(&w[FR_E], s, w[FR_H], r->e, r->ev);
-    for (int i = 0; i < 9; i++)
+    double pt[9];
+    for (int i = 0; i < 9; i++) {
         r->npb[i] = w[FR_M + i] + s * w[FR_M + 9 + i];
-    const double *pt = &w[FR_Q];
+        pt[i] = w[FR_Q + i] + s * w[FR_Q + 9 + i];
+    }
     double gm = w[FR_GM] + s * w[FR_GM + 1];
     double ga = w[FR_GA] + s * w[FR_GA + 1];
     double ut_obs = jd_tt - (w[FR_DT] + s * w[FR_DT + 1]);
