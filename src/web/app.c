@@ -61,6 +61,11 @@ void web_app_use(struct web_app *app, web_middleware_fn mw)
     app->middlewares[app->num_middlewares++] = mw;
 }
 
+uint64_t web_app_responses(const struct web_app *app, int status_class)
+{
+    return status_class >= 1 && status_class <= 5 ? app->responses[status_class] : 0;
+}
+
 const struct web_router *web_app_router(const struct web_app *app)
 {
     return app->router;
@@ -190,6 +195,7 @@ int web_send_static(struct web_ctx *ctx, int status, const char *content_type, s
         return WEB_DONE;
     ctx->sent = true;
     ctx->status = status;
+    ctx->app->responses[status / 100 < 6 ? status / 100 : 0]++;
     if (http_respond(ctx->req, status, content_type, pt_buf_str(&ctx->headers), body) < 0)
         pt_log_warn("answer too large for the connection's output limit");
     return WEB_DONE;

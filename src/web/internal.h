@@ -29,6 +29,7 @@ struct web_app {
     struct web_handler_box *boxes;
     struct web_static_file *files; /* the embedded asset table with ETags */
     size_t num_files;
+    uint64_t responses[6];         /* answers sent, by status class (index status / 100) */
 };
 
 void web__static_init(struct web_app *app);

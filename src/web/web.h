@@ -98,6 +98,9 @@ void web_app_use(struct web_app *app, web_middleware_fn mw);
 /* The http layer's request callback: set cfg.on_request to this and cfg.data to the app. */
 void web_app_handle(struct http_request *req);
 
+/* Answers sent by the framework with a status in class (1..5 for 1xx..5xx). */
+uint64_t web_app_responses(const struct web_app *app, int status_class);
+
 /* The route table, for URL reversal (borrowed). */
 const struct web_router *web_app_router(const struct web_app *app);
 
