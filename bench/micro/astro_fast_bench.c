@@ -13,6 +13,8 @@
  *   exact     astro_position_compute_exact(): libswe's own computation, same instants
  *   cold      astro_position_compute() at random instants 1900-2100 (every call
  *             misses the cache: the worst case), against exact on the same instants
+ *   events    astro_events_range(): 366 days of the Moon at Greenwich from 2027-01-01
+ *             (N ignored; milliseconds per call, the cache cold for most of the year)
  *
  * The benchmark checks its own output: every fast result of the first 2000 calls of
  * each mode is compared with libswe's (astro_position_compute_exact) and must agree
@@ -124,6 +126,31 @@ static double run(struct bench *b, const char *mode, bool check, double *sum, lo
 
 static bool no_check;
 
+/* 366 days of Moon events, N times over different years (cold cache). */
+static int bench_events(const struct astro_ctx *ctx, long n)
+{
+    const struct astro_observer greenwich = {51.4769, -0.0005, 0.0, 1010.0, 15.0};
+    static struct astro_riseset out[366];
+    double best = INFINITY;
+    int rises = 0;
+    for (long i = 0; i < (n < 1 ? 1 : n > 5 ? 5 : n); i++) {
+        struct astro_time t;
+        if (astro_time_from_jd(ctx, 2461406.5 + 400.0 * (double)i, ASTRO_UT1, &t) != 0)
+            return 1;
+        double t0 = now_s();
+        if (astro_events_range(ctx, ASTRO_MOON, &t, 366, &greenwich, out) != 0)
+            return 1;
+        double dt = now_s() - t0;
+        best = dt < best ? dt : best;
+        rises = 0;
+        for (int d = 0; d < 366; d++)
+            rises += !isnan(out[d].rise.jd_ut1);
+    }
+    printf("%-10s 366 days of the Moon: %.1f ms per call  (%d rises)\n", "events", best * 1e3,
+           rises);
+    return rises >= 350 && rises <= 356 ? 0 : 1;
+}
+
 static int bench_mode(const struct astro_ctx *ctx, const char *mode, long n)
 {
     struct bench b = {ctx, n, NULL, NULL, 0};
@@ -169,7 +196,8 @@ int main(int argc, char **argv)
     long n = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
     no_check = argc > 3 && strcmp(argv[3], "nocheck") == 0;
     if (n < 0) {
-        fprintf(stderr, "usage: %s [observer|fast|all|exact|cold|exact-cold] [N >= 0] [nocheck]\n",
+        fprintf(stderr,
+                "usage: %s [observer|fast|all|exact|cold|exact-cold|events] [N >= 0] [nocheck]\n",
                 argv[0]);
         return 2;
     }
@@ -178,11 +206,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "astro_ctx_new failed or no ephemeris files\n");
         return 1;
     }
-    static const char *const modes[] = {"observer", "fast", "all", "exact", "cold", "exact-cold"};
+    static const char *const modes[] = {"observer", "fast",       "all",
+                                        "exact",    "cold",       "exact-cold", "events"};
     int bad = 0;
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
         if (only != NULL && strcmp(only, modes[m]) != 0)
             continue;
+        if (strcmp(modes[m], "events") == 0) {
+            bad |= bench_events(ctx, only == NULL ? 3 : n);
+            continue;
+        }
         bool cold = strncmp(modes[m], "cold", 4) == 0 || strcmp(modes[m], "exact-cold") == 0;
         bad |= bench_mode(ctx, modes[m], cold && only == NULL ? n / 10 : n);
     }

@@ -38,6 +38,7 @@ struct app_config {
     uint64_t head_timeout_ms;
     uint64_t idle_timeout_ms;
     size_t max_body_bytes;
+    uint64_t stall_timeout_ms;
 };
 
 struct live_hub;

@@ -31,6 +31,8 @@ static const char usage[] =
     "  --head-timeout-ms N   time allowed for a request head or body (default 10000)\n"
     "  --idle-timeout-ms N   keep-alive idle time before closing (default 60000)\n"
     "  --max-body-bytes N    largest request body accepted (default 1048576)\n"
+    "  --stall-timeout-ms N  close a live stream whose reader makes no progress this long\n"
+    "                        (default 30000)\n"
     "  -h, --help            print this help\n";
 
 static int parse_level(const char *s)
@@ -83,6 +85,7 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
     cfg->head_timeout_ms = 10000;
     cfg->idle_timeout_ms = 60000;
     cfg->max_body_bytes = 1024 * 1024;
+    cfg->stall_timeout_ms = 30000;
     from_env(cfg);
 
     int i = 1;
@@ -119,6 +122,9 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--idle-timeout-ms") == 0 &&
                    parse_uint(val, 3600000, &n) == 0 && n > 0) {
             cfg->idle_timeout_ms = n;
+        } else if (strcmp(a, "--stall-timeout-ms") == 0 &&
+                   parse_uint(val, 3600000, &n) == 0 && n > 0) {
+            cfg->stall_timeout_ms = n;
         } else if (strcmp(a, "--max-body-bytes") == 0 &&
                    parse_uint(val, 64 * 1024 * 1024, &n) == 0) {
             cfg->max_body_bytes = n;

@@ -91,6 +91,7 @@ static int serve(const struct app_config *cfg)
     hcfg.head_timeout_ms = cfg->head_timeout_ms;
     hcfg.idle_timeout_ms = cfg->idle_timeout_ms;
     hcfg.max_body_bytes = cfg->max_body_bytes;
+    hcfg.stall_timeout_ms = cfg->stall_timeout_ms;
     hcfg.on_request = web_app_handle;
     hcfg.data = app;
     rc = http_server_start(m.loop, &hcfg, &m.state.server);
