@@ -97,7 +97,8 @@ static double run(struct bench *b, const char *mode, bool check, double *sum, lo
             *sum += p.alt_deg;
             ++*calls;
         } else if (strcmp(mode, "fast") == 0 || strcmp(mode, "cold") == 0) {
-            enum astro_body body = strcmp(mode, "fast") == 0 ? ASTRO_MARS : (enum astro_body)(i % 10);
+            enum astro_body body =
+                strcmp(mode, "fast") == 0 ? ASTRO_MARS : (enum astro_body)(i % 10);
             if (astro_position_compute(b->ctx, body, &b->times[i], &paris, &p))
                 b->bad++;
             if (vf)
@@ -114,7 +115,8 @@ static double run(struct bench *b, const char *mode, bool check, double *sum, lo
             }
             *calls += ASTRO_BODY_COUNT;
         } else if (strcmp(mode, "exact") == 0 || strcmp(mode, "exact-cold") == 0) {
-            enum astro_body body = strcmp(mode, "exact") == 0 ? ASTRO_MARS : (enum astro_body)(i % 10);
+            enum astro_body body =
+                strcmp(mode, "exact") == 0 ? ASTRO_MARS : (enum astro_body)(i % 10);
             if (astro_position_compute_exact(b->ctx, body, &b->times[i], &paris, &p))
                 b->bad++;
             *sum += p.alt_deg;
@@ -206,8 +208,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "astro_ctx_new failed or no ephemeris files\n");
         return 1;
     }
-    static const char *const modes[] = {"observer", "fast",       "all",
-                                        "exact",    "cold",       "exact-cold", "events"};
+    static const char *const modes[] = {"observer", "fast",       "all",   "exact",
+                                        "cold",     "exact-cold", "events"};
     int bad = 0;
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
         if (only != NULL && strcmp(only, modes[m]) != 0)

@@ -220,9 +220,10 @@ struct astro_position {
  * lapse rate 0.0065 K/m). OUT: *out.
  * By the fast path (DESIGN.md §5, src/astro/fast.c): the observer-independent part
  * is computed by libswe once per body per 1.5-hour step, cached in the context and
- * interpolated; the result agrees with astro_position_compute_exact() to 0.0005" or
- * better (tests/unit/astro/fast_test.c), at about 0.2 us per call once the step is
- * cached. With the Moshier fallback (no files) it is the exact path.
+ * interpolated; the result agrees with astro_position_compute_exact() to 0.001" or
+ * better (tests/unit/astro/fast_test.c), at about 0.3 us per call once the step is
+ * cached (a cold step costs about 30 us). With the Moshier fallback (no files) it is
+ * the exact path.
  * Returns 0; PT_E_INVALID for an unknown body; PT_E_RANGE if a field of obs is
  * non-finite or outside |lat| <= 90, |lon| <= 360, ASTRO_ELEV_*, pressure in
  * [0, ASTRO_PRESSURE_MAX_HPA], ASTRO_TEMP_*, or t->jd_ut1 is outside
@@ -325,8 +326,8 @@ struct astro_riseset {
 #define ASTRO_EVENTS_MAX_DAYS 366
 
 /*
- * The first rise, upper transit and set of `body` after `t` (borrowed) within one day
- * (the Moon: 1.05 day, its rising recurs every 24 h 50 min), seen by `obs` (borrowed;
+ * The first rise, upper transit and set of `body` after `t` (borrowed) within 1.02 day
+ * (the Moon: 1.06 day, its rising recurs every 24 h 50 min), seen by `obs` (borrowed;
  * latitude, longitude and elevation are used; pressure and temperature are not).
  * USNO conventions: a rise or set is the instant the upper limb of the Sun or the
  * Moon (the centre of a planet), seen topocentrically without atmosphere, is 34'

@@ -9,18 +9,20 @@
  * ends: the barycentric Earth and Sun (ICRS, position and velocity), the matrix
  * N·P·B (frame bias, precession, nutation: ICRS to true equator and equinox of date),
  * the matrix P^T (mean equator of date back to J2000), the two sidereal-time offsets
- * GMST - ERA and GAST - ERA, and Delta T. For each body and step, a "body" block holds
+ * GMST - ERA and GAST - ERA, and Delta T; the values at each step boundary (a "node")
+ * are computed once and shared by the two steps it bounds. For each body and step, a
+ * "body" block holds
  * the body's barycentric position (geocentric for the Moon) as a cubic Hermite
  * polynomial over the step extended backwards by the light time, so that the retarded
  * position is interpolated too. All of it comes from libswe's public API (swe_calc
- * with SEFLG_TRUEPOS, swe_sidtime, swe_sidtime0, swe_deltat_ex); the two rotation
+ * with SEFLG_TRUEPOS, SE_ECL_NUT, swe_sidtime0, swe_deltat_ex, swe_pheno); the rotation
  * matrices are recovered from pairs of vectors that libswe returns both in ICRS/J2000
  * and of date.
  *
  * What runs per request: it reproduces, operation for operation, what libswe 2.10
  * does with SEFLG_TOPOCTR (sweph.c: swi_get_observer, app_pos_etc_plan / _sun / _moon,
  * swi_deflect_light, swi_aberr_light), which differs from "geocentric apparent place
- * plus parallax" by up to several milliarcseconds for the Moon: libswe puts the
+ * plus parallax" by 0.4" for the Moon (see bench/RESULTS.md): libswe puts the
  * observer into the barycentric light-time and aberration pipeline. So: the
  * observer's geocentric position and velocity on libswe's ellipsoid from the mean
  * sidereal time (IERS 2010 as set by swe_set_astro_models), rotated to J2000 by P^T
@@ -36,11 +38,13 @@
  * model of the deflection) is handed to the exact path, as is everything when only
  * the Moshier theory is available.
  *
- * Interpolation error (measured by fast_test.c against libswe at random instants):
- * the worst case is the Moon's geocentric position, a cubic Hermite over 1.5 h:
- * 5th-derivative bound h^4/384·|x''''| ~ 5 cm, 0.00003"; the matrices and sidereal
- * offsets change by under 0.01" per step and are interpolated linearly (error under
- * 0.00005").
+ * Interpolation error: the worst case is the Moon's geocentric position, a cubic
+ * Hermite over 1.5 h: bound h^4/384 |x^(4)| ~ 5 cm, 0.00003"; the matrices and the
+ * sidereal offsets change by under 0.01" per step and are interpolated linearly (under
+ * 0.00005"). Measured against libswe (fast_test.c): 0.00014" for the Moon at mid-step;
+ * the largest differences seen, up to 0.0008", are libswe's own: its compressed
+ * ephemeris segments meet with jumps of about 1 mas, which a smooth interpolant cannot
+ * follow in the step that straddles one.
  *
  * Concurrency. The cache is a set of direct-mapped tables (CACHE_SLOTS slots each,
  * indexed by the step number) of fixed-size blocks guarded by a sequence lock per
@@ -67,12 +71,12 @@
 /* Constants (libswe 2.10 sweph.h and swecl.c)                                */
 /* ------------------------------------------------------------------------ */
 
-#define AUNIT_M 1.49597870700e+11         /* au in metres (DE431) */
-#define CLIGHT_M_S 2.99792458e+8          /* m/s */
-#define HELGRAVCONST 1.32712440017987e+20 /* G·M(Sun), m^3/s^2 (AA 2006 K6) */
-#define SUN_RADIUS_RAD (959.63 / 3600.0 * DEG2RAD) /* Meeus, as libswe */
-#define EARTH_RADIUS_M 6378136.6                   /* AA 2006 K6 */
-#define EARTH_OBLATENESS (1.0 / 298.25642)         /* AA 2006 K6 */
+#define AUNIT_M 1.49597870700e+11                     /* au in metres (DE431) */
+#define CLIGHT_M_S 2.99792458e+8                      /* m/s */
+#define HELGRAVCONST 1.32712440017987e+20             /* G·M(Sun), m^3/s^2 (AA 2006 K6) */
+#define SUN_RADIUS_RAD (959.63 / 3600.0 * DEG2RAD)    /* Meeus, as libswe */
+#define EARTH_RADIUS_M 6378136.6                      /* AA 2006 K6 */
+#define EARTH_OBLATENESS (1.0 / 298.25642)            /* AA 2006 K6 */
 #define EARTH_ROT_RAD_DAY (7.2921151467e-5 * 86400.0) /* Explanatory Supplement p. 162 */
 #define LAPSE_RATE_K_M 0.0065                         /* libswe's default, for refraction */
 #define JD_J2000 2451545.0
@@ -121,8 +125,8 @@ enum { BD_A, BD_LEN, BD_C = 2, BODY_WORDS = 14 };
 enum { PH_T0, PH_H, PH_N0 = 2, PH_NODE = 12, PH_N1 = PH_N0 + PH_NODE, PHENO_WORDS = 26 };
 
 struct cache_table {
-    size_t nwords;          /* payload words per slot */
-    _Atomic uint64_t *mem;  /* CACHE_SLOTS x [seq, key, payload...] */
+    size_t nwords;         /* payload words per slot */
+    _Atomic uint64_t *mem; /* CACHE_SLOTS x [seq, key, payload...] */
 };
 
 struct astro_cache {
@@ -162,8 +166,17 @@ static bool table_get(const struct cache_table *t, int64_t key, double *out)
             return false;
         if (atomic_load_explicit(&s[1], memory_order_relaxed) != (uint64_t)key)
             return false;
-        for (size_t i = 0; i < t->nwords; i++) {
-            uint64_t v = atomic_load_explicit(&s[2 + i], memory_order_relaxed);
+        const _Atomic uint64_t *src = s + 2;
+        size_t i = 0;
+        for (; i + 4 <= t->nwords; i += 4) {
+            uint64_t v[4] = {atomic_load_explicit(&src[i], memory_order_relaxed),
+                             atomic_load_explicit(&src[i + 1], memory_order_relaxed),
+                             atomic_load_explicit(&src[i + 2], memory_order_relaxed),
+                             atomic_load_explicit(&src[i + 3], memory_order_relaxed)};
+            memcpy(&out[i], v, sizeof(v));
+        }
+        for (; i < t->nwords; i++) {
+            uint64_t v = atomic_load_explicit(&src[i], memory_order_relaxed);
             memcpy(&out[i], &v, sizeof(v));
         }
         atomic_thread_fence(memory_order_acquire);
@@ -178,9 +191,8 @@ static void table_put(const struct cache_table *t, int64_t key, const double *in
 {
     _Atomic uint64_t *s = table_slot(t, key);
     uint64_t seq0 = atomic_load_explicit(&s[0], memory_order_relaxed);
-    if ((seq0 & 1) || !atomic_compare_exchange_strong_explicit(&s[0], &seq0, seq0 + 1,
-                                                               memory_order_acquire,
-                                                               memory_order_relaxed))
+    if ((seq0 & 1) || !atomic_compare_exchange_strong_explicit(
+                          &s[0], &seq0, seq0 + 1, memory_order_acquire, memory_order_relaxed))
         return;
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s[1], (uint64_t)key, memory_order_relaxed);
@@ -266,7 +278,8 @@ static double wrap180(double d)
 /* Filling blocks from libswe                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define FL_RAW (SEFLG_TRUEPOS | SEFLG_J2000 | SEFLG_ICRS | SEFLG_NONUT | SEFLG_XYZ | SEFLG_EQUATORIAL)
+#define FL_RAW                                                                                     \
+    (SEFLG_TRUEPOS | SEFLG_J2000 | SEFLG_ICRS | SEFLG_NONUT | SEFLG_XYZ | SEFLG_EQUATORIAL)
 #define FL_DATE (SEFLG_TRUEPOS | SEFLG_XYZ | SEFLG_EQUATORIAL)
 #define FL_MEAN (FL_DATE | SEFLG_NONUT)
 
@@ -279,8 +292,8 @@ static int calc_tt(const struct astro_ctx *ctx, double jd_tt, int32 ipl, int32 f
         for (char *p = serr; *p; p++)
             if (*p == '\n' || *p == '\r')
                 *p = ' ';
-        pt_log_error("astro: swe_calc(%d, JD %.6f TT, flags %d) failed for the cache: %s",
-                     (int)ipl, jd_tt, (int)flags, serr[0] ? serr : "wrong ephemeris");
+        pt_log_error("astro: swe_calc(%d, JD %.6f TT, flags %d) failed for the cache: %s", (int)ipl,
+                     jd_tt, (int)flags, serr[0] ? serr : "wrong ephemeris");
         return PT_E_EPHEMERIS;
     }
     return 0;
@@ -487,8 +500,8 @@ static int frame_get(const struct astro_ctx *ctx, int64_t k, double *w)
     return err;
 }
 
-static int body_get(const struct astro_ctx *ctx, enum astro_body body, int64_t k,
-                    const double *fw, double *w)
+static int body_get(const struct astro_ctx *ctx, enum astro_body body, int64_t k, const double *fw,
+                    double *w)
 {
     if (table_get(&ctx->cache->body[body], k, w))
         return 0;
@@ -547,13 +560,13 @@ struct request {
     const struct astro_ctx *ctx;
     const struct astro_observer *obs;
     double jd_ut1, jd_tt;
-    double fw[FRAME_WORDS]; /* the frame block */
-    double s;               /* position of jd_tt in the step, [0, 1) */
-    double e[3], ev[3];     /* Earth, barycentric ICRS, au and au/day, at jd_tt */
-    double npb[9];          /* N·P·B at jd_tt */
-    double o[3];            /* observer, geocentric, J2000 mean frame (as libswe), au */
-    double ob[3], obv[3];   /* observer, barycentric, au and au/day */
-    double sinlat, coslat;  /* geodetic latitude */
+    double fw[FRAME_WORDS];  /* the frame block */
+    double s;                /* position of jd_tt in the step, [0, 1) */
+    double e[3], ev[3];      /* Earth, barycentric ICRS, au and au/day, at jd_tt */
+    double npb[9];           /* N·P·B at jd_tt */
+    double o[3];             /* observer, geocentric, J2000 mean frame (as libswe), au */
+    double ob[3], obv[3];    /* observer, barycentric, au and au/day */
+    double sinlat, coslat;   /* geodetic latitude */
     double cos_lst, sin_lst; /* local apparent sidereal time */
 };
 
@@ -727,8 +740,8 @@ static double refract(double alt, const struct astro_observer *obs)
 
 /* The topocentric apparent vector of a body in ICRS/J2000 (au), its geocentric
  * light-time corrected distance; false if the exact path must answer. */
-static int body_vector(const struct request *r, enum astro_body body, double u[3],
-                       double *dist_geo, bool *exact)
+static int body_vector(const struct request *r, enum astro_body body, double u[3], double *dist_geo,
+                       bool *exact)
 {
     double bw[BODY_WORDS];
     int err = body_get(r->ctx, body, step_of(r->jd_tt), r->fw, bw);
@@ -855,14 +868,13 @@ static int request_body(const struct request *r, enum astro_body body, struct as
         az -= 360.0;
     out->az_deg = az;
     out->alt_airless_deg = atan(up / sqrt(north * north + east * east)) * RAD2DEG;
-    out->alt_deg = r->obs->pressure_hpa > 0.0 ? refract(out->alt_airless_deg, r->obs)
-                                              : out->alt_airless_deg;
+    out->alt_deg =
+        r->obs->pressure_hpa > 0.0 ? refract(out->alt_airless_deg, r->obs) : out->alt_airless_deg;
     return 0;
 }
 
 int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
-                         double jd_tt, const struct astro_observer *obs,
-                         struct astro_position *out)
+                         double jd_tt, const struct astro_observer *obs, struct astro_position *out)
 {
     struct request r;
     int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
@@ -871,9 +883,8 @@ int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, doub
     return request_body(&r, body, out, NULL);
 }
 
-int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
-                     double jd_tt, const struct astro_observer *obs, struct astro_position *out,
-                     double *ha_deg)
+int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1, double jd_tt,
+                     const struct astro_observer *obs, struct astro_position *out, double *ha_deg)
 {
     struct request r;
     int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);

@@ -21,11 +21,11 @@
 #define RAD2DEG (180.0 / M_PI)
 #define AUNIT_M 1.49597870700e+11
 
-#define HORIZON_DEG (-34.0 / 60.0)  /* standard refraction at the horizon (USNO) */
-#define SUN_RADIUS_M 696000000.0    /* libswe's pla_diam[SE_SUN] / 2 */
-#define MOON_RADIUS_M 1737500.0     /* libswe's pla_diam[SE_MOON] / 2 */
+#define HORIZON_DEG (-34.0 / 60.0) /* standard refraction at the horizon (USNO) */
+#define SUN_RADIUS_M 696000000.0   /* libswe's pla_diam[SE_SUN] / 2 */
+#define MOON_RADIUS_M 1737500.0    /* libswe's pla_diam[SE_MOON] / 2 */
 #define SAMPLES_PER_DAY 24
-#define TOL_DAYS (0.01 / 86400.0)   /* root refinement stops at 0.01 s */
+#define TOL_DAYS (0.01 / 86400.0) /* root refinement stops at 0.01 s */
 #define MAX_ITER 60
 
 /* How far astro_riseset_next() looks: a little over a day, the Moon's 24 h 50 min. */
@@ -94,8 +94,8 @@ static int value(const struct search *s, bool hour_angle, double jd, double *v)
 }
 
 /* Refine a bracket [a, b] with fa, fb of opposite signs (Illinois regula falsi). */
-static int refine(const struct search *s, bool hour_angle, double a, double fa, double b,
-                  double fb, double *root)
+static int refine(const struct search *s, bool hour_angle, double a, double fa, double b, double fb,
+                  double *root)
 {
     int side = 0;
     double c = a, prev = b;
@@ -177,8 +177,7 @@ static void keep_first(double *slot, double t)
         *slot = t;
 }
 
-static int search_window(const struct search *s, double t0, double days,
-                         struct window_result *out)
+static int search_window(const struct search *s, double t0, double days, struct window_result *out)
 {
     int n = (int)ceil(days * SAMPLES_PER_DAY);
     double step = days / n;
@@ -200,8 +199,8 @@ static int search_window(const struct search *s, double t0, double days,
             err = refine(s, false, t[i], f[i], t[i + 1], f[i + 1], &root);
             if (err == 0)
                 keep_first(f[i] < 0.0 ? &out->rise : &out->set, root);
-        } else if (i > 0 && (f[i - 1] < 0.0) == (f[i] < 0.0) &&
-                   fabs(f[i]) < fabs(f[i - 1]) && fabs(f[i]) <= fabs(f[i + 1])) {
+        } else if (i > 0 && (f[i - 1] < 0.0) == (f[i] < 0.0) && fabs(f[i]) < fabs(f[i - 1]) &&
+                   fabs(f[i]) <= fabs(f[i + 1])) {
             /* The samples approach the horizon and leave it again: the extremum between
              * them may cross it (a graze). */
             bool below = f[i] < 0.0;
@@ -253,8 +252,8 @@ static int finish(const struct astro_ctx *ctx, const struct window_result *w,
     return err;
 }
 
-static int search_init(const struct astro_ctx *ctx, enum astro_body body, double jd0,
-                       double days, const struct astro_observer *obs, struct search *s)
+static int search_init(const struct astro_ctx *ctx, enum astro_body body, double jd0, double days,
+                       const struct astro_observer *obs, struct search *s)
 {
     if ((unsigned)body >= ASTRO_BODY_COUNT)
         return PT_E_INVALID;
@@ -284,8 +283,8 @@ int astro_riseset_next(const struct astro_ctx *ctx, enum astro_body body,
 }
 
 int astro_events_range(const struct astro_ctx *ctx, enum astro_body body,
-                       const struct astro_time *start, int days,
-                       const struct astro_observer *obs, struct astro_riseset *out)
+                       const struct astro_time *start, int days, const struct astro_observer *obs,
+                       struct astro_riseset *out)
 {
     if (days < 1 || days > ASTRO_EVENTS_MAX_DAYS)
         return PT_E_RANGE;

@@ -77,7 +77,8 @@ static void compare(const struct astro_position *f, const struct astro_position 
     double r = sep_arcsec(f->ra_deg, f->dec_deg, e->ra_deg, e->dec_deg);
     double refr = e->alt_airless_deg > 5.0 ? fabs(f->alt_deg - e->alt_deg) * 3600.0 : 0.0;
     double d = fmax(fabs(f->distance_au / e->distance_au - 1.0),
-                    fabs(f->distance_topo_au / e->distance_topo_au - 1.0)) * 1e6;
+                    fabs(f->distance_topo_au / e->distance_topo_au - 1.0)) *
+               1e6;
     err->azalt = fmax(err->azalt, a);
     err->radec = fmax(err->radec, r);
     err->refr = fmax(err->refr, refr);
@@ -218,8 +219,8 @@ static void test_truth_cases(void **state)
         compare(&f, &e, &vs_exact[c->body]);
         /* The file's numbers, printed with 1e-9 degree: distances are not compared. */
         struct errors *w = &vs_file[c->body];
-        w->azalt = fmax(w->azalt, sep_arcsec(f.az_deg, f.alt_airless_deg, c->az_deg,
-                                             c->alt_airless_deg));
+        w->azalt =
+            fmax(w->azalt, sep_arcsec(f.az_deg, f.alt_airless_deg, c->az_deg, c->alt_airless_deg));
         w->radec = fmax(w->radec, sep_arcsec(f.ra_deg, f.dec_deg, c->ra_deg, c->dec_deg));
         if (c->alt_airless_deg > 5.0)
             w->refr = fmax(w->refr, fabs(f.alt_deg - c->alt_refr_deg) * 3600.0);
@@ -317,7 +318,8 @@ static void test_slot_collisions(void **state)
         for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
             struct astro_position f, e;
             assert_int_equal(astro_position_compute(ctx, (enum astro_body)b, &t, &obs, &f), 0);
-            assert_int_equal(astro_position_compute_exact(ctx, (enum astro_body)b, &t, &obs, &e), 0);
+            assert_int_equal(astro_position_compute_exact(ctx, (enum astro_body)b, &t, &obs, &e),
+                             0);
             assert_true(sep_arcsec(f.ra_deg, f.dec_deg, e.ra_deg, e.dec_deg) < LIMIT_ARCSEC);
         }
     }
@@ -370,8 +372,8 @@ static void test_threads_share_cache(void **state)
         /* 150 instants over 5 days: consecutive jobs share steps and slots. */
         double jd = 2461000.5 + floor(rnd() * 150.0) / 30.0 + (i % 3) * 1e-4;
         assert_int_equal(astro_time_from_jd(ctx, jd, ASTRO_UT1, &jobs[i].t), 0);
-        jobs[i].obs = (struct astro_observer){rnd() * 170 - 85, rnd() * 360 - 180, rnd() * 3000,
-                                              1010, 10};
+        jobs[i].obs =
+            (struct astro_observer){rnd() * 170 - 85, rnd() * 360 - 180, rnd() * 3000, 1010, 10};
         jobs[i].body = (enum astro_body)(i % ASTRO_BODY_COUNT);
         assert_int_equal(
             astro_position_compute(ctx, jobs[i].body, &jobs[i].t, &jobs[i].obs, &want[i]), 0);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * riseset_test.c -- unit tests of src/astro/riseset.c: rise, transit and set against
- * the US Naval Observatory (copied into /work/shared/truth/external/usno_riseset, or
- * tests/data/usno_riseset when present):
+ * the US Naval Observatory (tests/data/usno_riseset, see its README.md; the shared
+ * truth folder's copy is used if that one is missing):
  *   - riseset.txt: every Sun and Moon event below 80 degrees of latitude within the
  *     tables' rounding to the minute (|error| <= 60 s + 5 s), rms printed and bounded;
  *     events before the ephemeris files' range (1750) are counted as skipped;
@@ -33,7 +33,10 @@
 #include "astro/astro.h"
 
 #define DEBIAN_EPHE "/usr/share/libswe/ephe"
-#define USNO_DIRS {"tests/data/usno_riseset", "/work/shared/truth/external/usno_riseset"}
+#define USNO_DIRS                                                                                  \
+    {                                                                                              \
+        "tests/data/usno_riseset", "/work/shared/truth/external/usno_riseset"                      \
+    }
 
 static char usno_dir[256];
 
@@ -164,18 +167,13 @@ static bool parse_table(const char *path, enum day_kind kinds[12][31], int *lon,
             sscanf(line + 9, " %c%d %d, %c%d %d", &ew, &lo, &lom, &ns, &la, &lam) == 6) {
             *lon = ew == 'W' ? -lo : lo;
             *lat = ns == 'S' ? -la : la;
-            const char *y = strstr(line, " for ");
-            if (y != NULL)
-                *year = atoi(strstr(y + 5, " for ") ? strstr(y + 5, " for ") + 5 : y + 5);
+            /* "... Rise and Set for the Moon for 2026 ...": the year follows the last "for". */
+            for (const char *y = strstr(line, " for "); y != NULL; y = strstr(y + 5, " for "))
+                *year = atoi(y + 5);
             continue;
         }
-        char *p = strstr(line, "for the ");
-        if (p != NULL && *year == 0) {
-            char *q = strstr(p, " for ");
-            if (q != NULL)
-                *year = atoi(q + 5);
-        }
-        if (!(line[0] >= '0' && line[0] <= '3' && line[1] >= '0' && line[1] <= '9' && line[2] == ' '))
+        if (!(line[0] >= '0' && line[0] <= '3' && line[1] >= '0' && line[1] <= '9' &&
+              line[2] == ' '))
             continue;
         int day = atoi(line);
         if (day == last_day)
@@ -328,9 +326,9 @@ static void test_consistency(void **state)
         assert_true(rs.rise.jd_ut1 >= t.jd_ut1 && rs.rise.jd_ut1 < t.jd_ut1 + 1.1);
         struct astro_position p;
         assert_int_equal(astro_position_compute(ctx, (enum astro_body)b, &rs.rise, &obs, &p), 0);
-        double sd = b == ASTRO_SUN ? asin(696000e3 / (p.distance_topo_au * 1.495978707e11))
-                  : b == ASTRO_MOON ? asin(1737.5e3 / (p.distance_topo_au * 1.495978707e11))
-                                    : 0.0;
+        double sd = b == ASTRO_SUN    ? asin(696000e3 / (p.distance_topo_au * 1.495978707e11))
+                    : b == ASTRO_MOON ? asin(1737.5e3 / (p.distance_topo_au * 1.495978707e11))
+                                      : 0.0;
         double limb = p.alt_airless_deg + sd * 180.0 / M_PI;
         assert_true(fabs(limb + 34.0 / 60.0) < 1e-4); /* 0.4": the altitude moves 15"/s */
         assert_int_equal(astro_position_compute(ctx, (enum astro_body)b, &rs.transit, &obs, &p), 0);
