@@ -42,6 +42,7 @@ struct app_config {
 };
 
 struct live_hub;
+struct riseset_cache;
 
 /* What every handler reaches through ctx->app_data. Owned by main(). */
 struct app_state {
@@ -49,6 +50,7 @@ struct app_state {
     struct astro_ctx *astro;
     struct http_server *server;
     struct live_hub *live;
+    struct riseset_cache *riseset;   /* loop thread only */
     double started_unix_s;
 };
 
@@ -91,11 +93,30 @@ int app_parse_lon(struct web_ctx *ctx, const char *name, struct pt_str text, dou
 int app_parse_number(struct web_ctx *ctx, const char *name, struct pt_str text, double min,
                      double max, const char *unit, double *value);
 
+/* The rise/transit/set cache (riseset_cache.c). */
+struct riseset_cache *riseset_cache_new(void);
+void riseset_cache_free(struct riseset_cache *c);
+
+/*
+ * The next rise/transit/set of body after t for obs, from the cache when an
+ * earlier answer for the same observer is still valid. Same contract as
+ * astro_riseset_next(). Loop thread only.
+ */
+int riseset_cache_get(struct riseset_cache *c, const struct astro_ctx *astro,
+                      enum astro_body body, const struct astro_time *t,
+                      const struct astro_observer *obs, struct astro_riseset *out);
+
 /* Every body, as a bit mask over enum astro_body. */
 #define APP_ALL_BODIES ((1u << ASTRO_BODY_COUNT) - 1)
 
-/* The members of one body's object: name, az, alt, ra, dec, distance... */
-void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p);
+/*
+ * The members of one body's object: name, position, magnitude, phase,
+ * elongation, constellation and the next rise/transit/set (from st->riseset
+ * when it is set, else computed). Returns 0 or an astro error.
+ */
+int app_render_body(struct web_json *j, const struct app_state *st, enum astro_body body,
+                    const struct astro_position *p, const struct app_observer *obs,
+                    const struct astro_time *t);
 
 /* The members shared by every answer: time, timescale, provenance, observer. */
 void app_render_context(struct web_json *j, const struct app_state *st,
@@ -164,6 +185,7 @@ int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask);
 
 /* Handlers. */
 int app_handle_stream(struct web_ctx *ctx);
+int app_handle_events(struct web_ctx *ctx);
 int app_handle_ws(struct web_ctx *ctx);
 int app_handle_index(struct web_ctx *ctx);
 int app_handle_healthz(struct web_ctx *ctx);

@@ -163,30 +163,55 @@ static void format_ra(double ra_deg, char out[24])
     snprintf(out, 24, "%02dh%02dm%05.2fs", hh, mm, ss);
 }
 
+/* HH:MM (UTC) of an event, or "--" when it does not happen in the window. */
+static void format_hhmm(const struct astro_time *t, char out[8])
+{
+    if (!isfinite(t->jd_ut1)) {
+        snprintf(out, 8, "--");
+        return;
+    }
+    char iso[40];
+    astro_time_format_iso(t, iso);
+    snprintf(out, 8, "%.5s", iso + 11);
+}
+
 static int print_table(const struct app_state *st, const struct app_observer *obs,
                        const struct astro_time *t, unsigned bodies)
 {
     char iso[40];
     astro_time_format_iso(t, iso);
-    printf("%s  lat %.4f  lon %.4f  elevation %.0f m  (%s, dT %.1f s)\n", iso, obs->astro.lat_deg,
+    printf("%s  lat %.4f  lon %.4f  elevation %.0f m  (%s, dT %.1f s; times UTC)\n", iso, obs->astro.lat_deg,
            obs->astro.lon_deg, obs->astro.elev_m, astro_ctx_ephemeris(st->astro), t->deltat_s);
-    printf("%-8s %9s %9s  %-12s %10s %12s  %s\n", "body", "az", "alt", "ra", "dec", "dist (au)",
-           "");
-    for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
+    printf("%-8s %9s %9s  %-12s %10s %12s %6s  %-4s %-5s %-5s %-5s\n", "body", "az", "alt", "ra",
+           "dec", "dist (au)", "mag", "con", "rise", "trans", "set");
+    struct astro_position pos[ASTRO_BODY_COUNT];
+    int rc = astro_position_compute_all(st->astro, t, &obs->astro, pos);
+    for (int b = 0; rc == 0 && b < ASTRO_BODY_COUNT; b++) {
         if (!(bodies & (1u << b)))
             continue;
-        struct astro_position p;
-        int rc = astro_position_compute(st->astro, (enum astro_body)b, t, &obs->astro, &p);
-        if (rc < 0) {
-            fprintf(stderr, "planettracker now: %s: %s\n", astro_body_name((enum astro_body)b),
-                    pt_error_message(rc));
-            return -1;
-        }
-        char ra[24];
-        format_ra(p.ra_deg, ra);
-        printf("%-8s %8.3f° %8.3f°  %-12s %9.4f° %12.8f  %s\n", astro_body_name((enum astro_body)b),
-               p.az_deg, p.alt_deg, ra, p.dec_deg, p.distance_au,
-               p.alt_deg > 0 ? "up" : "below horizon");
+        struct astro_details d;
+        struct astro_riseset rs;
+        rc = astro_details_compute(st->astro, (enum astro_body)b, t, &d);
+        if (rc == 0)
+            rc = astro_riseset_next(st->astro, (enum astro_body)b, t, &obs->astro, &rs);
+        if (rc < 0)
+            break;
+        const struct astro_position *p = &pos[b];
+        char ra[24], rise[8], transit[8], set[8];
+        format_ra(p->ra_deg, ra);
+        format_hhmm(&rs.rise, rise);
+        format_hhmm(&rs.transit, transit);
+        format_hhmm(&rs.set, set);
+        printf("%-8s %8.3f° %8.3f°  %-12s %9.4f° %12.8f %6.2f  %-4s %-5s %-5s %-5s%s\n",
+               astro_body_name((enum astro_body)b), p->az_deg, p->alt_deg, ra, p->dec_deg,
+               p->distance_au, d.magnitude, d.constellation, rise, transit, set,
+               rs.status == ASTRO_RISES_SETS ? "" : rs.status == ASTRO_CIRCUMPOLAR
+                                                        ? "  (circumpolar)"
+                                                        : "  (never rises)");
+    }
+    if (rc < 0) {
+        fprintf(stderr, "planettracker now: %s\n", pt_error_message(rc));
+        return -1;
     }
     return 0;
 }

@@ -58,7 +58,9 @@ int app_handle_planet(struct web_ctx *ctx)
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    app_render_body(&j, (enum astro_body)body, &pos);
+    rc = app_render_body(&j, st, (enum astro_body)body, &pos, &obs, &t);
+    if (rc < 0)
+        return compute_error(ctx, rc);
     app_render_context(&j, st, &obs, &t);
     web_json_object_end(&j);
     return web_send_json(ctx, 200, &j);

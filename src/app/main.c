@@ -102,6 +102,7 @@ static int serve(const struct app_config *cfg)
         goto out_free_app;
     }
     m.state.live = live_hub_new(m.loop, &m.state);
+    m.state.riseset = riseset_cache_new();
     uv_signal_init(m.loop, &m.sigint);
     uv_signal_init(m.loop, &m.sigterm);
     m.sigint.data = m.sigterm.data = &m;
@@ -116,6 +117,7 @@ static int serve(const struct app_config *cfg)
         pt_log_warn("handles still open at exit");
 
     live_hub_free(m.state.live);
+    riseset_cache_free(m.state.riseset);
 out_free_app:
     web_app_free(app);
 out_free_astro:

@@ -4,10 +4,42 @@
  * GET /planets and the live push (SSE and WebSocket), so every channel
  * speaks the same fields.
  */
+#include <math.h>
+
 #include "app/app.h"
 
-void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p)
+/* An event time as ISO 8601 UTC, or null when it does not happen in the window. */
+static void render_event(struct web_json *j, const char *key, const struct astro_time *t)
 {
+    web_json_key(j, key);
+    if (!isfinite(t->jd_ut1)) {
+        web_json_null(j);
+        return;
+    }
+    char iso[40];
+    astro_time_format_iso(t, iso);
+    web_json_cstring(j, iso);
+}
+
+int app_render_body(struct web_json *j, const struct app_state *st, enum astro_body body,
+                    const struct astro_position *p, const struct app_observer *obs,
+                    const struct astro_time *t)
+{
+    struct astro_details d;
+    struct astro_riseset rs;
+    /*
+     * Near the ends of the ephemeris range the position exists but the search
+     * window of the next events (or a cache step) does not: those fields become
+     * null rather than the whole answer failing.
+     */
+    int drc = astro_details_compute(st->astro, body, t, &d);
+    if (drc < 0 && drc != PT_E_RANGE)
+        return drc;
+    int rrc = st->riseset != NULL
+                  ? riseset_cache_get(st->riseset, st->astro, body, t, &obs->astro, &rs)
+                  : astro_riseset_next(st->astro, body, t, &obs->astro, &rs);
+    if (rrc < 0 && rrc != PT_E_RANGE)
+        return rrc;
     web_json_key(j, "name");
     web_json_cstring(j, astro_body_name(body));
     web_json_key(j, "az");
@@ -24,6 +56,36 @@ void app_render_body(struct web_json *j, enum astro_body body, const struct astr
     web_json_double(j, p->distance_au);
     web_json_key(j, "above_horizon");
     web_json_bool(j, p->alt_deg > 0);
+    if (drc < 0) {
+        d.magnitude = d.phase = d.elongation_deg = NAN; /* rendered as null */
+        d.constellation[0] = '\0';
+        d.constellation_name = NULL;
+    }
+    web_json_key(j, "magnitude");
+    web_json_double(j, d.magnitude);
+    web_json_key(j, "phase");
+    web_json_double(j, d.phase);
+    web_json_key(j, "elongation");
+    web_json_double(j, d.elongation_deg);
+    web_json_key(j, "constellation");
+    if (drc < 0)
+        web_json_null(j);
+    else
+        web_json_cstring(j, d.constellation);
+    web_json_key(j, "constellation_name");
+    if (drc < 0)
+        web_json_null(j);
+    else
+        web_json_cstring(j, d.constellation_name);
+    if (rrc < 0) {
+        rs.rise.jd_ut1 = rs.transit.jd_ut1 = rs.set.jd_ut1 = NAN;
+    }
+    render_event(j, "rise", &rs.rise);
+    render_event(j, "transit", &rs.transit);
+    render_event(j, "set", &rs.set);
+    web_json_key(j, "status");
+    web_json_cstring(j, rrc < 0 ? "outside_ephemeris_range" : astro_rise_status_name(rs.status));
+    return 0;
 }
 
 static void render_observer(struct web_json *j, const struct app_observer *obs)
@@ -66,6 +128,11 @@ void app_render_context(struct web_json *j, const struct app_state *st,
 int app_render_sky(struct web_json *j, const struct app_state *st, const struct app_observer *obs,
                    const struct astro_time *t, unsigned bodies)
 {
+    /* One batch: sidereal time and the observer's vector once for all bodies. */
+    struct astro_position pos[ASTRO_BODY_COUNT];
+    int rc = astro_position_compute_all(st->astro, t, &obs->astro, pos);
+    if (rc < 0)
+        return rc;
     web_json_object_begin(j);
     app_render_context(j, st, obs, t);
     web_json_key(j, "bodies");
@@ -73,12 +140,10 @@ int app_render_sky(struct web_json *j, const struct app_state *st, const struct 
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
         if (!(bodies & (1u << b)))
             continue;
-        struct astro_position pos;
-        int rc = astro_position_compute(st->astro, (enum astro_body)b, t, &obs->astro, &pos);
+        web_json_object_begin(j);
+        rc = app_render_body(j, st, (enum astro_body)b, &pos[b], obs, t);
         if (rc < 0)
             return rc;
-        web_json_object_begin(j);
-        app_render_body(j, (enum astro_body)b, &pos);
         web_json_object_end(j);
     }
     web_json_array_end(j);

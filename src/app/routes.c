@@ -17,6 +17,7 @@ static const struct {
     {"GET", "/planets", "planets", app_handle_planets},
     {"GET", "/planets/stream", "stream", app_handle_stream},
     {"GET", "/planets/{name}", "planet", app_handle_planet},
+    {"GET", "/planets/{name}/events", "events", app_handle_events},
     {"POST", "/geo_location", "geo_location", app_handle_geo_location},
     {"GET", "/ws", "ws", app_handle_ws},
 };
