@@ -39,10 +39,18 @@ struct app_config {
     uint64_t idle_timeout_ms;
     size_t max_body_bytes;
     uint64_t stall_timeout_ms;
+    bool no_microcache;
 };
 
 struct live_hub;
 struct riseset_cache;
+struct microcache;
+
+/* The instant of the current whole second, reused for every request in it. */
+struct app_now_cache {
+    int64_t second;          /* Unix second the entry is for; 0 = empty */
+    struct astro_time t;
+};
 
 /* What every handler reaches through ctx->app_data. Owned by main(). */
 struct app_state {
@@ -51,6 +59,8 @@ struct app_state {
     struct http_server *server;
     struct live_hub *live;
     struct riseset_cache *riseset;   /* loop thread only */
+    struct app_now_cache *now;       /* loop thread only: the current second's instant */
+    struct microcache *microcache;   /* loop thread only; NULL when disabled */
     double started_unix_s;
 };
 
@@ -105,6 +115,18 @@ void riseset_cache_free(struct riseset_cache *c);
 int riseset_cache_get(struct riseset_cache *c, const struct astro_ctx *astro,
                       enum astro_body body, const struct astro_time *t,
                       const struct astro_observer *obs, struct astro_riseset *out);
+
+/* The same-millisecond answer cache (microcache.c). Loop thread only. */
+struct microcache *microcache_new(void);
+void microcache_free(struct microcache *c);
+
+/* The answer cached for key in millisecond now_ms, if any (borrowed until the next put). */
+bool microcache_get(struct microcache *c, struct pt_str key, int64_t now_ms, struct pt_str *body);
+
+/* Remember an answer (copied); too long keys or bodies are not cached. */
+void microcache_put(struct microcache *c, struct pt_str key, int64_t now_ms, struct pt_str body);
+
+void microcache_stats(const struct microcache *c, uint64_t *hits, uint64_t *misses);
 
 /* Every body, as a bit mask over enum astro_body. */
 #define APP_ALL_BODIES ((1u << ASTRO_BODY_COUNT) - 1)

@@ -27,6 +27,8 @@ static const char usage[] =
     "  --static-dir DIR      serve the page's files from DIR instead of the copy embedded\n"
     "                        in the binary (development) [STATIC_DIR]\n"
     "  --access-log          log one line per request [ACCESS_LOG=1]\n"
+    "  --no-microcache       compute every answer, even identical requests in the same\n"
+    "                        millisecond (default: computed once per millisecond)\n"
     "  --log-level LEVEL     error, warn, info or debug [LOG_LEVEL] (default info)\n"
     "  --head-timeout-ms N   time allowed for a request head or body (default 10000)\n"
     "  --idle-timeout-ms N   keep-alive idle time before closing (default 60000)\n"
@@ -100,6 +102,9 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
             return 1;
         } else if (strcmp(a, "--access-log") == 0) {
             cfg->access_log = true;
+            continue;
+        } else if (strcmp(a, "--no-microcache") == 0) {
+            cfg->no_microcache = true;
             continue;
         } else if (val == NULL) {
             fprintf(stderr, "planettracker: %s needs a value or is unknown\n%s", a, usage);

@@ -77,6 +77,17 @@ int app_handle_metrics(struct web_ctx *ctx)
                    ls.subscribers, (unsigned long long)ls.ticks,
                    (unsigned long long)ls.messages, (unsigned long long)ls.deliveries,
                    (unsigned long long)ls.dropped);
+    uint64_t hits, misses;
+    microcache_stats(st->microcache, &hits, &misses);
+    pt_buf_appendf(b,
+                   "# HELP planettracker_microcache_hits_total Answers reused within their "
+                   "millisecond.\n"
+                   "# TYPE planettracker_microcache_hits_total counter\n"
+                   "planettracker_microcache_hits_total %llu\n"
+                   "# HELP planettracker_microcache_misses_total Answers computed.\n"
+                   "# TYPE planettracker_microcache_misses_total counter\n"
+                   "planettracker_microcache_misses_total %llu\n",
+                   (unsigned long long)hits, (unsigned long long)misses);
     pt_buf_appendf(b,
                    "# HELP planettracker_ephemeris_files 1 if the Swiss Ephemeris files are "
                    "used, 0 on the Moshier fallback.\n"

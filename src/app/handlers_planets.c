@@ -32,9 +32,28 @@ static int compute_error(struct web_ctx *ctx, int rc)
     return web_error(ctx, 500, "ephemeris_error", "the ephemeris computation failed");
 }
 
+/*
+ * The micro-cache key of a request whose answer depends only on its URL (it
+ * names lat and lon, so neither the session nor anything else matters), or an
+ * empty slice.
+ */
+static struct pt_str cache_key(struct web_ctx *ctx)
+{
+    const struct web_form *q;
+    if (web_query(ctx, &q) != 0 || web_form_get(q, PT_STR("lat")) == NULL ||
+        web_form_get(q, PT_STR("lon")) == NULL)
+        return PT_STR_NULL;
+    return ctx->req->head.target;
+}
+
 int app_handle_planet(struct web_ctx *ctx)
 {
     const struct app_state *st = ctx->app_data;
+    struct pt_str key = cache_key(ctx);
+    int64_t now_ms = (int64_t)(pt_clock_unix_s() * 1000.0);
+    struct pt_str cached;
+    if (key.len > 0 && microcache_get(st->microcache, key, now_ms, &cached))
+        return web_send_static(ctx, 200, "application/json", cached);
     struct pt_str name = web_param(ctx, "name");
     int body = astro_body_from_name(name);
     if (body < 0) {
@@ -63,7 +82,12 @@ int app_handle_planet(struct web_ctx *ctx)
         return compute_error(ctx, rc);
     app_render_context(&j, st, &obs, &t);
     web_json_object_end(&j);
-    return web_send_json(ctx, 200, &j);
+    if (web_json_finish(&j) != 0)
+        return web_error(ctx, 500, "internal_error", "the answer could not be serialized");
+    pt_buf_append(&ctx->body, "\n", 1);
+    if (key.len > 0)
+        microcache_put(st->microcache, key, now_ms, pt_buf_str(&ctx->body));
+    return web_send(ctx, 200, "application/json");
 }
 
 int app_handle_planets(struct web_ctx *ctx)

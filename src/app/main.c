@@ -103,6 +103,9 @@ static int serve(const struct app_config *cfg)
     }
     m.state.live = live_hub_new(m.loop, &m.state);
     m.state.riseset = riseset_cache_new();
+    struct app_now_cache now_cache = {0};
+    m.state.now = &now_cache;
+    m.state.microcache = cfg->no_microcache ? NULL : microcache_new();
     uv_signal_init(m.loop, &m.sigint);
     uv_signal_init(m.loop, &m.sigterm);
     m.sigint.data = m.sigterm.data = &m;
@@ -118,6 +121,7 @@ static int serve(const struct app_config *cfg)
 
     live_hub_free(m.state.live);
     riseset_cache_free(m.state.riseset);
+    microcache_free(m.state.microcache);
 out_free_app:
     web_app_free(app);
 out_free_astro:

@@ -184,8 +184,31 @@ int app_time_from_request(struct web_ctx *ctx, struct astro_time *out)
     char range[96];
     double min_unix, max_unix;
     if (t == NULL) {
-        if (astro_time_from_unix(st->astro, pt_clock_unix_s(), out) < 0)
-            return web_error(ctx, 500, "internal_error", "the current time is out of range");
+        double now = pt_clock_unix_s();
+        double second = floor(now);
+        struct app_now_cache *c = st->now;
+        if (c == NULL || c->second != (int64_t)second) {
+            struct astro_time base;
+            if (astro_time_from_unix(st->astro, second, &base) < 0)
+                return web_error(ctx, 500, "internal_error", "the current time is out of range");
+            if (c == NULL) {
+                *out = base;
+                out->unix_s = now;
+                out->jd_ut1 += (now - second) / 86400.0;
+                out->jd_tt += (now - second) / 86400.0;
+                return 0;
+            }
+            c->second = (int64_t)second;
+            c->t = base;
+        }
+        /*
+         * Within one second TT-UT1 changes by about 1e-8 s, far below anything
+         * the answer shows; the libswe time conversion runs once a second.
+         */
+        *out = c->t;
+        out->unix_s = now;
+        out->jd_ut1 += (now - second) / 86400.0;
+        out->jd_tt += (now - second) / 86400.0;
         return 0;
     }
     rc = astro_time_parse(st->astro, *t, scale, out);

@@ -395,6 +395,27 @@ size_t astro_time_format_iso(const struct astro_time *t, char out[40])
     int64_t y;
     int m, d;
     civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999) {
+        /* The common case without snprintf: this runs several times per answer. */
+        int f[7] = {(int)y, m, d, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+                    (int)(rem / 1000 % 60), (int)(rem % 1000)};
+        char *p = out;
+        *p++ = (char)('0' + f[0] / 1000);
+        *p++ = (char)('0' + f[0] / 100 % 10);
+        *p++ = (char)('0' + f[0] / 10 % 10);
+        *p++ = (char)('0' + f[0] % 10);
+        static const char seps[] = "--T::.";
+        for (int i = 1; i < 7; i++) {
+            *p++ = seps[i - 1];
+            if (i == 6)
+                *p++ = (char)('0' + f[i] / 100);
+            *p++ = (char)('0' + f[i] / 10 % 10);
+            *p++ = (char)('0' + f[i] % 10);
+        }
+        *p++ = 'Z';
+        *p = '\0';
+        return (size_t)(p - out);
+    }
     int n = snprintf(out, 40, "%s%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", y < 0 ? "-" : "",
                      (long long)(y < 0 ? -y : y), m, d, (int)(rem / 3600000),
                      (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));

@@ -107,46 +107,49 @@ static void set_deadline(struct http_conn *conn, uint64_t timeout_ms)
 
 /* ------------------------------------------------------------- output */
 
-static const char *const reasons[][2] = {
-    {"100", "Continue"},
-    {"101", "Switching Protocols"},
-    {"200", "OK"},
-    {"201", "Created"},
-    {"202", "Accepted"},
-    {"204", "No Content"},
-    {"301", "Moved Permanently"},
-    {"302", "Found"},
-    {"303", "See Other"},
-    {"304", "Not Modified"},
-    {"307", "Temporary Redirect"},
-    {"308", "Permanent Redirect"},
-    {"400", "Bad Request"},
-    {"401", "Unauthorized"},
-    {"403", "Forbidden"},
-    {"404", "Not Found"},
-    {"405", "Method Not Allowed"},
-    {"406", "Not Acceptable"},
-    {"408", "Request Timeout"},
-    {"409", "Conflict"},
-    {"411", "Length Required"},
-    {"413", "Content Too Large"},
-    {"414", "URI Too Long"},
-    {"415", "Unsupported Media Type"},
-    {"422", "Unprocessable Content"},
-    {"426", "Upgrade Required"},
-    {"429", "Too Many Requests"},
-    {"431", "Request Header Fields Too Large"},
-    {"500", "Internal Server Error"},
-    {"501", "Not Implemented"},
-    {"503", "Service Unavailable"},
-    {"505", "HTTP Version Not Supported"},
+static const struct {
+    int status;
+    const char *reason;
+} reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {411, "Length Required"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Content"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
 };
 
 const char *http_status_reason(int status)
 {
     for (size_t i = 0; i < PT_ARRAY_SIZE(reasons); i++)
-        if (atoi(reasons[i][0]) == status)
-            return reasons[i][1];
+        if (reasons[i].status == status)
+            return reasons[i].reason;
     return "Unknown";
 }
 
@@ -257,36 +260,74 @@ static void flush_output(struct http_conn *conn)
     }
 }
 
+/* Decimal digits of v into p; returns the end. */
+static char *put_size(char *p, size_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_lit(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT_LIT(p, lit) put_lit((p), (lit), sizeof(lit) - 1)
+
+/*
+ * The response head, built without printf: it is on every answer's path.
+ * 204 and 304 carry no Content-Length (RFC 9110 §8.6: it would describe the
+ * resource, not this empty answer).
+ */
 static int append_head(struct http_conn *conn, int status, const char *content_type,
                        size_t content_length, bool keep_alive, bool http10,
                        struct pt_str extra_headers)
 {
-    struct pt_buf *out = &conn->out;
-    char head[256];
-    int n;
-    if (status == 204 || status == 304) {
-        /* RFC 9110 §8.6: no Content-Length that could be taken for the resource's. */
-        n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\n%s", status,
-                     http_status_reason(status), conn->server->date,
-                     !keep_alive ? "Connection: close\r\n"
-                                 : (http10 ? "Connection: keep-alive\r\n" : ""));
-    } else if (content_type != NULL)
-        n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s",
-                     status, http_status_reason(status), conn->server->date, content_type,
-                     content_length,
-                     !keep_alive ? "Connection: close\r\n"
-                                 : (http10 ? "Connection: keep-alive\r\n" : ""));
-    else
-        n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s",
-                     status, http_status_reason(status), conn->server->date, content_length,
-                     !keep_alive ? "Connection: close\r\n"
-                                 : (http10 ? "Connection: keep-alive\r\n" : ""));
-    if (n < 0 || (size_t)n >= sizeof(head))
+    const char *reason = http_status_reason(status);
+    size_t reason_len = strlen(reason);
+    size_t type_len = content_type != NULL ? strlen(content_type) : 0;
+    if (status < 100 || status > 999 || reason_len > 64 || type_len > 256)
         return PT_E_INVALID;
-    if (pt_buf_append(out, head, (size_t)n) < 0 || pt_buf_append_str(out, extra_headers) < 0 ||
-        pt_buf_append(out, "\r\n", 2) < 0)
+    /* Fixed parts, generously: status line, Date, Content-Type, Content-Length, Connection. */
+    size_t max = 16 + reason_len + 37 + 16 + type_len + 40 + 26 + extra_headers.len + 2;
+    if (pt_buf_reserve(&conn->out, max) < 0)
         return PT_E_NOMEM;
+    char *p = conn->out.data + conn->out.len;
+    p = PUT_LIT(p, "HTTP/1.1 ");
+    *p++ = (char)('0' + status / 100);
+    *p++ = (char)('0' + status / 10 % 10);
+    *p++ = (char)('0' + status % 10);
+    *p++ = ' ';
+    p = put_lit(p, reason, reason_len);
+    p = PUT_LIT(p, "\r\nDate: ");
+    p = put_lit(p, conn->server->date, 29);
+    p = PUT_LIT(p, "\r\n");
+    if (status != 204 && status != 304) {
+        if (content_type != NULL) {
+            p = PUT_LIT(p, "Content-Type: ");
+            p = put_lit(p, content_type, type_len);
+            p = PUT_LIT(p, "\r\n");
+        }
+        p = PUT_LIT(p, "Content-Length: ");
+        p = put_size(p, content_length);
+        p = PUT_LIT(p, "\r\n");
+    }
+    if (!keep_alive)
+        p = PUT_LIT(p, "Connection: close\r\n");
+    else if (http10)
+        p = PUT_LIT(p, "Connection: keep-alive\r\n");
+    if (extra_headers.len > 0)
+        p = put_lit(p, extra_headers.ptr, extra_headers.len);
+    p = PUT_LIT(p, "\r\n");
+    conn->out.len = (size_t)(p - conn->out.data);
     return 0;
 }
 

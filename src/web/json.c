@@ -461,10 +461,28 @@ static size_t utf8_sequence(const unsigned char *s, size_t avail)
 }
 
 /* Length of the leading part of s that is copied as is (no escape, valid UTF-8). */
+/* Nonzero if any byte of w needs attention: < 0x20, '"', '\\' or >= 0x80 (SWAR). */
+static inline uint64_t special_bytes(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"');
+    uint64_t b = w ^ (ones * '\\');
+    return ((w - ones * 0x20) | (q - ones) | (b - ones) | w) & high;
+}
+
 static size_t clean_prefix(struct pt_str str)
 {
     const unsigned char *s = (const unsigned char *)str.ptr;
     size_t i = 0;
+    /* Eight plain ASCII bytes at a time: keys and most values are such runs. */
+    while (i + 8 <= str.len) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (special_bytes(w) != 0)
+            break;
+        i += 8;
+    }
     while (i < str.len) {
         unsigned char c = s[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
