@@ -195,6 +195,12 @@ void live_hub_free(struct live_hub *hub);
 void live_hub_add(struct live_hub *hub, struct live_sub *sub);
 void live_hub_remove(struct live_hub *hub, struct live_sub *sub);
 
+/*
+ * The second to label an immediate answer with: the wall clock's, but never
+ * earlier than the last tick (the tick rounds to the nearest second).
+ */
+int64_t live_hub_now_s(const struct live_hub *hub);
+
 /* Counters for /metrics and benchmarks. */
 void live_hub_stats(const struct live_hub *hub, struct live_stats *out);
 

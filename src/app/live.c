@@ -32,7 +32,14 @@ struct live_hub {
     uint64_t messages;   /* serialized messages, all ticks */
     uint64_t deliveries; /* messages offered to subscribers */
     uint64_t dropped;    /* older messages replaced before a slow reader took them */
+    int64_t last_tick_s; /* second of the last tick, so no answer is labelled earlier */
 };
+
+int64_t live_hub_now_s(const struct live_hub *hub)
+{
+    int64_t now = (int64_t)floor(pt_clock_unix_s());
+    return now > hub->last_tick_s ? now : hub->last_tick_s;
+}
 
 /* What makes two subscribers' messages identical. */
 static uint64_t group_hash(const struct live_sub *s)
@@ -139,8 +146,9 @@ static void on_tick(uv_timer_t *timer)
 {
     struct live_hub *hub = timer->data;
     /* The timer aims just past a second boundary but may fire a hair early: round. */
+    hub->last_tick_s = (int64_t)floor(pt_clock_unix_s() + 0.5);
     if (hub->count > 0)
-        tick(hub, (int64_t)floor(pt_clock_unix_s() + 0.5));
+        tick(hub, hub->last_tick_s);
     uv_timer_start(timer, on_tick, ms_to_next_second(), 0);
 }
 
@@ -223,10 +231,12 @@ int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask)
             j++;
         struct pt_str name = pt_str_trim(pt_str_make(list.ptr + i, j - i));
         int b = astro_body_from_name(name);
-        if (b < 0)
+        if (b < 0) {
+            ctx->error.parameter = "bodies";
             return web_error(ctx, 400, "invalid_parameter",
                              "bodies must be a comma-separated list of sun, moon, mercury, "
                              "venus, mars, jupiter, saturn, uranus, neptune, pluto");
+        }
         *mask |= 1u << b;
         i = j + 1;
     }
@@ -255,6 +265,11 @@ int app_handle_stream(struct web_ctx *ctx)
     const struct pt_str *bodies = web_form_get(q, PT_STR("bodies"));
     if (bodies != NULL && (rc = live_parse_bodies(ctx, *bodies, &mask)) != 0)
         return rc;
+    if (ctx->req->is_head) {
+        /* The head of the stream, without starting one. */
+        web_header_add(ctx, "Cache-Control: no-cache");
+        return web_send_static(ctx, 200, "text/event-stream; charset=utf-8", PT_STR_NULL);
+    }
 
     struct live_sub *sub = pt_xcalloc(1, sizeof(*sub));
     sub->key.obs = obs.astro;
@@ -263,7 +278,7 @@ int app_handle_stream(struct web_ctx *ctx)
     sub->source = obs.source; /* static strings */
     sub->interval_s = (unsigned)interval;
     /* The first event goes out now, so a client never waits a tick for data. */
-    int64_t now_s = (int64_t)time(NULL);
+    int64_t now_s = live_hub_now_s(st->live);
     sub->next_due_s = now_s + sub->interval_s;
     sub->last_sent_s = now_s;
     struct astro_time t;

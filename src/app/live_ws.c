@@ -158,7 +158,7 @@ static void handle_observe(struct http_stream *s, struct live_sub *sub, json_t *
     sub->interval_s = next.interval_s;
     sub->source = "query";
     /* Answer at once with the new observer's positions. */
-    int64_t now_s = (int64_t)time(NULL);
+    int64_t now_s = live_hub_now_s(sub->hub);
     struct astro_time t;
     const struct app_state *st = sub->st;
     if (astro_time_from_unix(st->astro, (double)now_s, &t) == 0) {
@@ -285,7 +285,7 @@ int app_handle_ws(struct web_ctx *ctx)
     sub->key.channel = LIVE_WS;
     sub->source = obs.source;
     sub->interval_s = 1;
-    int64_t now_s = (int64_t)time(NULL);
+    int64_t now_s = live_hub_now_s(st->live);
     sub->next_due_s = now_s + 1;
     sub->last_sent_s = now_s;
 

@@ -672,7 +672,9 @@ int http_stream_start(struct http_request *req, int status, const char *content_
     conn->stream = *handlers;
     conn->stream_data = data;
     conn->stream_chunked = chunked;
+    /* Both halves of the double buffer: they swap on every write. */
     conn->out.limit = STREAM_BACKLOG_LIMIT;
+    conn->out_flight.limit = STREAM_BACKLOG_LIMIT;
     if (handlers->on_read == NULL) {
         pt_buf_deinit(&conn->in);
         conn->in.limit = STREAM_DISCARD_BYTES;
@@ -730,6 +732,10 @@ void http_stream_close(struct http_stream *s)
     struct http_conn *conn = (struct http_conn *)s;
     if (conn->closed)
         return;
+    /* Whatever was last queued (a close frame, a final event) ends the stream:
+     * a waiting position message must not follow it. */
+    pt_shared_unref(conn->latest);
+    conn->latest = NULL;
     if (conn->stream_chunked && conn->state == HTTP_CONN_STREAMING)
         pt_buf_append(&conn->out, "0\r\n\r\n", 5);
     conn->state = HTTP_CONN_CLOSING;

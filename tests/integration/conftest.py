@@ -16,13 +16,22 @@ Run from the repository root:
 Every server a fixture starts is stopped with SIGTERM at the end; the session
 fails if it does not exit with status 0 within 10 s or if its output holds a
 sanitizer report. Only the standard library and pytest are used.
+
+Live push helpers: Server.open_sse() returns an SseReader (strict chunked
+decoding, one SseEvent per blank-line block, with its arrival time);
+Server.open_ws() does a checked handshake and returns a WsClient (masked client
+frames from ws_frame(), a strict parser of server frames); Server.metrics(),
+wait_metric() and rss_kib() read /metrics and the server's VmRSS.
 """
 
+import base64
+import hashlib
 import json
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -345,8 +354,16 @@ class Server:
 
     # -- client side
 
-    def connect(self, timeout=IO_TIMEOUT_S):
-        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+    def connect(self, timeout=IO_TIMEOUT_S, rcvbuf=None):
+        """A raw connection. rcvbuf: a small SO_RCVBUF, set before connecting so that
+        the advertised window stays small (a client that stops reading stalls soon)."""
+        if rcvbuf is None:
+            sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        else:
+            sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect((self.host, self.port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return Conn(sock)
 
@@ -379,6 +396,389 @@ class Server:
         assert self.is_running(), f"server {self.name} died; log:\n{self.log_tail(60)}"
         r = self.get("/healthz")
         assert r.status == 200, r
+
+    # -- live push and process state
+
+    def open_sse(self, target="/planets/stream", headers=None, version="HTTP/1.1",
+                 timeout=IO_TIMEOUT_S, rcvbuf=None):
+        """GET target as an event stream; returns an SseReader after a 200 head
+        (its .response). Any other status fails the test with the answer."""
+        c = self.connect(timeout, rcvbuf)
+        try:
+            c.send(build_request("GET", target, headers, version=version))
+            r = c.read_response("HEAD", timeout)  # the head only: the body is the stream
+        except BaseException:
+            c.close()
+            raise
+        if r.status != 200:
+            if r.header("Content-Length", "").isdigit():
+                r.body = c._read_exact(int(r.header("Content-Length")),
+                                       time.monotonic() + timeout)
+            c.close()
+            pytest.fail(f"GET {target}: expected an event stream, got {r!r}")
+        te = (r.header("Transfer-Encoding") or "").lower()
+        return SseReader(c, r, chunked=te == "chunked")
+
+    def open_ws(self, target="/ws", headers=None, key=None, timeout=IO_TIMEOUT_S, rcvbuf=None):
+        """A WebSocket handshake on target; returns a WsClient after a checked 101
+        (status, Upgrade, Connection and Sec-WebSocket-Accept)."""
+        c = self.connect(timeout, rcvbuf)
+        try:
+            key = key or ws_new_key()
+            c.send(build_request("GET", target, ws_handshake_headers(key, headers)))
+            r = c.read_response("GET", timeout)
+            assert r.status == 101, f"GET {target}: expected 101, got {r!r}"
+            assert (r.header("Upgrade") or "").lower() == "websocket", r.raw_head
+            assert "upgrade" in (r.header("Connection") or "").lower(), r.raw_head
+            assert r.header("Sec-WebSocket-Accept") == ws_accept(key), r.raw_head
+        except BaseException:
+            c.close()
+            raise
+        return WsClient(c, r)
+
+    def rss_kib(self):
+        """The server process's resident set size (VmRSS, KiB), from /proc."""
+        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS in /proc/<pid>/status")
+
+    def metrics(self):
+        """GET /metrics parsed: {"name{labels}": float} (samples only)."""
+        r = self.get("/metrics")
+        assert r.status == 200, r
+        out = {}
+        for line in r.body.decode("utf-8").splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+        return out
+
+    def wait_metric(self, name, want, timeout=5.0):
+        """Poll /metrics until name == want (the server notices closes a moment
+        later than the client); returns the last value seen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.metrics().get(name)
+            if got == want or time.monotonic() > deadline:
+                return got
+            time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- live push clients
+
+class StreamEnded(Exception):
+    """The chunked event stream was terminated (the zero-length last chunk)."""
+
+
+class SseEvent:
+    """One block of an event stream, up to its blank line: fields and comments."""
+
+    def __init__(self, raw, arrived):
+        self.raw = raw            # the block's text, blank line excluded
+        self.arrived = arrived    # time.time() when its last byte was received
+        self.event = None
+        self.data = None
+        self.id = None
+        self.retry = None
+        self.comments = []
+        for line in raw.split("\n"):
+            if line.startswith(":"):
+                self.comments.append(line[1:].strip())
+                continue
+            name, sep, value = line.partition(":")
+            if sep and value.startswith(" "):
+                value = value[1:]
+            if name == "data":
+                self.data = value if self.data is None else self.data + "\n" + value
+            elif name in ("event", "id", "retry"):
+                setattr(self, name, value)
+
+    def json(self):
+        return json.loads(self.data)
+
+    def __repr__(self):
+        return f"<SseEvent {self.raw[:200]!r}>"
+
+
+class SseReader:
+    """Reads an event stream from a Conn whose response head was read, decoding
+    chunked framing strictly (chunks need not align with events)."""
+
+    def __init__(self, conn, response, chunked=True):
+        self.conn = conn
+        self.response = response
+        self.chunked = chunked
+        self.text = bytearray()   # decoded body not yet split into blocks
+        self.state = "size"       # size, data, crlf, trailer, done
+        self.chunk_left = 0
+        self.chunks = 0           # body chunks seen (the last, empty one excluded)
+        self.last_recv = time.time()
+
+    @property
+    def ended(self):
+        """True once the zero-length chunk and the trailer were received."""
+        return self.state == "done"
+
+    def _decode(self):
+        buf = self.conn.buf
+        if not self.chunked:
+            self.text += buf
+            del buf[:]
+            return
+        while self.state != "done":
+            if self.state in ("size", "trailer"):
+                i = buf.find(b"\r\n")
+                if i < 0:
+                    return
+                line = bytes(buf[:i])
+                del buf[:i + 2]
+                if self.state == "trailer":
+                    if not line:
+                        self.state = "done"
+                    continue
+                assert re.fullmatch(rb"[0-9a-fA-F]+", line), f"bad chunk size line {line!r}"
+                self.chunk_left = int(line, 16)
+                self.state = "data" if self.chunk_left else "trailer"
+                self.chunks += bool(self.chunk_left)
+            elif self.state == "data":
+                n = min(self.chunk_left, len(buf))
+                if n == 0:
+                    return
+                self.text += buf[:n]
+                del buf[:n]
+                self.chunk_left -= n
+                if self.chunk_left == 0:
+                    self.state = "crlf"
+            else:
+                if len(buf) < 2:
+                    return
+                assert bytes(buf[:2]) == b"\r\n", f"chunk not followed by CRLF: {bytes(buf[:20])!r}"
+                del buf[:2]
+                self.state = "size"
+
+    def _split(self):
+        i = self.text.find(b"\n\n")
+        if i < 0:
+            return None
+        raw = bytes(self.text[:i]).decode("utf-8")
+        del self.text[:i + 2]
+        return SseEvent(raw, self.last_recv)
+
+    def next_block(self, timeout=IO_TIMEOUT_S):
+        """The next block (event, retry or comment). Raises StreamEnded after the
+        last chunk, ConnClosed if the connection closes without it, TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._decode()
+            ev = self._split()
+            if ev is not None:
+                return ev
+            if self.ended:
+                assert not self.text, f"stream ended inside an event: {bytes(self.text)!r}"
+                raise StreamEnded()
+            if not self.conn._fill(deadline):
+                self._decode()
+                ev = self._split()
+                if ev is not None:
+                    return ev
+                raise ConnClosed(f"stream closed; undecoded {bytes(self.text[:200])!r}, "
+                                 f"raw {bytes(self.conn.buf[:200])!r}")
+            self.last_recv = time.time()
+
+    def next_event(self, name="positions", timeout=IO_TIMEOUT_S):
+        """The next block whose event type is name (others are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ev = self.next_block(max(0.0, deadline - time.monotonic()))
+            if ev.event == name:
+                return ev
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_TEXT, WS_BINARY, WS_CONT, WS_CLOSE, WS_PING, WS_PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
+
+
+def ws_new_key():
+    return base64.b64encode(os.urandom(16)).decode("ascii")
+
+
+def ws_accept(key):
+    """The Sec-WebSocket-Accept value for key (RFC 6455 section 4.2.2)."""
+    digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def ws_handshake_headers(key, extra=None):
+    items = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
+             ("Sec-WebSocket-Version", "13")]
+    extra = list(extra.items()) if isinstance(extra, dict) else list(extra or [])
+    return items + extra
+
+
+def ws_frame(opcode, payload=b"", fin=True, mask=True, rsv=0, mask_key=None, length_form=None):
+    """A client frame. rsv: the 3 reserved bits (0-7); length_form: None for the
+    shortest, or 7, 16, 64 to force one; mask_key: 4 bytes (random by default)."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    head = bytearray([(0x80 if fin else 0) | (rsv & 7) << 4 | (opcode & 0xF)])
+    n = len(payload)
+    form = length_form or (7 if n <= 125 else 16 if n <= 0xFFFF else 64)
+    mbit = 0x80 if mask else 0
+    if form == 7:
+        head.append(mbit | n)
+    elif form == 16:
+        head.append(mbit | 126)
+        head += struct.pack(">H", n)
+    else:
+        head.append(mbit | 127)
+        head += struct.pack(">Q", n)
+    if not mask:
+        return bytes(head) + payload
+    key = mask_key if mask_key is not None else os.urandom(4)
+    body = bytes(b ^ key[i & 3] for i, b in enumerate(payload))
+    return bytes(head) + key + body
+
+
+def ws_close_payload(code=None, reason=""):
+    if code is None:
+        return b""
+    return struct.pack(">H", code) + reason.encode("utf-8")
+
+
+class WsFrame:
+    """One server frame."""
+
+    def __init__(self, fin, rsv, opcode, payload):
+        self.fin, self.rsv, self.opcode, self.payload = fin, rsv, opcode, payload
+
+    @property
+    def text(self):
+        return self.payload.decode("utf-8")
+
+    def json(self):
+        return json.loads(self.text)
+
+    @property
+    def close_code(self):
+        return struct.unpack(">H", self.payload[:2])[0] if len(self.payload) >= 2 else None
+
+    @property
+    def close_reason(self):
+        return self.payload[2:].decode("utf-8")
+
+    def __repr__(self):
+        return f"<WsFrame op={self.opcode:#x} fin={self.fin} {self.payload[:200]!r}>"
+
+
+class WsClient:
+    """A WebSocket client over a Conn after a 101: strict server frame parser
+    (unmasked, reserved bits 0, known opcodes, final control frames)."""
+
+    def __init__(self, conn, response):
+        self.conn = conn
+        self.response = response
+        self.skipped = []  # frames passed over by recv_json / expect_close
+
+    def send(self, data):
+        self.conn.send(data)
+
+    def send_frame(self, opcode, payload=b"", **kw):
+        self.conn.send(ws_frame(opcode, payload, **kw))
+
+    def send_json(self, obj):
+        self.send_frame(WS_TEXT, json.dumps(obj))
+
+    def send_close(self, code=None, reason=""):
+        self.send_frame(WS_CLOSE, ws_close_payload(code, reason))
+
+    def recv_frame(self, timeout=IO_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        c = self.conn
+        while len(c.buf) < 2:
+            if not c._fill(deadline):
+                raise ConnClosed(f"closed between frames; buffered {bytes(c.buf)!r}")
+        b0, b1 = c.buf[0], c.buf[1]
+        assert not b1 & 0x80, "a server frame is masked"
+        n, hlen = b1 & 0x7F, 2
+        if n == 126:
+            hlen = 4
+        elif n == 127:
+            hlen = 10
+        while len(c.buf) < hlen:
+            if not c._fill(deadline):
+                raise ConnClosed("closed inside a frame header")
+        if n == 126:
+            n = struct.unpack(">H", bytes(c.buf[2:4]))[0]
+            assert n > 125, "a 16-bit length form for a short payload"
+        elif n == 127:
+            n = struct.unpack(">Q", bytes(c.buf[2:10]))[0]
+            assert 0xFFFF < n < 1 << 63, "a 64-bit length form for a short payload"
+        c._take(hlen)
+        payload = c._read_exact(n, deadline)
+        frame = WsFrame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, payload)
+        assert frame.rsv == 0, f"reserved bits set in {frame!r}"
+        assert frame.opcode in (0, 1, 2, 8, 9, 10), f"unknown opcode in {frame!r}"
+        if frame.opcode & 8:
+            assert frame.fin and n <= 125, f"bad control frame {frame!r}"
+        return frame
+
+    def recv_json(self, type=None, timeout=IO_TIMEOUT_S, where=None):
+        """The next text message (as JSON) of that "type" that satisfies where
+        (a predicate), skipping others. Fails on a close frame."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.recv_frame(max(0.0, deadline - time.monotonic()))
+            assert f.opcode != WS_CLOSE, f"closed by the server: {f.close_code} {f.payload!r}"
+            if f.opcode == WS_TEXT:
+                assert f.fin, "the server fragments its messages"
+                msg = f.json()
+                if (type is None or msg.get("type") == type) and (where is None or where(msg)):
+                    return msg
+            self.skipped.append(f)
+
+    def recv_opcode(self, opcode, timeout=IO_TIMEOUT_S):
+        """The next frame with that opcode, skipping others (a close fails)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.recv_frame(max(0.0, deadline - time.monotonic()))
+            if f.opcode == opcode:
+                return f
+            assert f.opcode != WS_CLOSE, f"closed by the server: {f.close_code} {f.payload!r}"
+            self.skipped.append(f)
+
+    def expect_close(self, timeout=IO_TIMEOUT_S):
+        """Skip to the server's close frame, then require the TCP close; returns
+        the close frame."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.recv_frame(max(0.0, deadline - time.monotonic()))
+            if f.opcode == WS_CLOSE:
+                break
+            self.skipped.append(f)
+        rest = self.conn.read_until_close(max(0.1, deadline - time.monotonic()))
+        assert rest == b"", f"bytes after the close frame: {rest[:200]!r}"
+        return f
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def start_server(request, name, extra_args=(), env=None):
