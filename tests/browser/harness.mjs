@@ -2,8 +2,9 @@
 //
 // harness.mjs -- what the browser tests share: start the server binary on a free
 // loopback port in a fresh working directory (or use PT_BASE_URL, a server already
-// running), launch Debian's chromium through playwright-core, and small helpers to
-// read the page's table and ask the JSON API the same questions.
+// running), launch Debian's chromium through playwright-core, instrument the page
+// (its fetches, EventSources and key presses, timed by the page's clock), and small
+// helpers to read the page's table and ask the JSON API the same questions.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -107,12 +108,24 @@ export function launchBrowser() {
 
 /**
  * Page instrumentation, installed before the page's own scripts: the page-clock
- * time of every key press, of every fetch() (with its URL and method), and of every
- * change of the location the table shows. Timing asserted on these is measured in
- * the page, so a slow test process cannot make it flaky.
+ * time of every key press, of every fetch() (with its URL and method), of every
+ * EventSource opened (with its URL; the objects themselves in __ptEventSources), and
+ * of every change of the location the table shows. Timing asserted on these is
+ * measured in the page, so a slow test process cannot make it flaky.
  */
 export function instrument() {
-    window.__pt = { keys: [], fetches: [], observers: [] };
+    window.__pt = { keys: [], fetches: [], streams: [], observers: [] };
+    Object.defineProperty(window, '__ptEventSources', { value: [], enumerable: false });
+    if (window.EventSource) {
+        const Real = window.EventSource;
+        window.EventSource = class extends Real {
+            constructor(url, init) {
+                super(url, init);
+                window.__pt.streams.push({ t: performance.now(), url: String(new URL(url, document.baseURI)) });
+                window.__ptEventSources.push(this);
+            }
+        };
+    }
     document.addEventListener('keydown', () => window.__pt.keys.push(performance.now()), true);
     const realFetch = window.fetch.bind(window);
     window.fetch = (input, init) => {
@@ -193,6 +206,102 @@ export async function waitForRefresh(page, timeout = 5000) {
     const before = await page.getAttribute('#sky-table', 'data-time');
     await page.waitForFunction((b) => document.getElementById('sky-table').dataset.time !== b,
                                before, { timeout });
+}
+
+/** How many of the page's EventSources are not closed (connecting or open). */
+export function openStreams(page) {
+    return page.evaluate(() => window.__ptEventSources.filter((e) => e.readyState !== 2).length);
+}
+
+/** Requests of the page to GET /planets (the polling fallback), from the instrumentation. */
+export function pollRequests(log) {
+    return log.fetches.filter((f) => new URL(f.url).pathname.endsWith('/planets'));
+}
+
+/** The live indicator: {mode, state, text}. */
+export async function liveIndicator(page) {
+    return page.$eval('#live', (el) => ({ mode: el.dataset.mode ?? null, state: el.dataset.state,
+                                          text: el.textContent.trim() }));
+}
+
+/**
+ * Stop the server and check it exited cleanly with no sanitizer report (the last
+ * test of each file). Skips with PT_BASE_URL.
+ */
+export async function assertCleanShutdown(t, server, assert) {
+    if (server.external) {
+        t.skip('PT_BASE_URL: not our server');
+        return;
+    }
+    const res = await server.stop();
+    server.stopped = true;
+    assert.doesNotMatch(res.stderr, /AddressSanitizer|LeakSanitizer|runtime error:/, res.stderr);
+    assert.ok(res.code === 0 || res.signal === 'SIGTERM', `exit ${JSON.stringify(res)}\n${res.stderr}`);
+}
+
+/**
+ * `snap` (a real GET /planets answer) with the fields other layers are adding filled
+ * in, made up but plausible (whatever the server already sends is replaced):
+ * magnitude, phase, elongation, constellation (IAU abbreviation and name),
+ * rise/transit/set at fixed offsets from the snapshot time; the Moon put high in the
+ * east so its phase shows, Uranus circumpolar and Pluto never rising (null events).
+ * Self-contained: enrichStreamScript() also runs it in the page.
+ */
+export function enrichSnapshot(snap) {
+    const extra = {
+        sun: { magnitude: -26.7, phase: 1, elongation: 0, constellation: 'Sco', constellation_name: 'Scorpius' },
+        moon: { magnitude: -11.2, phase: 0.62, elongation: 104.3, constellation: 'Psc', constellation_name: 'Pisces' },
+        mercury: { magnitude: 0.4, phase: 0.48, elongation: 19.5, constellation: 'Lib', constellation_name: 'Libra' },
+        venus: { magnitude: -4.4, phase: 0.71, elongation: 38.9, constellation: 'Vir', constellation_name: 'Virgo' },
+        mars: { magnitude: 1.3, phase: 0.93, elongation: 62.1, constellation: 'Leo', constellation_name: 'Leo' },
+        jupiter: { magnitude: -2.4, phase: 0.99, elongation: 65.0, constellation: 'Leo', constellation_name: 'Leo' },
+        saturn: { magnitude: 0.9, phase: 1, elongation: 120.4, constellation: 'Psc', constellation_name: 'Pisces' },
+        uranus: { magnitude: 5.7, phase: 1, elongation: 160.2, constellation: 'Tau', constellation_name: 'Taurus' },
+        neptune: { magnitude: 7.8, phase: 1, elongation: 110.0, constellation: 'Psc', constellation_name: 'Pisces' },
+        pluto: { magnitude: 14.4, phase: 1, elongation: 75.0, constellation: 'Cap', constellation_name: 'Capricornus' },
+    };
+    const out = structuredClone(snap);
+    const t0 = Date.parse(out.time);
+    const iso = (h) => new Date(t0 + h * 3600e3).toISOString();
+    out.bodies.forEach((b, i) => {
+        Object.assign(b, extra[b.name]);
+        b.rise = iso(1 + i);
+        b.transit = iso(7 + i);
+        b.set = iso(13 + i);
+        b.status = 'rises_sets';
+    });
+    const body = (name) => out.bodies.find((b) => b.name === name);
+    Object.assign(body('moon'), { az: 100, alt: 35, above_horizon: true });
+    Object.assign(body('uranus'), { rise: null, transit: iso(3), set: null, status: 'circumpolar',
+                                    alt: 20, az: 10, above_horizon: true });
+    Object.assign(body('pluto'), { rise: null, transit: null, set: null, status: 'never_rises',
+                                   alt: -40, above_horizon: false });
+    return out;
+}
+
+/**
+ * An init script (for context.addInitScript({content})) that passes every event of
+ * the page's real, live stream through enrichSnapshot().
+ */
+export function enrichStreamScript() {
+    return `(() => {
+        const enrichSnapshot = ${enrichSnapshot.toString()};
+        const add = EventSource.prototype.addEventListener;
+        EventSource.prototype.addEventListener = function (type, fn, opts) {
+            if (type !== 'positions') return add.call(this, type, fn, opts);
+            return add.call(this, type, (ev) => fn.call(this, new MessageEvent('positions', {
+                data: JSON.stringify(enrichSnapshot(JSON.parse(ev.data))) })), opts);
+        };
+    })();`;
+}
+
+/** A Playwright route.fulfill() answer: an event stream carrying `snap` once. */
+export function sseResponse(snap, retryMs = 500) {
+    return {
+        status: 200,
+        headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' },
+        body: `retry: ${retryMs}\n\nevent: positions\ndata: ${JSON.stringify(snap)}\n\n`,
+    };
 }
 
 /** GET a JSON document from the server. */

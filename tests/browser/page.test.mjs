@@ -4,17 +4,20 @@
 // driven by playwright-core, against the real server binary (PT_BINARY, default
 // build/planettracker) started on a free loopback port. Run: node --test tests/browser/
 //
-// Timing checks (the 500 ms typing pause, the 2 s refresh) are measured with the
-// page's own clock from instrumentation installed before the page's scripts (see
-// harness.mjs), with generous margins, so a busy machine does not make them flaky.
+// Timing checks (the 500 ms typing pause) are measured with the page's own clock
+// from instrumentation installed before the page's scripts (see harness.mjs), with
+// generous margins, so a busy machine does not make them flaky. The page's data
+// arrives through the /planets/stream event stream: a new location shows as a new
+// EventSource. live.test.mjs tests the stream and its fallback, sky.test.mjs the
+// chart and night mode.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-    ARTIFACTS, BODIES, GREENWICH, angleDiff, getJson, launchBrowser, openPage, readTable,
-    sleep, startServer, waitForObserver, waitForRefresh,
+    ARTIFACTS, BODIES, GREENWICH, angleDiff, assertCleanShutdown, getJson, launchBrowser,
+    openPage, openStreams, readTable, sleep, startServer, waitForObserver, waitForRefresh,
 } from './harness.mjs';
 
 const PARIS = { latitude: 48.8566, longitude: 2.3522 };
@@ -39,9 +42,10 @@ function pageLog(page) {
     return page.evaluate(() => window.__pt);
 }
 
+/** Every request for positions: the streams opened and any GET /planets (polling). */
 function planetsRequests(log) {
-    return log.fetches.filter((f) => /\/planets(\?|$)/.test(new URL(f.url).pathname +
-                                                             new URL(f.url).search.slice(0, 1)));
+    const polls = log.fetches.filter((f) => new URL(f.url).pathname.endsWith('/planets'));
+    return [...log.streams, ...polls].sort((a, b) => a.t - b.t);
 }
 
 function queryOf(f) {
@@ -113,8 +117,15 @@ test('with geolocation granted at Paris the table matches the API', TIMEOUT, asy
         assert.equal(r.up, api[i].above_horizon ?? api[i].alt > 0, `${r.name} highlighted iff up`);
     }
 
-    // The session was told about the new location.
+    // The stream was reopened for Paris; only that one is still open.
     const log = await pageLog(page);
+    const last = log.streams.at(-1);
+    assert.match(new URL(last.url).pathname, /\/planets\/stream$/);
+    assert.equal(queryOf(last).get('lat'), '48.8566');
+    assert.equal(queryOf(last).get('lon'), '2.3522');
+    assert.equal(await openStreams(page), 1);
+
+    // The session was told about the new location.
     const post = log.fetches.find((f) => f.method === 'POST' && f.url.endsWith('/geo_location'));
     assert.ok(post, 'POST /geo_location was sent');
     const form = new URLSearchParams(post.body);
@@ -178,6 +189,7 @@ test('an invalid latitude shows an inline error and changes nothing', TIMEOUT, a
     await sleep(1500);
     const log = await pageLog(page);
     assert.deepEqual(log.fetches.filter((f) => f.url.includes('123') || f.body.includes('123')), []);
+    assert.deepEqual(log.streams.filter((f) => f.url.includes('123')), []);
     assert.equal(Number(await page.getAttribute('#sky-table', 'data-observer-lat')), GREENWICH.lat);
     const now = await readTable(page);
     for (const [i, r] of now.entries()) assert.ok(Math.abs(r.alt - before[i].alt) < 0.5, r.name);
@@ -250,32 +262,7 @@ test('reset with geolocation granted asks the browser again', TIMEOUT, async () 
     await context.close();
 });
 
-test('the table refreshes every 2 s with one request for all bodies', TIMEOUT, async () => {
-    const { context, page, problems } = await openPage(browser, server.base);
-    await page.goto(server.base);
-    await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
-    const t1 = await page.getAttribute('#updated', 'datetime');
-    const shown1 = await page.textContent('#updated');
-    await page.waitForFunction((t) => document.getElementById('updated').dateTime !== t, t1,
-                               { timeout: 3500 });
-    const t2 = await page.getAttribute('#updated', 'datetime');
-    assert.notEqual(await page.textContent('#updated'), shown1);
-    const dt = Date.parse(t2) - Date.parse(t1);
-    assert.ok(dt >= 1000 && dt <= 3500, `refreshed after ${dt} ms`);
-    assert.equal(await page.getAttribute('#live', 'data-state'), 'live');
-
-    const start = await page.evaluate(() => performance.now());
-    await sleep(4200);
-    const log = await pageLog(page);
-    const inWindow = planetsRequests(log).filter((f) => f.t >= start && f.t < start + 4200);
-    assert.ok(inWindow.length >= 1 && inWindow.length <= 3, `${inWindow.length} refreshes in 4.2 s`);
-    const perBody = log.fetches.filter((f) => /\/planets\/[a-z]/.test(new URL(f.url).pathname));
-    assert.deepEqual(perBody, [], 'no per-body requests');
-    assert.deepEqual(problems, []);
-    await context.close();
-});
-
-test('server refusals show inline; a lost connection shows in the live indicator', TIMEOUT, async () => {
+test('server refusals show inline and the page goes back to the last good location', TIMEOUT, async () => {
     const { context, page, problems } = await openPage(browser, server.base);
     await page.goto(server.base);
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
@@ -286,6 +273,9 @@ test('server refusals show inline; a lost connection shows in the live indicator
         body: JSON.stringify({ error: 'invalid_parameter', message: 'lat 45 is refused by this test',
                                parameter: 'lat' }),
     });
+    // The stream is refused too (EventSource cannot show why), so the page asks
+    // GET /planets once to learn the reason.
+    await page.route(/\/planets\/stream\?.*lat=45(&|$)/, refuse);
     await page.route(/\/planets\?.*lat=45(&|$)/, refuse);
     await page.route(/\/geo_location$/, (route) => (
         /(^|&)lat=45(&|$)/.test(route.request().postData() ?? '') ? refuse(route) : route.continue()));
@@ -294,16 +284,13 @@ test('server refusals show inline; a lost connection shows in the live indicator
     assert.equal(await page.textContent('#lat-error'), 'lat 45 is refused by this test');
     await waitForRefresh(page);
     assert.equal(Number(await page.getAttribute('#sky-table', 'data-observer-lat')), GREENWICH.lat);
-    problems.length = 0; // chromium logs the 422 as a failed resource load
-    await page.unroute(/\/planets\?.*lat=45(&|$)/);
-    await page.unroute(/\/geo_location$/);
-
-    await page.route(/\/planets\?/, (route) => route.abort('connectionrefused'));
-    await page.waitForSelector('#live[data-state="error"]', { timeout: 5000 });
-    assert.match(await page.textContent('#live'), /offline/i);
-    await page.unroute(/\/planets\?/);
-    await page.waitForSelector('#live[data-state="live"]', { timeout: 5000 });
-    assert.deepEqual(problems.filter((p) => !/Failed to load resource/.test(p)), []);
+    // Back on the stream for Greenwich, with nothing left open for lat=45.
+    await page.waitForSelector('#live[data-mode="live"]', { timeout: 5000 });
+    const streams = await page.evaluate(() => window.__ptEventSources
+        .filter((e) => e.readyState !== 2).map((e) => e.url));
+    assert.equal(streams.length, 1);
+    assert.equal(new URL(streams[0]).searchParams.get('lat'), String(GREENWICH.lat));
+    assert.deepEqual(problems.filter((p) => !/Failed to load resource|EventSource/.test(p)), []);
     await context.close();
 });
 
@@ -331,7 +318,7 @@ test('the session remembers a typed location for the next visit', TIMEOUT, async
     await context.close();
 });
 
-test('screenshots: desktop and phone', TIMEOUT, async () => {
+test('screenshots: desktop and phone (night mode: sky.test.mjs)', TIMEOUT, async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const views = [
         ['page.png', { viewport: { width: 1280, height: 800 } }],
@@ -354,14 +341,7 @@ test('screenshots: desktop and phone', TIMEOUT, async () => {
 });
 
 test('the server shuts down cleanly, with no sanitizer report', TIMEOUT, async (t) => {
-    if (server.external) {
-        t.skip('PT_BASE_URL: not our server');
-        return;
-    }
     await browser.close();
     browser = null;
-    const res = await server.stop();
-    server.stopped = true;
-    assert.doesNotMatch(res.stderr, /AddressSanitizer|LeakSanitizer|runtime error:/, res.stderr);
-    assert.ok(res.code === 0 || res.signal === 'SIGTERM', `exit ${JSON.stringify(res)}\n${res.stderr}`);
+    await assertCleanShutdown(t, server, assert);
 });

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 //
 // api.js -- the PlanetTracker HTTP API as seen from the page: fetch every body's
-// position for a location, save a location in the session. URLs are relative to
-// the page, so the service also works when mounted under a path prefix.
+// position for a location, the address of the live stream, save a location in the
+// session. URLs are relative to the page, so the service also works when mounted
+// under a path prefix.
 
 /** An answer the server refused: HTTP status plus its JSON {error, message, parameter}. */
 export class ApiError extends Error {
@@ -50,6 +51,15 @@ export async function fetchPlanets(loc, signal) {
         cache: 'no-store',
     });
     return readJson(resp);
+}
+
+/**
+ * The address of the Server-Sent Events stream GET /planets/stream for `loc` (null:
+ * the session's location, else Greenwich), pushing every `intervalS` seconds (1..60).
+ */
+export function streamUrl(loc, intervalS = 1) {
+    return url('planets/stream', { ...(loc ? locationParams(loc) : {}),
+                                   interval: String(intervalS) }).href;
 }
 
 /**

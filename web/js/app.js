@@ -2,17 +2,22 @@
 //
 // app.js -- the page's wiring. It decides which location to show (browser
 // geolocation, typed coordinates, the session's saved location or Greenwich),
-// says so in the status line, and feeds the snapshots of a source (polling now,
-// a stream later: see source.js) to the table and the sky chart.
+// says so in the status line, and feeds the snapshots of the live source (the
+// /planets/stream event stream, polling GET /planets as a fallback: see source.js)
+// to the table, the sky chart and the list of bodies below the horizon. The live
+// indicator says how data arrives: Live (stream), Polling or Offline.
+//
+// The newest snapshot shown is kept in window.__lastSnapshot, for tests and for
+// the curious (it is exactly what the server sent).
 
 import { ApiError, saveLocation } from './api.js';
 import { DASH, clock, fixed, place } from './format.js';
 import { FIELDS, GREENWICH, geolocate, round, sameLocation, validateLocation } from './location.js';
-import { renderSky } from './skymap.js';
-import { createPollingSource } from './source.js';
+import { initNightToggle } from './night.js';
+import { drawTicks, renderBelow, renderSky } from './skymap.js';
+import { createLiveSource } from './source.js';
 import { renderTable } from './table.js';
 
-const REFRESH_MS = 2000;
 const TYPING_PAUSE_MS = 500;
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +34,10 @@ const ui = {
     skymap: $('skymap'),
     skyLayer: $('sky-bodies'),
     skySummary: $('sky-summary'),
+    skyTicks: $('sky-ticks'),
+    below: $('below-list'),
+    belowEmpty: $('below-empty'),
+    night: $('night-toggle'),
     facts: {
         pressure: $('fact-pressure'),
         temperature: $('fact-temperature'),
@@ -47,9 +56,10 @@ const state = {
     dirty: false,     // the user typed since the inputs were last filled
     locateToken: 0,   // bumps to forget a geolocation answer that arrives too late
     saveError: null,
+    modeDetail: '',   // what the live indicator's tooltip says about the mode
 };
 
-const source = createPollingSource({ intervalMs: REFRESH_MS, onData, onError });
+const source = createLiveSource({ onData, onError, onMode });
 
 // ---- status line ---------------------------------------------------------------
 
@@ -199,6 +209,27 @@ function setLive(kind, text, detail = '') {
     ui.live.title = detail;
 }
 
+const MODES = {
+    connecting: ['connecting', 'Connecting\u2026'],
+    live: ['live', 'Live'],
+    reconnecting: ['connecting', 'Reconnecting\u2026'],
+    polling: ['polling', 'Polling'],
+    offline: ['error', 'Offline'],
+};
+
+/** Show in the live indicator how data arrives (the source's mode). */
+function showMode(mode = source.mode) {
+    const [kind, text] = MODES[mode] ?? MODES.connecting;
+    setLive(kind, text, state.modeDetail);
+    ui.live.dataset.mode = mode ?? 'connecting';
+}
+
+/** The source changed how data arrives. */
+function onMode(mode, detail) {
+    state.modeDetail = detail;
+    showMode(mode);
+}
+
 function onData(snapshot, asked) {
     state.observer = snapshot.observer ?? asked;
     const obs = state.observer;
@@ -206,8 +237,12 @@ function onData(snapshot, asked) {
     if (state.location === null && !state.dirty && !inputsFocused() && state.observer) {
         fillInputs(state.observer);
     }
+    window.__lastSnapshot = snapshot;
+    if (ui.live.dataset.state === 'error') showMode(); // data flows again after a refusal
     renderTable(ui.table.tBodies[0], snapshot);
     const up = renderSky(ui.skymap, ui.skyLayer, snapshot);
+    const below = renderBelow(ui.below, snapshot);
+    ui.belowEmpty.hidden = below > 0;
     setText(ui.skySummary, `${up} of ${snapshot.bodies.length} above the horizon`);
 
     ui.table.dataset.time = snapshot.time;
@@ -227,7 +262,6 @@ function onData(snapshot, asked) {
     setText(ui.facts.ephemeris, snapshot.ephemeris ?? DASH);
     setText(ui.facts.zone, Intl.DateTimeFormat().resolvedOptions().timeZone ?? DASH);
 
-    setLive('live', 'Live', `Refreshing every ${REFRESH_MS / 1000} s`);
     updateStatus();
 }
 
@@ -240,8 +274,9 @@ function onError(err, asked) {
             source.setLocation(state.lastGood);
         }
     }
-    const offline = !(err instanceof ApiError);
-    setLive('error', offline ? 'Offline' : 'Error', offline ? `${err.message} \u2014 retrying` : err.message);
+    // A network failure already shows as Offline (the source's mode); a refusal that
+    // no input explains (a server error) shows here until data flows again.
+    else if (err instanceof ApiError) setLive('error', 'Error', err.message);
 }
 
 // ---- start ---------------------------------------------------------------------
@@ -258,6 +293,8 @@ for (const input of Object.values(ui.inputs)) {
 }
 ui.form.addEventListener('submit', (ev) => ev.preventDefault());
 ui.reset.addEventListener('click', () => locateWithBrowser(true));
+initNightToggle(ui.night);
+drawTicks(ui.skyTicks);
 document.addEventListener('visibilitychange', () => {
     if (document.hidden) source.stop();
     else source.start();

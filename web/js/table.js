@@ -2,7 +2,9 @@
 //
 // table.js -- the table of bodies. Rows are keyed by body name and updated in
 // place on every snapshot, so refreshing does not flicker or lose the scroll
-// position. Fields the server does not send (yet) show as a dash.
+// position. Fields the server does not send (yet) show as a dash; a body that does
+// not cross the horizon today says so ("circumpolar", "never rises") in its rise
+// and set cells. Each row keeps the raw numbers it shows in data-az and data-alt.
 
 import * as f from './format.js';
 
@@ -15,13 +17,24 @@ const COLUMNS = [
     ['distance', (b) => f.distance(b.distance_au)],
     ['magnitude', (b) => f.magnitude(b.magnitude)],
     ['phase', (b) => f.phase(b.phase)],
-    ['constellation', (b) => f.text(b.constellation)],
-    ['rise', (b) => f.clock(b.rise)],
-    ['transit', (b) => f.clock(b.transit)],
-    ['set', (b) => f.clock(b.set)],
+    ['elongation', (b) => (b.name === 'sun' ? f.DASH : f.degrees(b.elongation, 1))],
+    ['constellation', (b) => f.text(b.constellation_name ?? b.constellation)],
+    ['rise', (b) => eventText(b, 'rise')],
+    ['transit', (b) => eventText(b, 'transit')],
+    ['set', (b) => eventText(b, 'set')],
 ];
 
 const EVENTS = new Set(['rise', 'transit', 'set']);
+
+/** What the rise and set cells say when the body does not cross the horizon today. */
+const STATUS = { circumpolar: 'circumpolar', never_rises: 'never rises' };
+
+/** The text of a rise/transit/set cell: a local time, or the body's status, or DASH. */
+function eventText(body, key) {
+    if (typeof body[key] === 'string' && body[key] !== '') return f.clock(body[key]);
+    if (key !== 'transit' && STATUS[body.status]) return STATUS[body.status];
+    return f.DASH;
+}
 
 /** Whether a body is up: the server's verdict when it gives one, else altitude > 0. */
 export function isUp(body) {
@@ -64,6 +77,8 @@ function setText(node, text) {
 function updateRow(row, body, now) {
     const up = isUp(body);
     row.classList.toggle('is-up', up);
+    row.dataset.az = String(body.az);
+    row.dataset.alt = String(body.alt);
     setText(row.querySelector('.horizon-text'), up ? ' (above the horizon)' : ' (below the horizon)');
     const cells = row.cells;
     COLUMNS.forEach(([key, format], i) => {
@@ -72,12 +87,22 @@ function updateRow(row, body, now) {
             setText(td.querySelector('.value'), format(body));
             setText(td.querySelector('.dir'), f.compass(body.az));
         } else if (EVENTS.has(key)) {
-            setText(td.querySelector('.value'), format(body));
+            const shown = format(body);
+            setText(td.querySelector('.value'), shown);
+            td.classList.toggle('is-status', shown === STATUS[body.status]);
             setText(td.querySelector('.day'), f.dayOffset(body[key], now));
             if (typeof body[key] === 'string') td.title = new Date(body[key]).toString();
             else td.removeAttribute('title');
         } else {
             setText(td, format(body));
+            if (key === 'constellation') {
+                // The full name shows; the IAU abbreviation ("Leo", "Psc") is its tooltip.
+                if (typeof body.constellation === 'string' && body.constellation_name) {
+                    td.title = body.constellation;
+                } else {
+                    td.removeAttribute('title');
+                }
+            }
         }
     });
 }
