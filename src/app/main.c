@@ -5,6 +5,7 @@
  * stop gracefully (in-flight requests finish) and release everything.
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -40,6 +41,17 @@ static void on_signal(uv_signal_t *sig, int signum)
     http_server_stop(m->state.server, on_server_stopped);
 }
 
+/* Thousands of live subscribers need descriptors: raise the soft limit to the hard one. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            pt_log_warn("cannot raise the descriptor limit");
+    }
+}
+
 static int make_session_key(const struct app_config *cfg, struct web_session_key *key)
 {
     if (cfg->secret_key != NULL)
@@ -56,6 +68,7 @@ static int serve(const struct app_config *cfg)
     m.state.cfg = cfg;
     m.state.started_unix_s = pt_clock_unix_s();
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
 
     int rc = astro_ctx_new(cfg->ephe_path, &m.state.astro);
     if (rc < 0) {
