@@ -26,6 +26,7 @@ static void flush_output(struct http_conn *conn);
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void deliver_stream_input(struct http_conn *conn);
+static void release_idle(struct http_conn *conn);
 
 /* ------------------------------------------------------------- closing */
 
@@ -39,7 +40,8 @@ static void on_conn_handle_close(uv_handle_t *handle)
     pt_buf_deinit(&conn->in);
     pt_buf_deinit(&conn->out);
     pt_buf_deinit(&conn->out_flight);
-    pt_arena_deinit(&conn->arena);
+    if (conn->arena != NULL)
+        http__arena_give(server, conn->arena);
     free(conn);
     http__server_conn_closed(server);
 }
@@ -181,6 +183,8 @@ static void on_write_done(uv_write_t *wr, int status)
     close_if_done(conn);
     if (!conn->closed && conn->state != HTTP_CONN_PROCESSING)
         process_input(conn); /* resume if output pressure had paused parsing */
+    else
+        release_idle(conn);
 }
 
 /* Hand all pending output to the kernel with one write, unless one is in flight. */
@@ -296,6 +300,7 @@ static int append_head(struct http_conn *conn, int status, const char *content_t
     size_t type_len = content_type != NULL ? strlen(content_type) : 0;
     if (status < 100 || status > 999 || reason_len > 64 || type_len > 256)
         return PT_E_INVALID;
+    http__buf_take(conn->server, &conn->out);
     /* Fixed parts, generously: status line, Date, Content-Type, Content-Length, Connection. */
     size_t max = 16 + reason_len + 37 + 16 + type_len + 40 + 26 + extra_headers.len + 2;
     if (pt_buf_reserve(&conn->out, max) < 0)
@@ -384,7 +389,7 @@ static void finish_request(struct http_conn *conn)
     bool keep_alive = conn->req->head.keep_alive && !conn->close_after_write &&
                       !conn->server->stopping;
     /* Arena cleanups may still read the request's slices: run them first. */
-    pt_arena_reset(&conn->arena);
+    pt_arena_reset(conn->arena);
     conn->req = NULL;
     pt_buf_consume(&conn->in, conn->head_len + conn->body_len);
     conn->head_len = 0;
@@ -443,7 +448,7 @@ static void dispatch(struct http_conn *conn)
     req->server = conn->server;
     req->data = conn->server->cfg.data;
     req->body = pt_str_make(conn->in.data + conn->head_len, conn->body_len);
-    req->arena = &conn->arena;
+    req->arena = conn->arena;
     req->is_head = pt_str_eq(req->head.method, PT_STR("HEAD"));
     req->start_ms = uv_now(conn->server->loop);
     memcpy(req->peer, conn->peer, sizeof(req->peer));
@@ -484,6 +489,25 @@ static int body_ready(struct http_conn *conn)
 }
 
 /*
+ * Between requests nothing is kept: the input and output buffers and the arena
+ * go back to the server's pools, so idle keep-alive connections cost only
+ * their struct.
+ */
+static void release_idle(struct http_conn *conn)
+{
+    if (conn->closed || conn->state != HTTP_CONN_IDLE || conn->in.len != 0 || conn->writing ||
+        conn->out.len != 0)
+        return;
+    if (conn->arena != NULL) {
+        http__arena_give(conn->server, conn->arena);
+        conn->arena = NULL;
+    }
+    http__buf_give(conn->server, &conn->in);
+    http__buf_give(conn->server, &conn->out);
+    http__buf_give(conn->server, &conn->out_flight);
+}
+
+/*
  * One pass: parse and dispatch buffered requests until input runs out, a
  * request is pending, or output back-pressure pauses us; then flush. Returns
  * true when the pass paused but the flush wrote everything at once, so
@@ -518,7 +542,9 @@ static bool process_pass(struct http_conn *conn)
                 break;
             }
             if (conn->req == NULL) {
-                conn->req = pt_arena_alloc(&conn->arena, sizeof(*conn->req));
+                if (conn->arena == NULL)
+                    conn->arena = http__arena_take(conn->server);
+                conn->req = pt_arena_alloc(conn->arena, sizeof(*conn->req));
                 memset(conn->req, 0, sizeof(*conn->req));
             }
             int rc = http_parse_request(conn->in.data, conn->in.len, conn->last_len,
@@ -605,6 +631,7 @@ static bool process_pass(struct http_conn *conn)
         uv_read_stop((uv_stream_t *)&conn->tcp);
         conn->reading = false;
     }
+    release_idle(conn);
     arm_timer(conn);
     return paused && !conn->writing && conn->out.len == 0 && !conn->closed;
 }
@@ -661,11 +688,11 @@ int http_stream_start(struct http_request *req, int status, const char *content_
         return PT_E_NOMEM;
     }
     /* The request is over; the connection keeps only what a stream needs. */
-    pt_arena_reset(&conn->arena);
+    /* Arena cleanups may still read the request's slices: run them first. */
+    http__arena_give(conn->server, conn->arena);
+    conn->arena = NULL;
     conn->req = NULL;
     pt_buf_consume(&conn->in, conn->head_len + conn->body_len);
-    pt_arena_deinit(&conn->arena);
-    pt_arena_init(&conn->arena, 4096);
     conn->head_len = conn->body_len = conn->last_len = 0;
     conn->state = HTTP_CONN_STREAMING;
     conn->deadline_ms = 0;
@@ -763,6 +790,7 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct http_conn *conn = handle->data;
+    http__buf_take(conn->server, &conn->in);
     size_t room = conn->in.limit - conn->in.len;
     size_t want = PT_MIN((size_t)READ_CHUNK, room);
     if (want == 0 || pt_buf_reserve(&conn->in, want) < 0) {
@@ -889,7 +917,6 @@ void http__conn_start(struct http_server *server, struct http_conn *conn)
     pt_buf_init(&conn->in, cfg->limits.max_head_bytes + cfg->max_body_bytes + READ_CHUNK);
     pt_buf_init(&conn->out, OUT_LIMIT);
     pt_buf_init(&conn->out_flight, OUT_LIMIT);
-    pt_arena_init(&conn->arena, 4096);
     describe_peer(conn);
     if (server->num_conns > cfg->max_connections || server->stopping) {
         pt_log_warn("%s: connection refused: %zu connections open", conn->peer,

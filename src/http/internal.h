@@ -9,6 +9,9 @@
 
 #include "http/http.h"
 
+#define HTTP_POOL_SIZE 64
+#define HTTP_POOL_MAX_BUF (256 * 1024) /* larger buffers go back to malloc */
+
 enum http_conn_state {
     HTTP_CONN_IDLE,         /* between requests, nothing buffered: idle timeout */
     HTTP_CONN_READING_HEAD, /* part of a head buffered: head timeout */
@@ -45,7 +48,7 @@ struct http_conn {
     struct http_chunked chunked;  /* decoder state for a chunked body */
     struct pt_buf out;            /* responses not yet handed to the kernel */
     struct pt_buf out_flight;     /* bytes of the write in progress */
-    struct pt_arena arena;        /* per request; reset after each answer */
+    struct pt_arena *arena;       /* per request, from the server's pool; NULL when idle */
     struct http_request *req;     /* the request being served (arena), or NULL */
     char peer[48];
 
@@ -70,7 +73,32 @@ struct http_server {
     bool stopping;
     http_server_stop_cb stop_cb;
     char date[30];                /* IMF-fixdate of the current second */
+
+    /*
+     * Buffers and arenas of idle connections return here, so memory follows the
+     * connections being served at this instant, not every open one (a thousand
+     * idle keep-alive clients cost no input buffers). Bounded.
+     */
+    struct pt_arena *arena_pool[HTTP_POOL_SIZE];
+    size_t arena_pool_len;
+    struct http_pool_buf {
+        char *data;
+        size_t cap;
+    } buf_pool[HTTP_POOL_SIZE];
+    size_t buf_pool_len;
 };
+
+/* Take an arena for a request (pooled or new). */
+struct pt_arena *http__arena_take(struct http_server *server);
+
+/* Give a request arena back (reset; freed if the pool is full). */
+void http__arena_give(struct http_server *server, struct pt_arena *arena);
+
+/* Give an empty buffer's storage to the pool (the buffer becomes storage-less). */
+void http__buf_give(struct http_server *server, struct pt_buf *b);
+
+/* Give a storage-less buffer pooled storage, if there is some. */
+void http__buf_take(struct http_server *server, struct pt_buf *b);
 
 /* Take a new accepted client (already initialized tcp handle inside conn). */
 void http__conn_start(struct http_server *server, struct http_conn *conn);

@@ -47,10 +47,73 @@ static void on_date_timer(uv_timer_t *timer)
     uv_timer_start(timer, on_date_timer, ms_to_next_second(), 0);
 }
 
+struct pt_arena *http__arena_take(struct http_server *server)
+{
+    if (server->arena_pool_len > 0)
+        return server->arena_pool[--server->arena_pool_len];
+    struct pt_arena *a = pt_xmalloc(sizeof(*a));
+    pt_arena_init(a, 4096);
+    return a;
+}
+
+void http__arena_give(struct http_server *server, struct pt_arena *arena)
+{
+    pt_arena_reset(arena);
+    if (server->arena_pool_len < HTTP_POOL_SIZE) {
+        server->arena_pool[server->arena_pool_len++] = arena;
+        return;
+    }
+    pt_arena_deinit(arena);
+    free(arena);
+}
+
+void http__buf_give(struct http_server *server, struct pt_buf *b)
+{
+    if (b->data == NULL)
+        return;
+    if (server->buf_pool_len < HTTP_POOL_SIZE && b->cap <= HTTP_POOL_MAX_BUF) {
+        server->buf_pool[server->buf_pool_len].data = b->data;
+        server->buf_pool[server->buf_pool_len].cap = b->cap;
+        server->buf_pool_len++;
+    } else {
+        free(b->data);
+    }
+    b->data = NULL;
+    b->cap = 0;
+    b->len = 0;
+}
+
+void http__buf_take(struct http_server *server, struct pt_buf *b)
+{
+    if (b->data != NULL || server->buf_pool_len == 0)
+        return;
+    server->buf_pool_len--;
+    b->data = server->buf_pool[server->buf_pool_len].data;
+    b->cap = server->buf_pool[server->buf_pool_len].cap;
+    b->len = 0;
+    if (b->cap > b->limit) {
+        /* Pooled from a connection with a larger limit: trim to this one's. */
+        b->data = pt_xrealloc(b->data, b->limit > 0 ? b->limit : 1);
+        b->cap = b->limit;
+    }
+}
+
+static void drain_pools(struct http_server *server)
+{
+    while (server->arena_pool_len > 0) {
+        struct pt_arena *a = server->arena_pool[--server->arena_pool_len];
+        pt_arena_deinit(a);
+        free(a);
+    }
+    while (server->buf_pool_len > 0)
+        free(server->buf_pool[--server->buf_pool_len].data);
+}
+
 static void maybe_finish_stop(struct http_server *server)
 {
     if (!server->stopping || server->num_conns > 0 || server->handles_open > 0)
         return;
+    drain_pools(server);
     http_server_stop_cb cb = server->stop_cb;
     void *data = server->cfg.data;
     free(server);
