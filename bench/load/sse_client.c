@@ -12,8 +12,10 @@
  * carry the observer the connection asked for, or it counts as bad.
  *
  * Phases: connect all N (at most --inflight handshakes pending at once), settle
- * (subscribers connected and idle), a counting window (events per connection,
- * server CPU per tick), then optionally the slow-reader check: M more
+ * (subscribers connected and idle), a counting window of whole ticks (events per
+ * connection counted by the tick second each one carries, so a client that lags a
+ * little still counts each tick once; delivery latency from the tick's second to
+ * the read; server CPU per tick), then optionally the slow-reader check: M more
  * connections with a tiny receive buffer that never read, while the N keep
  * reading; the server's RSS is sampled every second and its open descriptors
  * must come back down once its stall timeout closes the slow ones. With
@@ -43,14 +45,16 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#define LINE_KEEP 512      /* bytes of each SSE line kept for the checks */
-#define HEAD_MAX 2048      /* largest response head accepted */
+#define LINE_KEEP 512 /* bytes of each SSE line kept for the checks */
+#define HEAD_MAX 2048 /* largest response head accepted */
 #define READ_BUF (64 * 1024)
 #define SLOW_ADDR 0x7f0000feu /* 127.0.0.254: source address of the slow readers */
+#define LAT_BUCKETS 10001     /* delivery latency histogram: 1 ms buckets, the last = more */
 
 enum conn_state {
     CONN_IDLE,       /* not opened yet */
@@ -61,35 +65,37 @@ enum conn_state {
 };
 
 enum chunk_state {
-    CH_SIZE,     /* hex digits of a chunk size */
-    CH_EXT,      /* chunk extension, up to LF */
-    CH_DATA,     /* chunk payload */
-    CH_DATA_CR,  /* CR after the payload */
-    CH_DATA_LF,  /* LF after the payload */
-    CH_END,      /* last chunk seen */
+    CH_SIZE,    /* hex digits of a chunk size */
+    CH_EXT,     /* chunk extension, up to LF */
+    CH_DATA,    /* chunk payload */
+    CH_DATA_CR, /* CR after the payload */
+    CH_DATA_LF, /* LF after the payload */
+    CH_END,     /* last chunk seen */
 };
 
 struct conn {
     int fd;
     enum conn_state state;
-    bool slow;             /* never reads (slow-reader check) */
-    bool ready;            /* head ok and first event received */
-    bool eof;              /* the server closed it (EOF or reset) */
-    int observer;          /* index into the observer table */
+    bool slow;    /* never reads (slow-reader check) */
+    bool ready;   /* head ok and first event received */
+    bool eof;     /* the server closed it (EOF or reset) */
+    int observer; /* index into the observer table */
     enum chunk_state ch;
-    uint64_t ch_left;      /* payload bytes left in the current chunk */
+    uint64_t ch_left; /* payload bytes left in the current chunk */
     unsigned ch_digits;
-    char head[HEAD_MAX];   /* response head until complete */
+    char head[HEAD_MAX]; /* response head until complete */
     uint16_t head_len;
-    char line[LINE_KEEP];  /* start of the current SSE line */
+    char line[LINE_KEEP]; /* start of the current SSE line */
     uint16_t line_len;
-    bool line_long;        /* the current line is longer than LINE_KEEP */
-    char line_last;        /* last byte of the current line before LF */
-    bool ev_positions;     /* the current event is "event: positions" */
-    bool ev_data;          /* ... and it had a well-formed, matching data line */
-    bool ev_bad;           /* ... or a data line that failed a check */
-    uint32_t events;       /* positions events received */
-    uint32_t bad;          /* events that failed a check */
+    bool line_long;      /* the current line is longer than LINE_KEEP */
+    char line_last;      /* last byte of the current line before LF */
+    bool ev_positions;   /* the current event is "event: positions" */
+    bool ev_data;        /* ... and it had a well-formed, matching data line */
+    bool ev_bad;         /* ... or a data line that failed a check */
+    uint32_t events;     /* positions events received */
+    uint32_t bad;        /* events that failed a check */
+    uint32_t win_events; /* events whose tick lies in the counting window */
+    int64_t ev_tick_s;   /* tick (Unix second) of the event being parsed, or -1 */
 };
 
 struct observer {
@@ -129,13 +135,16 @@ struct client {
     struct observer *obs;
     struct sockaddr_in server;
     char *rbuf;
-    int next_open;      /* next normal connection to open */
-    int pending;        /* opened, not ready yet */
+    int next_open; /* next normal connection to open */
+    int pending;   /* opened, not ready yet */
     int ready;
-    int failed;         /* connections that ended before or while streaming */
+    int failed; /* connections that ended before or while streaming */
     long connect_errors;
     long status_errors;
     char first_error[160];
+    int64_t win_start_s; /* counting window, in tick (Unix) seconds: [start, end) */
+    int64_t win_end_s;
+    uint32_t *lat_ms; /* delivery latency of the window's events: tick -> read */
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -145,6 +154,23 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Unix seconds of "YYYY-MM-DDTHH:MM:SS" (UTC), or -1. */
+static int64_t parse_iso_s(const char *p)
+{
+    struct tm tm = {0};
+    const char *end = strptime(p, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL)
+        return -1;
+    return (int64_t)timegm(&tm);
 }
 
 static void note_error(struct client *c, const char *what, int err)
@@ -275,6 +301,55 @@ static long kernel_send_queue(const struct client *c, uint32_t peer, int *count)
     return sum;
 }
 
+/* The server's live-push counters from GET /metrics (blocking, 2 s at most);
+ * all -1 if it has none. */
+struct live_metrics {
+    long subscribers, ticks, messages, deliveries, dropped;
+};
+
+static long metric_value(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(text, name); p != NULL; p = strstr(p + 1, name))
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtol(p + n + 1, NULL, 10);
+    return -1;
+}
+
+static struct live_metrics get_metrics(const struct client *c)
+{
+    struct live_metrics m = {-1, -1, -1, -1, -1};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return m;
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    char text[16384];
+    size_t len = 0;
+    if (connect(fd, (const struct sockaddr *)&c->server, sizeof(c->server)) == 0) {
+        char req[128];
+        int n =
+            snprintf(req, sizeof(req),
+                     "GET /metrics HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", c->opt.host);
+        if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n) {
+            ssize_t r;
+            while (len < sizeof(text) - 1 && (r = read(fd, text + len, sizeof(text) - 1 - len)) > 0)
+                len += (size_t)r;
+        }
+    }
+    close(fd);
+    text[len] = '\0';
+    if (strncmp(text, "HTTP/1.1 200", 12) != 0)
+        return m;
+    m.subscribers = metric_value(text, "planettracker_live_subscribers");
+    m.ticks = metric_value(text, "planettracker_live_ticks_total");
+    m.messages = metric_value(text, "planettracker_live_messages_total");
+    m.deliveries = metric_value(text, "planettracker_live_deliveries_total");
+    m.dropped = metric_value(text, "planettracker_live_dropped_total");
+    return m;
+}
+
 static struct server_sample sample_server(const struct client *c)
 {
     struct server_sample s = {-1, -1, -1, listen_overflows()};
@@ -325,8 +400,8 @@ static int conn_open(struct client *c, int idx)
     }
     struct sockaddr_in src = {.sin_family = AF_INET};
     /* Slow readers come from their own address, so the kernel's queue for them shows. */
-    src.sin_addr.s_addr = k->slow ? htonl(SLOW_ADDR)
-                                  : htonl(0x7f000002u + (uint32_t)(idx % c->opt.src_addrs));
+    src.sin_addr.s_addr =
+        k->slow ? htonl(SLOW_ADDR) : htonl(0x7f000002u + (uint32_t)(idx % c->opt.src_addrs));
     if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
         note_error(c, "bind", errno);
         close(fd);
@@ -402,6 +477,14 @@ static void sse_line(struct client *c, struct conn *k)
         if (k->ev_positions) {
             if (k->ev_data && !k->ev_bad) {
                 k->events++;
+                /* Counted by the tick it belongs to, not by when it was read: a
+                 * client that lags a little still counts every tick once. */
+                if (k->ev_tick_s >= c->win_start_s && k->ev_tick_s < c->win_end_s && !k->slow) {
+                    k->win_events++;
+                    double lat = (wall_s() - (double)k->ev_tick_s) * 1000.0;
+                    int b = lat < 0 ? 0 : lat >= LAT_BUCKETS - 1 ? LAT_BUCKETS - 1 : (int)lat;
+                    c->lat_ms[b]++;
+                }
                 if (!k->ready && !k->slow) {
                     k->ready = true;
                     c->pending--;
@@ -412,6 +495,7 @@ static void sse_line(struct client *c, struct conn *k)
             }
         }
         k->ev_positions = k->ev_data = k->ev_bad = false;
+        k->ev_tick_s = -1;
         return;
     }
     if (n >= 6 && memcmp(l, "event:", 6) == 0) {
@@ -432,7 +516,14 @@ static void sse_line(struct client *c, struct conn *k)
         tmp[k->line_len] = '\0';
         const char *p = strstr(tmp, key);
         const struct observer *o = &c->obs[k->observer];
+        /* ... and its "time" names the tick: {"time":"2026-11-21T09:19:05.000Z", ... */
+        static const char tkey[] = "{\"time\":\"";
         bool ok = n > 7 && l[6] == '{' && k->line_last == '}' && p != NULL;
+        if (ok) {
+            const char *t = strstr(tmp, tkey);
+            k->ev_tick_s = t != NULL ? parse_iso_s(t + sizeof(tkey) - 1) : -1;
+            ok = k->ev_tick_s > 0;
+        }
         if (ok) {
             char *end;
             double lat = strtod(p + sizeof(key) - 1, &end);
@@ -450,20 +541,27 @@ static void sse_line(struct client *c, struct conn *k)
 
 static void sse_bytes(struct client *c, struct conn *k, const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-        if (ch == '\n') {
-            sse_line(c, k);
-            k->line_len = 0;
-            k->line_long = false;
-            k->line_last = '\0';
-            continue;
+    size_t i = 0;
+    while (i < n) {
+        const char *nl = memchr(p + i, '\n', n - i);
+        size_t end = nl != NULL ? (size_t)(nl - p) : n;
+        size_t seg = end - i;
+        if (seg > 0) {
+            size_t room = LINE_KEEP - k->line_len;
+            size_t take = seg < room ? seg : room;
+            memcpy(k->line + k->line_len, p + i, take);
+            k->line_len = (uint16_t)(k->line_len + take);
+            if (seg > room)
+                k->line_long = true;
+            k->line_last = p[end - 1];
         }
-        if (k->line_len < LINE_KEEP)
-            k->line[k->line_len++] = ch;
-        else
-            k->line_long = true;
-        k->line_last = ch;
+        if (nl == NULL)
+            return;
+        sse_line(c, k);
+        k->line_len = 0;
+        k->line_long = false;
+        k->line_last = '\0';
+        i = end + 1;
     }
 }
 
@@ -710,9 +808,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         else
             return -1;
     }
-    if (o->port <= 0 || o->port > 65535 || o->conns < 1 || o->observers < 1 ||
-        o->src_addrs < 1 || o->src_addrs > 200 || o->inflight < 1 || o->slow < 0 ||
-        o->window_s <= 0 || (o->slow > 0 && o->server_pid <= 0))
+    if (o->port <= 0 || o->port > 65535 || o->conns < 1 || o->observers < 1 || o->src_addrs < 1 ||
+        o->src_addrs > 200 || o->inflight < 1 || o->slow < 0 || o->window_s <= 0 ||
+        (o->slow > 0 && o->server_pid <= 0))
         return -1; /* the slow-reader check reads the server's descriptors: needs its pid */
     return 0;
 }
@@ -743,7 +841,8 @@ static int setup(struct client *c)
     c->conns = calloc((size_t)c->total, sizeof(*c->conns));
     c->obs = calloc((size_t)c->opt.observers, sizeof(*c->obs));
     c->rbuf = malloc(READ_BUF);
-    if (c->conns == NULL || c->obs == NULL || c->rbuf == NULL) {
+    c->lat_ms = calloc(LAT_BUCKETS, sizeof(*c->lat_ms));
+    if (c->conns == NULL || c->obs == NULL || c->rbuf == NULL || c->lat_ms == NULL) {
         fprintf(stderr, "out of memory\n");
         return -1;
     }
@@ -756,6 +855,7 @@ static int setup(struct client *c)
         c->conns[i].fd = -1;
         c->conns[i].observer = i % c->opt.observers;
         c->conns[i].slow = i >= c->opt.conns;
+        c->conns[i].ev_tick_s = -1;
     }
     return 0;
 }
@@ -814,7 +914,12 @@ static bool slow_phase(struct client *c, const struct server_sample *idle)
         if (sec >= (int)ceil(o->slow_wait_s) && (closed_at >= 0 || o->server_pid <= 0))
             break;
     }
+    double waited = now_s() - t0;
     struct server_sample s1 = sample_server(c);
+    struct live_metrics m = get_metrics(c);
+    if (m.subscribers >= 0)
+        printf("slow readers: server /metrics now: %ld subscribers, %ld dropped in all\n",
+               m.subscribers, m.dropped);
     /* The normal subscribers kept receiving while the slow ones were stuck. */
     uint32_t lo = UINT32_MAX;
     for (int i = 0; i < o->conns; i++) {
@@ -842,13 +947,12 @@ static bool slow_phase(struct client *c, const struct server_sample *idle)
     long rss_growth = rss_max - s0.rss_kib;
     /* Bounded: each slow reader may pin about two messages of a few KiB. */
     bool ok_rss = o->server_pid <= 0 || rss_growth <= (long)o->slow * 64;
-    double waited = now_s() - t0;
     bool ok_others = (double)lo >= floor(waited * 0.8);
     printf("slow readers: server rss %ld -> max %ld KiB (+%ld KiB, %.1f KiB per slow reader); "
            "fds %ld -> max %ld -> %ld; all closed by the server after %d s (-1 = not within "
            "%.0f s)\n",
-           s0.rss_kib, rss_max, rss_growth, (double)rss_growth / o->slow, s0.fds, fds_max,
-           s1.fds, closed_at, limit > o->slow_wait_s ? (double)limit : o->slow_wait_s);
+           s0.rss_kib, rss_max, rss_growth, (double)rss_growth / o->slow, s0.fds, fds_max, s1.fds,
+           closed_at, limit > o->slow_wait_s ? (double)limit : o->slow_wait_s);
     printf("slow readers: %d of %d seen closed by the server when drained (%d were open before "
            "draining); normal subscribers got >= %u events meanwhile\n",
            closed_by_server, o->slow, slow_open_before, lo);
@@ -856,8 +960,7 @@ static bool slow_phase(struct client *c, const struct server_sample *idle)
            "fds_max=%ld fds_end=%ld closed_after_s=%d closed_by_server=%d of=%d "
            "kernel_queue_max_kib=%ld normal_min_events=%u ok=%d\n",
            s0.rss_kib, rss_max, s1.rss_kib, s0.fds, fds_max, s1.fds, closed_at, closed_by_server,
-           o->slow, kq_max / 1024,
-           lo, ok_fds && ok_closed && ok_rss && ok_others);
+           o->slow, kq_max / 1024, lo, ok_fds && ok_closed && ok_rss && ok_others);
     if (!ok_rss)
         printf("FAIL: server RSS grew by %ld KiB with %d slow readers\n", rss_growth, o->slow);
     if (!ok_fds || !ok_closed)
@@ -889,15 +992,19 @@ int main(int argc, char **argv)
     run_until(&c, t_start + o->connect_timeout_s, true);
     double t_ready = now_s();
     struct server_sample s_conn = sample_server(&c);
+    double conn_cpu_ms =
+        (double)(s_conn.cpu_ticks - s_before.cpu_ticks) * 1000.0 / sysconf(_SC_CLK_TCK);
     printf("connected: %d ready, %d failed, %d pending after %.2f s (%.0f connections/s); "
-           "listen overflows +%ld\n",
+           "listen overflows +%ld; server CPU %.0f ms (%.0f us per subscription, ticks "
+           "included)\n",
            c.ready, c.failed, c.pending, t_ready - t_start, c.ready / (t_ready - t_start),
-           s_conn.listen_overflows - s_before.listen_overflows);
+           s_conn.listen_overflows - s_before.listen_overflows, conn_cpu_ms,
+           conn_cpu_ms * 1000.0 / (c.ready > 0 ? c.ready : 1));
     printf("RESULT phase=connect ready=%d failed=%d pending=%d seconds=%.3f "
-           "listen_overflows=%ld connect_errors=%ld status_errors=%ld\n",
+           "listen_overflows=%ld connect_errors=%ld status_errors=%ld server_cpu_ms=%.0f\n",
            c.ready, c.failed, c.pending, t_ready - t_start,
-           s_conn.listen_overflows - s_before.listen_overflows, c.connect_errors,
-           c.status_errors);
+           s_conn.listen_overflows - s_before.listen_overflows, c.connect_errors, c.status_errors,
+           conn_cpu_ms);
     if (c.ready != o->conns) {
         printf("FAIL: only %d of %d subscribers got their first event (%s)\n", c.ready, o->conns,
                c.first_error[0] ? c.first_error : "timeout");
@@ -913,19 +1020,28 @@ int main(int argc, char **argv)
                s_idle.rss_kib, s_idle.rss_kib - s_before.rss_kib,
                (double)(s_idle.rss_kib - s_before.rss_kib) / o->conns, s_idle.fds);
 
-    uint32_t *w = calloc((size_t)o->conns, sizeof(*w));
-    for (int i = 0; i < o->conns; i++)
-        w[i] = c.conns[i].events;
+    /* The window is whole ticks: [S0, S0 + W) in Unix seconds, S0 the next second.
+     * Server CPU and /metrics are read at S0 and S0 + W; events are then given a
+     * grace period to arrive and are counted by the tick they carry. */
+    int win = (int)lround(o->window_s);
+    double rt = wall_s();
+    c.win_start_s = (int64_t)floor(rt) + 1;
+    c.win_end_s = c.win_start_s + win;
+    run_until(&c, now_s() + ((double)c.win_start_s - rt), false);
+    struct live_metrics m0 = get_metrics(&c);
     struct server_sample s_w0 = sample_server(&c);
     double t_w0 = now_s();
-    run_until(&c, t_w0 + o->window_s, false);
+    run_until(&c, t_w0 + ((double)c.win_end_s - wall_s()), false);
     double t_w1 = now_s();
     struct server_sample s_w1 = sample_server(&c);
+    struct live_metrics m1 = get_metrics(&c);
+    run_until(&c, now_s() + 2.0, false); /* late deliveries of the last ticks */
+    uint32_t *w = calloc((size_t)o->conns, sizeof(*w));
     uint64_t total = 0;
     int below = 0, closed = 0;
     uint32_t bad = 0;
     for (int i = 0; i < o->conns; i++) {
-        w[i] = c.conns[i].events - w[i];
+        w[i] = c.conns[i].win_events;
         total += w[i];
         bad += c.conns[i].bad;
         if ((int)w[i] < o->min_events)
@@ -936,21 +1052,52 @@ int main(int argc, char **argv)
     qsort(w, (size_t)o->conns, sizeof(*w), cmp_u32);
     uint32_t ev_min = w[0], ev_med = w[o->conns / 2], ev_max = w[o->conns - 1];
     free(w);
-    double ticks = ev_max > 0 ? ev_max : 1; /* the server ticks once a second */
+    /* Delivery latency: from the tick's second to the event read by this client. */
+    uint64_t seen = 0, acc = 0;
+    int lat_p50 = -1, lat_p99 = -1, lat_max = 0;
+    for (int b = 0; b < LAT_BUCKETS; b++)
+        seen += c.lat_ms[b];
+    for (int b = 0; b < LAT_BUCKETS; b++) {
+        acc += c.lat_ms[b];
+        if (c.lat_ms[b] > 0)
+            lat_max = b;
+        if (lat_p50 < 0 && acc * 2 >= seen && seen > 0)
+            lat_p50 = b;
+        if (lat_p99 < 0 && acc * 100 >= seen * 99 && seen > 0)
+            lat_p99 = b;
+    }
+    double ticks = win;
     double cpu_ms = (double)(s_w1.cpu_ticks - s_w0.cpu_ticks) * 1000.0 / sysconf(_SC_CLK_TCK);
-    printf("window %.1f s: events per subscriber min %u median %u max %u; %d below %d; "
-           "%d closed; %u bad events; %.0f events/s\n",
-           t_w1 - t_w0, ev_min, ev_med, ev_max, below, o->min_events, closed, bad,
-           (double)total / (t_w1 - t_w0));
+    printf("window of %d ticks: events per subscriber min %u median %u max %u; %d below %d; "
+           "%d closed; %u bad events; delivery latency (tick -> read) p50 %d ms, p99 %d ms, "
+           "max %d ms%s\n",
+           win, ev_min, ev_med, ev_max, below, o->min_events, closed, bad, lat_p50, lat_p99,
+           lat_max, lat_max >= LAT_BUCKETS - 1 ? "+" : "");
     if (o->server_pid > 0)
-        printf("window: server CPU %.0f ms = %.1f%% of a core, %.2f ms per tick (%.0f ticks), "
+        printf("window: server CPU %.0f ms = %.1f%% of a core, %.2f ms per tick, "
                "%.2f us per delivered event; rss %ld KiB\n",
-               cpu_ms, cpu_ms / 10.0 / (t_w1 - t_w0), cpu_ms / ticks, ticks,
+               cpu_ms, cpu_ms / 10.0 / (t_w1 - t_w0), cpu_ms / ticks,
                cpu_ms * 1000.0 / (double)(total ? total : 1), s_w1.rss_kib);
+    long m_ticks = m1.ticks - m0.ticks;
+    if (m0.ticks >= 0 && m1.ticks >= 0 && m_ticks > 0) {
+        long msgs = m1.messages - m0.messages, dels = m1.deliveries - m0.deliveries;
+        /* Messages per N deliveries = distinct groups per tick, whatever the window's
+         * edges cut (the tick counter may straddle them). */
+        printf("window: server /metrics: %ld subscribers; %ld messages serialized for %ld "
+               "deliveries = %.1f messages per tick of %d subscribers (one per observer "
+               "group); %ld dropped\n",
+               m1.subscribers, msgs, dels, dels > 0 ? (double)msgs * o->conns / (double)dels : 0.0,
+               o->conns, m1.dropped - m0.dropped);
+        printf("RESULT phase=metrics subscribers=%ld ticks=%ld messages=%ld deliveries=%ld "
+               "dropped=%ld\n",
+               m1.subscribers, m_ticks, m1.messages - m0.messages, m1.deliveries - m0.deliveries,
+               m1.dropped - m0.dropped);
+    }
     printf("RESULT phase=window seconds=%.3f min=%u median=%u max=%u below=%d closed=%d bad=%u "
-           "events=%llu server_cpu_ms=%.0f ticks=%.0f rss_kib=%ld fds=%ld\n",
+           "events=%llu server_cpu_ms=%.0f ticks=%.0f rss_kib=%ld fds=%ld latency_p50_ms=%d "
+           "latency_p99_ms=%d latency_max_ms=%d\n",
            t_w1 - t_w0, ev_min, ev_med, ev_max, below, closed, bad, (unsigned long long)total,
-           cpu_ms, ticks, s_w1.rss_kib, s_w1.fds);
+           cpu_ms, ticks, s_w1.rss_kib, s_w1.fds, lat_p50, lat_p99, lat_max);
     if (below > 0 || bad > 0 || closed > 0) {
         printf("FAIL: %d subscribers got fewer than %d events, %u bad events, %d closed (%s)\n",
                below, o->min_events, bad, closed, c.first_error[0] ? c.first_error : "-");
@@ -966,6 +1113,7 @@ int main(int argc, char **argv)
     free(c.conns);
     free(c.obs);
     free(c.rbuf);
+    free(c.lat_ms);
     printf("RESULT phase=end ok=%d\n", ok);
     return ok ? 0 : 1;
 }
