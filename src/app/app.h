@@ -155,17 +155,20 @@ int app_render_sky(struct web_json *j, const struct app_state *st, const struct 
 
 enum live_channel { LIVE_SSE, LIVE_WS };
 
+/* What a subscriber asked for; compared and hashed as bytes (keep it padding-free). */
+struct live_key {
+    struct astro_observer obs;
+    unsigned bodies;                  /* mask over enum astro_body */
+    enum live_channel channel;
+};
+
 /* One live subscriber (SSE or WebSocket). Owned by the hub while linked. */
 struct live_sub {
     struct live_hub *hub;
     struct live_sub *prev;
     struct live_sub *next;
     struct http_stream *stream;
-    struct {
-        struct astro_observer obs;
-        unsigned bodies;              /* mask over enum astro_body */
-        enum live_channel channel;
-    } key;                            /* subscribers with equal keys share one message */
+    struct live_key key;              /* subscribers with equal keys share one message */
     const char *source;               /* "query", "session", "default" (static) */
     unsigned interval_s;
     int64_t next_due_s;
@@ -207,6 +210,14 @@ void live_hub_stats(const struct live_hub *hub, struct live_stats *out);
 /* Serialize the positions message for sub's group at instant t (one reference), or NULL. */
 struct pt_shared *live_build_message(const struct app_state *st, const struct live_sub *sub,
                                      const struct astro_time *t);
+
+/*
+ * The positions message for sub's group at `second` (one reference for the
+ * caller), shared with every subscriber of the group in that second: built at
+ * most once per group and second. NULL if it cannot be built.
+ */
+struct pt_shared *live_hub_message(struct live_hub *hub, const struct live_sub *sub,
+                                   int64_t second);
 
 /* Parse "mars,venus" into a body mask. Returns 0 or 400 with ctx->error filled. */
 int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask);

@@ -21,6 +21,14 @@
 #include "http/ws.h"
 
 #define HEARTBEAT_S 15
+#define RECENT_SLOTS 256
+
+/* A message of the current second, for subscribers that join between ticks. */
+struct recent_msg {
+    int64_t second;
+    struct live_key key;
+    struct pt_shared *msg;
+};
 
 struct live_hub {
     uv_timer_t timer;
@@ -33,6 +41,7 @@ struct live_hub {
     uint64_t deliveries; /* messages offered to subscribers */
     uint64_t dropped;    /* older messages replaced before a slow reader took them */
     int64_t last_tick_s; /* second of the last tick, so no answer is labelled earlier */
+    struct recent_msg recent[RECENT_SLOTS]; /* direct-mapped by group hash */
 };
 
 int64_t live_hub_now_s(const struct live_hub *hub)
@@ -100,12 +109,41 @@ struct pt_shared *live_build_message(const struct app_state *st, const struct li
     return msg;
 }
 
+struct pt_shared *live_hub_message(struct live_hub *hub, const struct live_sub *sub,
+                                   int64_t second)
+{
+    struct recent_msg *r = &hub->recent[group_hash(sub) & (RECENT_SLOTS - 1)];
+    if (r->msg != NULL && r->second == second && memcmp(&r->key, &sub->key, sizeof(r->key)) == 0)
+        return pt_shared_ref(r->msg);
+    struct astro_time t;
+    if (astro_time_from_unix(hub->st->astro, (double)second, &t) < 0)
+        return NULL;
+    struct pt_shared *msg = live_build_message(hub->st, sub, &t);
+    hub->messages++;
+    if (msg != NULL) {
+        pt_shared_unref(r->msg);
+        r->msg = pt_shared_ref(msg);
+        r->second = second;
+        memcpy(&r->key, &sub->key, sizeof(r->key));
+    }
+    return msg;
+}
+
+/* Forget the messages of past seconds (bounded memory between ticks). */
+static void forget_recent(struct live_hub *hub, int64_t now_s)
+{
+    for (size_t i = 0; i < RECENT_SLOTS; i++) {
+        if (hub->recent[i].msg != NULL && hub->recent[i].second < now_s) {
+            pt_shared_unref(hub->recent[i].msg);
+            hub->recent[i].msg = NULL;
+        }
+    }
+}
+
 /* Send the newest positions to every due subscriber, one message per group. */
 static void tick(struct live_hub *hub, int64_t now_s)
 {
-    struct astro_time t;
-    if (astro_time_from_unix(hub->st->astro, (double)now_s, &t) < 0)
-        return;
+    forget_recent(hub, now_s);
     size_t cap = 16;
     while (cap < hub->count * 2)
         cap *= 2;
@@ -126,8 +164,7 @@ static void tick(struct live_hub *hub, int64_t now_s)
             i = (i + 1) & (cap - 1);
         if (table[i] == NULL) {
             table[i] = s;
-            msgs[i] = live_build_message(hub->st, s, &t);
-            hub->messages++;
+            msgs[i] = live_hub_message(hub, s, now_s);
         }
         if (msgs[i] != NULL) {
             hub->deliveries++;
@@ -170,6 +207,9 @@ void live_hub_stop(struct live_hub *hub)
 
 void live_hub_free(struct live_hub *hub)
 {
+    if (hub == NULL)
+        return;
+    forget_recent(hub, INT64_MAX);
     free(hub);
 }
 
@@ -281,10 +321,7 @@ int app_handle_stream(struct web_ctx *ctx)
     int64_t now_s = live_hub_now_s(st->live);
     sub->next_due_s = now_s + sub->interval_s;
     sub->last_sent_s = now_s;
-    struct astro_time t;
-    struct pt_shared *first = NULL;
-    if (astro_time_from_unix(st->astro, (double)now_s, &t) == 0)
-        first = live_build_message(st, sub, &t);
+    struct pt_shared *first = live_hub_message(st->live, sub, now_s);
 
     static const struct http_stream_handlers handlers = {
         .on_read = NULL,

@@ -159,14 +159,10 @@ static void handle_observe(struct http_stream *s, struct live_sub *sub, json_t *
     sub->source = "query";
     /* Answer at once with the new observer's positions. */
     int64_t now_s = live_hub_now_s(sub->hub);
-    struct astro_time t;
-    const struct app_state *st = sub->st;
-    if (astro_time_from_unix(st->astro, (double)now_s, &t) == 0) {
-        struct pt_shared *m = live_build_message(st, sub, &t);
-        if (m != NULL)
-            http_stream_send_latest(s, m);
-        pt_shared_unref(m);
-    }
+    struct pt_shared *m = live_hub_message(sub->hub, sub, now_s);
+    if (m != NULL)
+        http_stream_send_latest(s, m);
+    pt_shared_unref(m);
     sub->next_due_s = now_s + sub->interval_s;
     sub->last_sent_s = now_s;
 }
@@ -307,12 +303,9 @@ int app_handle_ws(struct web_ctx *ctx)
         free(sub);
         return WEB_DONE;
     }
-    struct astro_time t;
-    if (astro_time_from_unix(st->astro, (double)now_s, &t) == 0) {
-        struct pt_shared *m = live_build_message(st, sub, &t);
-        if (m != NULL)
-            http_stream_send_latest(sub->stream, m);
-        pt_shared_unref(m);
-    }
+    struct pt_shared *m = live_hub_message(hub, sub, now_s);
+    if (m != NULL)
+        http_stream_send_latest(sub->stream, m);
+    pt_shared_unref(m);
     return WEB_DONE;
 }

@@ -645,6 +645,7 @@ static void process_input(struct http_conn *conn)
 /* ------------------------------------------------------------- streams */
 
 #define STREAM_BACKLOG_LIMIT (256 * 1024)
+#define STREAM_SNDBUF_BYTES (16 * 1024)
 #define STREAM_DISCARD_BYTES 512
 #define STREAM_READ_LIMIT (1024 * 1024 + 64)
 
@@ -698,6 +699,13 @@ int http_stream_start(struct http_request *req, int status, const char *content_
     conn->deadline_ms = 0;
     conn->stream = *handlers;
     conn->stream_data = data;
+    /*
+     * A small kernel send buffer: otherwise loopback autotuning lets a reader
+     * that never reads absorb megabytes before a write ever blocks, and the
+     * stall clock (which starts when one does) would take many minutes to run.
+     */
+    int sndbuf = STREAM_SNDBUF_BYTES;
+    uv_send_buffer_size((uv_handle_t *)&conn->tcp, &sndbuf);
     conn->stream_chunked = chunked;
     /* Both halves of the double buffer: they swap on every write. */
     conn->out.limit = STREAM_BACKLOG_LIMIT;
@@ -914,6 +922,8 @@ void http__conn_start(struct http_server *server, struct http_conn *conn)
         server->conns->prev = conn;
     server->conns = conn;
     server->num_conns++;
+    if (server->num_conns > server->conns_peak)
+        server->conns_peak = server->num_conns;
     pt_buf_init(&conn->in, cfg->limits.max_head_bytes + cfg->max_body_bytes + READ_CHUNK);
     pt_buf_init(&conn->out, OUT_LIMIT);
     pt_buf_init(&conn->out_flight, OUT_LIMIT);

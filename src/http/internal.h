@@ -10,6 +10,7 @@
 #include "http/http.h"
 
 #define HTTP_POOL_SIZE 64
+#define HTTP_TRIM_AFTER_CLOSES 1024
 #define HTTP_POOL_MAX_BUF (256 * 1024) /* larger buffers go back to malloc */
 
 enum http_conn_state {
@@ -69,6 +70,7 @@ struct http_server {
     struct http_server_config cfg;
     struct http_conn *conns;      /* list of open connections */
     size_t num_conns;
+    size_t conns_peak;            /* most connections since the last malloc_trim */
     int handles_open;             /* listener and date_timer */
     bool stopping;
     http_server_stop_cb stop_cb;

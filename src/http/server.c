@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <time.h>
 
 #include "http/internal.h"
@@ -44,6 +45,11 @@ static void on_date_timer(uv_timer_t *timer)
 {
     struct http_server *server = pt_container_of(timer, struct http_server, date_timer);
     update_date(server);
+    /* After a wave of connections closes, give the freed heap back to the system. */
+    if (server->conns_peak > server->num_conns + HTTP_TRIM_AFTER_CLOSES) {
+        malloc_trim(0);
+        server->conns_peak = server->num_conns;
+    }
     uv_timer_start(timer, on_date_timer, ms_to_next_second(), 0);
 }
 
