@@ -127,9 +127,9 @@ def _flood(w, frame, count, out):
 def test_slow_readers(live_server):
     """For 10 s, 20 event-stream clients that never read, two WebSocket clients
     that send observes (2.4 KB answers each) and one that sends pings, none
-    reading: the WebSocket floods are closed after the stall timeout, the event
-    streams stay (the kernel takes minutes of 1 s events before their writes
-    stall) without the server's RSS growing, and a healthy reader gets every tick."""
+    reading: every one of them is closed after the stall timeout (stream sockets
+    have a small send buffer, so a write blocks within a few events), the
+    server's RSS does not grow, and a healthy reader gets every tick."""
     srv = live_server
     assert srv.wait_metric(GAUGE, 0) == 0
     mark = srv.log_mark()
@@ -143,17 +143,15 @@ def test_slow_readers(live_server):
                threading.Thread(target=_flood, args=(floods[2], ws_frame(WS_PING, b"p" * 125),
                                                      60000, results[2]))]
     t_start = time.monotonic()
-    closed_after = None
-    rss = []  # once the floods are gone: only the silent event streams are left
+    rss = []
     times = []
     try:
         for t in threads:
             t.start()
-        while time.monotonic() < t_start + 10:
+        while time.monotonic() < t_start + 12:
             times.append(healthy.next_event(timeout=3).json()["time"])
-            if closed_after is None and srv.metrics()[GAUGE] == 21:
-                closed_after = time.monotonic() - t_start
-            if closed_after is not None:
+            # RSS once the floods are gone (ASan's quarantine holds what they freed).
+            if srv.metrics()[GAUGE] <= 21:
                 rss.append(srv.rss_kib())
         for t in threads:
             t.join(15)
@@ -162,20 +160,18 @@ def test_slow_readers(live_server):
         for c in silent + floods + [healthy]:
             c.close()
     log = srv.log_since(mark)
-    assert log.count("stream stalled for 1500 ms") == 3, log[-3000:]
-    assert closed_after is not None and closed_after < 6, \
-        f"the stalled WebSocket clients were not closed ({closed_after})"
-    assert m1[GAUGE] == 21, "an event stream was closed"
+    assert log.count("stream stalled for 1500 ms") == 23, log[-3000:]
+    assert m1[GAUGE] == 1, "a stalled stream was not closed, or the healthy one was"
     for r in results:
         assert r and r[0][0] in ("closed", "sent"), results
     # The healthy reader got consecutive seconds, none skipped.
     got = [secs(t) for t in times]
     assert all(b - a == 1 for a, b in zip(got, got[1:])), times
-    assert len(got) >= 9, times
+    assert len(got) >= 11, times
     assert m1["planettracker_live_dropped_total"] > m0["planettracker_live_dropped_total"]
     assert len(rss) >= 4, rss
     grown_mib = (max(rss) - rss[0]) / 1024
-    assert grown_mib < 4, f"RSS grew by {grown_mib:.1f} MiB with silent streams: {rss}"
+    assert grown_mib < 4, f"RSS grew by {grown_mib:.1f} MiB with stalled streams: {rss}"
     assert srv.wait_metric(GAUGE, 0, timeout=10) == 0
     srv.assert_serving()
 
