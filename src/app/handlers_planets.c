@@ -49,11 +49,15 @@ static struct pt_str cache_key(struct web_ctx *ctx)
 int app_handle_planet(struct web_ctx *ctx)
 {
     const struct app_state *st = ctx->app_data;
-    struct pt_str key = cache_key(ctx);
+    /*
+     * Look up by the raw target before parsing anything: only targets that name
+     * lat and lon are ever stored (cache_key), so a hit needs no further check.
+     */
     int64_t now_ms = (int64_t)(pt_clock_unix_s() * 1000.0);
     struct pt_str cached;
-    if (key.len > 0 && microcache_get(st->microcache, key, now_ms, &cached))
+    if (microcache_get(st->microcache, ctx->req->head.target, now_ms, &cached))
         return web_send_static(ctx, 200, "application/json", cached);
+    struct pt_str key = cache_key(ctx);
     struct pt_str name = web_param(ctx, "name");
     int body = astro_body_from_name(name);
     if (body < 0) {
