@@ -140,6 +140,9 @@ int app_render_body(struct web_json *j, const struct app_state *st, enum astro_b
                     const struct astro_position *p, const struct app_observer *obs,
                     const struct astro_time *t);
 
+/* A member `key` holding an event time as ISO 8601 UTC, or null when it does not happen. */
+void app_render_event(struct web_json *j, const char *key, const struct astro_time *t);
+
 /* The members shared by every answer: time, timescale, provenance, observer. */
 void app_render_context(struct web_json *j, const struct app_state *st,
                         const struct app_observer *obs, const struct astro_time *t);

@@ -27,18 +27,6 @@ static void compute_events(void *data)
                                  &job->obs.astro, job->out);
 }
 
-static void render_event(struct web_json *j, const char *key, const struct astro_time *t)
-{
-    web_json_key(j, key);
-    if (!isfinite(t->jd_ut1)) {
-        web_json_null(j);
-        return;
-    }
-    char iso[40];
-    astro_time_format_iso(t, iso);
-    web_json_cstring(j, iso);
-}
-
 /* Loop thread: the answer. */
 static int answer_events(struct web_ctx *ctx, void *data)
 {
@@ -69,9 +57,9 @@ static int answer_events(struct web_ctx *ctx, void *data)
         web_json_object_begin(&j);
         web_json_key(&j, "date");
         web_json_cstring(&j, iso);
-        render_event(&j, "rise", &job->out[i].rise);
-        render_event(&j, "transit", &job->out[i].transit);
-        render_event(&j, "set", &job->out[i].set);
+        app_render_event(&j, "rise", &job->out[i].rise);
+        app_render_event(&j, "transit", &job->out[i].transit);
+        app_render_event(&j, "set", &job->out[i].set);
         web_json_key(&j, "status");
         web_json_cstring(&j, astro_rise_status_name(job->out[i].status));
         web_json_object_end(&j);

@@ -8,8 +8,7 @@
 
 #include "app/app.h"
 
-/* An event time as ISO 8601 UTC, or null when it does not happen in the window. */
-static void render_event(struct web_json *j, const char *key, const struct astro_time *t)
+void app_render_event(struct web_json *j, const char *key, const struct astro_time *t)
 {
     web_json_key(j, key);
     if (!isfinite(t->jd_ut1)) {
@@ -80,9 +79,9 @@ int app_render_body(struct web_json *j, const struct app_state *st, enum astro_b
     if (rrc < 0) {
         rs.rise.jd_ut1 = rs.transit.jd_ut1 = rs.set.jd_ut1 = NAN;
     }
-    render_event(j, "rise", &rs.rise);
-    render_event(j, "transit", &rs.transit);
-    render_event(j, "set", &rs.set);
+    app_render_event(j, "rise", &rs.rise);
+    app_render_event(j, "transit", &rs.transit);
+    app_render_event(j, "set", &rs.set);
     web_json_key(j, "status");
     web_json_cstring(j, rrc < 0 ? "outside_ephemeris_range" : astro_rise_status_name(rs.status));
     return 0;
