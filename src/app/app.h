@@ -232,6 +232,7 @@ int app_handle_ws(struct web_ctx *ctx);
 int app_handle_index(struct web_ctx *ctx);
 int app_handle_healthz(struct web_ctx *ctx);
 int app_handle_metrics(struct web_ctx *ctx);
+int app_handle_openapi(struct web_ctx *ctx);
 int app_handle_planet(struct web_ctx *ctx);
 int app_handle_planets(struct web_ctx *ctx);
 int app_handle_geo_location(struct web_ctx *ctx);

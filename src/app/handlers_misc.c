@@ -9,6 +9,11 @@ int app_handle_index(struct web_ctx *ctx)
     return web_static_serve(ctx, PT_STR("index.html"));
 }
 
+int app_handle_openapi(struct web_ctx *ctx)
+{
+    return web_static_serve(ctx, PT_STR("openapi.json"));
+}
+
 int app_handle_healthz(struct web_ctx *ctx)
 {
     const struct app_state *st = ctx->app_data;

@@ -14,6 +14,7 @@ static const struct {
     {"GET", "/", "index", app_handle_index},
     {"GET", "/healthz", "healthz", app_handle_healthz},
     {"GET", "/metrics", "metrics", app_handle_metrics},
+    {"GET", "/openapi.json", "openapi", app_handle_openapi},
     {"GET", "/planets", "planets", app_handle_planets},
     {"GET", "/planets/stream", "stream", app_handle_stream},
     {"GET", "/planets/{name}", "planet", app_handle_planet},
