@@ -47,7 +47,7 @@ FUZZ_DIRS := $(patsubst %/driver.c,%,$(wildcard tests/fuzz/*/driver.c))
 MICRO_SRC := $(wildcard bench/micro/*.c)
 MICRO_BIN := $(patsubst bench/micro/%.c,$(OUT)/bench/%,$(MICRO_SRC))
 
-.PHONY: all run deps deps-test test unit fuzz-replay fuzz integration browser bench format clean
+.PHONY: all run deps deps-test test tsan-bins unit fuzz-replay fuzz integration browser bench format clean
 
 all: $(OUT)/planettracker
 
@@ -98,7 +98,15 @@ $(OUT)/bench/%: bench/micro/%.c $(OUT)/libpt.a
 
 test: deps-test
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all-tests
+	@$(MAKE) --no-print-directory tsan-bins
 	@scripts/run-tests build/san
+
+# ThreadSanitizer build of what runs on several threads: the astro caches (unit
+# tests with worker threads) and the server, whose executor runs event searches.
+TSAN_UNITS := build/tsan/tests/unit/astro/fast_test build/tsan/tests/unit/astro/riseset_test
+tsan-bins:
+	@$(MAKE) --no-print-directory SANITIZE=thread OUT=build/tsan build/tsan/planettracker \
+	    $(TSAN_UNITS)
 
 all-tests: $(OUT)/planettracker $(UNIT_BIN) fuzz-bins
 
