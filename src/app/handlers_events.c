@@ -39,14 +39,14 @@ static int answer_events(struct web_ctx *ctx, void *data)
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    web_json_key(&j, "name");
+    WEB_JSON_KEY(&j, "name");
     web_json_cstring(&j, astro_body_name(job->body));
-    web_json_key(&j, "days");
+    WEB_JSON_KEY(&j, "days");
     web_json_int(&j, job->days);
-    web_json_key(&j, "conventions");
+    WEB_JSON_KEY(&j, "conventions");
     web_json_cstring(&j, "USNO: upper limb (Sun, Moon) or centre (planets), 34' refraction");
     app_render_context(&j, job->st, &job->obs, &job->start);
-    web_json_key(&j, "events");
+    WEB_JSON_KEY(&j, "events");
     web_json_array_begin(&j);
     for (int i = 0; i < job->days; i++) {
         struct astro_time day = job->start;
@@ -55,12 +55,12 @@ static int answer_events(struct web_ctx *ctx, void *data)
         astro_time_format_iso(&day, iso);
         iso[10] = '\0';
         web_json_object_begin(&j);
-        web_json_key(&j, "date");
+        WEB_JSON_KEY(&j, "date");
         web_json_cstring(&j, iso);
         app_render_event(&j, "rise", &job->out[i].rise);
         app_render_event(&j, "transit", &job->out[i].transit);
         app_render_event(&j, "set", &job->out[i].set);
-        web_json_key(&j, "status");
+        WEB_JSON_KEY(&j, "status");
         web_json_cstring(&j, astro_rise_status_name(job->out[i].status));
         web_json_object_end(&j);
     }

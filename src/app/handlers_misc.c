@@ -20,22 +20,22 @@ int app_handle_healthz(struct web_ctx *ctx)
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    web_json_key(&j, "status");
+    WEB_JSON_KEY(&j, "status");
     web_json_cstring(&j, "ok");
-    web_json_key(&j, "version");
+    WEB_JSON_KEY(&j, "version");
     web_json_cstring(&j, APP_VERSION);
-    web_json_key(&j, "ephemeris");
+    WEB_JSON_KEY(&j, "ephemeris");
     web_json_cstring(&j, astro_ctx_ephemeris(st->astro));
-    web_json_key(&j, "ephemeris_files");
+    WEB_JSON_KEY(&j, "ephemeris_files");
     web_json_bool(&j, astro_ctx_has_files(st->astro));
     if (!astro_ctx_has_files(st->astro)) {
-        web_json_key(&j, "warning");
+        WEB_JSON_KEY(&j, "warning");
         web_json_cstring(&j, "Swiss Ephemeris files not found: using the Moshier fallback "
                              "(errors up to a few arcseconds)");
     }
-    web_json_key(&j, "uptime_s");
+    WEB_JSON_KEY(&j, "uptime_s");
     web_json_double(&j, pt_clock_unix_s() - st->started_unix_s);
-    web_json_key(&j, "connections");
+    WEB_JSON_KEY(&j, "connections");
     web_json_int(&j, (int64_t)http_server_connections(st->server));
     web_json_object_end(&j);
     web_header_add(ctx, "Cache-Control: no-store");

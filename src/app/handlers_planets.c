@@ -141,11 +141,11 @@ int app_handle_geo_location(struct web_ctx *ctx)
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    web_json_key(&j, "lon");
+    WEB_JSON_KEY(&j, "lon");
     web_json_string(&j, *lon);
-    web_json_key(&j, "lat");
+    WEB_JSON_KEY(&j, "lat");
     web_json_string(&j, *lat);
-    web_json_key(&j, "elevation");
+    WEB_JSON_KEY(&j, "elevation");
     web_json_double(&j, el);
     web_json_object_end(&j);
     if (web_json_finish(&j) != 0)

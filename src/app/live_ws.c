@@ -37,12 +37,12 @@ static void send_error(struct http_stream *s, const char *parameter, const char 
     struct web_json j;
     web_json_init(&j, &json);
     web_json_object_begin(&j);
-    web_json_key(&j, "type");
+    WEB_JSON_KEY(&j, "type");
     web_json_cstring(&j, "error");
-    web_json_key(&j, "message");
+    WEB_JSON_KEY(&j, "message");
     web_json_cstring(&j, message);
     if (parameter != NULL) {
-        web_json_key(&j, "parameter");
+        WEB_JSON_KEY(&j, "parameter");
         web_json_cstring(&j, parameter);
     }
     web_json_object_end(&j);

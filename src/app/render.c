@@ -39,39 +39,39 @@ int app_render_body(struct web_json *j, const struct app_state *st, enum astro_b
                   : astro_riseset_next(st->astro, body, t, &obs->astro, &rs);
     if (rrc < 0 && rrc != PT_E_RANGE)
         return rrc;
-    web_json_key(j, "name");
+    WEB_JSON_KEY(j, "name");
     web_json_cstring(j, astro_body_name(body));
-    web_json_key(j, "az");
+    WEB_JSON_KEY(j, "az");
     web_json_double(j, p->az_deg);
-    web_json_key(j, "alt");
+    WEB_JSON_KEY(j, "alt");
     web_json_double(j, p->alt_deg);
-    web_json_key(j, "alt_airless");
+    WEB_JSON_KEY(j, "alt_airless");
     web_json_double(j, p->alt_airless_deg);
-    web_json_key(j, "ra");
+    WEB_JSON_KEY(j, "ra");
     web_json_double(j, p->ra_deg);
-    web_json_key(j, "dec");
+    WEB_JSON_KEY(j, "dec");
     web_json_double(j, p->dec_deg);
-    web_json_key(j, "distance_au");
+    WEB_JSON_KEY(j, "distance_au");
     web_json_double(j, p->distance_au);
-    web_json_key(j, "above_horizon");
+    WEB_JSON_KEY(j, "above_horizon");
     web_json_bool(j, p->alt_deg > 0);
     if (drc < 0) {
         d.magnitude = d.phase = d.elongation_deg = NAN; /* rendered as null */
         d.constellation[0] = '\0';
         d.constellation_name = NULL;
     }
-    web_json_key(j, "magnitude");
+    WEB_JSON_KEY(j, "magnitude");
     web_json_double(j, d.magnitude);
-    web_json_key(j, "phase");
+    WEB_JSON_KEY(j, "phase");
     web_json_double(j, d.phase);
-    web_json_key(j, "elongation");
+    WEB_JSON_KEY(j, "elongation");
     web_json_double(j, d.elongation_deg);
-    web_json_key(j, "constellation");
+    WEB_JSON_KEY(j, "constellation");
     if (drc < 0)
         web_json_null(j);
     else
         web_json_cstring(j, d.constellation);
-    web_json_key(j, "constellation_name");
+    WEB_JSON_KEY(j, "constellation_name");
     if (drc < 0)
         web_json_null(j);
     else
@@ -82,26 +82,26 @@ int app_render_body(struct web_json *j, const struct app_state *st, enum astro_b
     app_render_event(j, "rise", &rs.rise);
     app_render_event(j, "transit", &rs.transit);
     app_render_event(j, "set", &rs.set);
-    web_json_key(j, "status");
+    WEB_JSON_KEY(j, "status");
     web_json_cstring(j, rrc < 0 ? "outside_ephemeris_range" : astro_rise_status_name(rs.status));
     return 0;
 }
 
 static void render_observer(struct web_json *j, const struct app_observer *obs)
 {
-    web_json_key(j, "observer");
+    WEB_JSON_KEY(j, "observer");
     web_json_object_begin(j);
-    web_json_key(j, "lat");
+    WEB_JSON_KEY(j, "lat");
     web_json_double(j, obs->astro.lat_deg);
-    web_json_key(j, "lon");
+    WEB_JSON_KEY(j, "lon");
     web_json_double(j, obs->astro.lon_deg);
-    web_json_key(j, "elevation");
+    WEB_JSON_KEY(j, "elevation");
     web_json_double(j, obs->astro.elev_m);
-    web_json_key(j, "pressure");
+    WEB_JSON_KEY(j, "pressure");
     web_json_double(j, obs->astro.pressure_hpa);
-    web_json_key(j, "temperature");
+    WEB_JSON_KEY(j, "temperature");
     web_json_double(j, obs->astro.temp_c);
-    web_json_key(j, "source");
+    WEB_JSON_KEY(j, "source");
     web_json_cstring(j, obs->source);
     web_json_object_end(j);
 }
@@ -111,15 +111,15 @@ void app_render_context(struct web_json *j, const struct app_state *st,
 {
     char iso[40];
     astro_time_format_iso(t, iso);
-    web_json_key(j, "time");
+    WEB_JSON_KEY(j, "time");
     web_json_cstring(j, iso);
-    web_json_key(j, "timescale");
+    WEB_JSON_KEY(j, "timescale");
     web_json_cstring(j, astro_timescale_name(t->scale));
-    web_json_key(j, "jd_ut1");
+    WEB_JSON_KEY(j, "jd_ut1");
     web_json_double(j, t->jd_ut1);
-    web_json_key(j, "deltat_s");
+    WEB_JSON_KEY(j, "deltat_s");
     web_json_double(j, t->deltat_s);
-    web_json_key(j, "ephemeris");
+    WEB_JSON_KEY(j, "ephemeris");
     web_json_cstring(j, astro_ctx_ephemeris(st->astro));
     render_observer(j, obs);
 }
@@ -134,7 +134,7 @@ int app_render_sky(struct web_json *j, const struct app_state *st, const struct 
         return rc;
     web_json_object_begin(j);
     app_render_context(j, st, obs, t);
-    web_json_key(j, "bodies");
+    WEB_JSON_KEY(j, "bodies");
     web_json_array_begin(j);
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
         if (!(bodies & (1u << b)))

@@ -104,23 +104,23 @@ static void render_error(struct web_ctx *ctx, int status)
     ctx->body.len = 0;
     web_json_init(&j, &ctx->body);
     web_json_object_begin(&j);
-    web_json_key(&j, "error");
+    WEB_JSON_KEY(&j, "error");
     web_json_cstring(&j, e->code != NULL ? e->code : default_code(status));
-    web_json_key(&j, "message");
+    WEB_JSON_KEY(&j, "message");
     web_json_cstring(&j, e->message != NULL ? e->message : http_status_reason(status));
     if (e->parameter != NULL) {
-        web_json_key(&j, "parameter");
+        WEB_JSON_KEY(&j, "parameter");
         web_json_cstring(&j, e->parameter);
     }
     if (e->has_range) {
-        web_json_key(&j, "allowed");
+        WEB_JSON_KEY(&j, "allowed");
         web_json_object_begin(&j);
-        web_json_key(&j, "min");
+        WEB_JSON_KEY(&j, "min");
         web_json_double(&j, e->min);
-        web_json_key(&j, "max");
+        WEB_JSON_KEY(&j, "max");
         web_json_double(&j, e->max);
         if (e->unit != NULL) {
-            web_json_key(&j, "unit");
+            WEB_JSON_KEY(&j, "unit");
             web_json_cstring(&j, e->unit);
         }
         web_json_object_end(&j);

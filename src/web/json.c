@@ -603,6 +603,32 @@ void web_json_key_str(struct web_json *j, struct pt_str key)
     put_string(j, sep, key, true);
 }
 
+void web_json_key_plain(struct web_json *j, const char *key, size_t len)
+{
+    if (j->error != 0)
+        return;
+    unsigned d = j->depth;
+    if (d == 0 || !bit(j->in_object, d) || j->have_key) {
+        fail(j, PT_E_INVALID);
+        return;
+    }
+    int sep = bit(j->need_comma, d);
+    char *dst = room(j, (size_t)sep + len + 3);
+    if (dst == NULL)
+        return;
+    j->need_comma |= 1ULL << d;
+    j->have_key = true;
+    char *p = dst;
+    if (sep)
+        *p++ = ',';
+    *p++ = '"';
+    memcpy(p, key, len);
+    p += len;
+    *p++ = '"';
+    *p++ = ':';
+    j->out->len += (size_t)(p - dst);
+}
+
 void web_json_key(struct web_json *j, const char *key)
 {
     if (key == NULL) {

@@ -638,9 +638,56 @@ static void test_double_slow_path_agrees(void **state)
     }
 }
 
+/* The unescaped key path writes the same bytes as the general one, and the same misuse fails. */
+static void test_plain_keys_match_escaped_keys(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {"name", "az", "alt_airless", "jd_ut1", "distance_au", ""};
+    struct pt_buf a, b;
+    pt_buf_init(&a, 4096);
+    pt_buf_init(&b, 4096);
+    struct web_json ja, jb;
+    web_json_init(&ja, &a);
+    web_json_init(&jb, &b);
+    web_json_object_begin(&ja);
+    web_json_object_begin(&jb);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        web_json_key(&ja, keys[i]);
+        web_json_key_plain(&jb, keys[i], strlen(keys[i]));
+        web_json_int(&ja, (int64_t)i);
+        web_json_int(&jb, (int64_t)i);
+    }
+    WEB_JSON_KEY(&ja, "last");
+    WEB_JSON_KEY(&jb, "last");
+    web_json_null(&ja);
+    web_json_null(&jb);
+    web_json_object_end(&ja);
+    web_json_object_end(&jb);
+    assert_int_equal(web_json_finish(&ja), 0);
+    assert_int_equal(web_json_finish(&jb), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    /* A key outside an object, or two keys in a row, is misuse on both paths. */
+    struct pt_buf c;
+    pt_buf_init(&c, 4096);
+    struct web_json jc;
+    web_json_init(&jc, &c);
+    WEB_JSON_KEY(&jc, "x");
+    assert_int_equal(web_json_finish(&jc), PT_E_INVALID);
+    web_json_init(&jc, &c);
+    web_json_object_begin(&jc);
+    WEB_JSON_KEY(&jc, "x");
+    WEB_JSON_KEY(&jc, "y");
+    assert_int_equal(web_json_finish(&jc), PT_E_INVALID);
+    pt_buf_deinit(&a);
+    pt_buf_deinit(&b);
+    pt_buf_deinit(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_keys_match_escaped_keys),
         cmocka_unit_test(test_object_and_array),
         cmocka_unit_test(test_top_level_scalars),
         cmocka_unit_test(test_appends_after_existing_bytes),
