@@ -91,8 +91,14 @@ struct app_observer {
  */
 int app_observer_from_request(struct web_ctx *ctx, struct app_observer *out);
 
-/* Read time and timescale from the query (default: now, UTC). Same contract. */
+/*
+ * Read time and timescale from the query (default: now, UTC, from st->now, which
+ * must be set). Same contract.
+ */
 int app_time_from_request(struct web_ctx *ctx, struct astro_time *out);
+
+/* Both of the above: the observer, then the instant. Same contract. */
+int app_sky_from_request(struct web_ctx *ctx, struct app_observer *obs, struct astro_time *t);
 
 /*
  * Validate a latitude, longitude or elevation given as text; `name` is the
@@ -222,8 +228,8 @@ struct pt_shared *live_build_message(const struct app_state *st, const struct li
 struct pt_shared *live_hub_message(struct live_hub *hub, const struct live_sub *sub,
                                    int64_t second);
 
-/* Parse "mars,venus" into a body mask. Returns 0 or 400 with ctx->error filled. */
-int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask);
+/* Parse "mars,venus" into a body mask (OUT: *mask). False on an unknown or empty name. */
+bool live_bodies_from_list(struct pt_str list, unsigned *mask);
 
 /* Handlers. */
 int app_handle_stream(struct web_ctx *ctx);

@@ -82,9 +82,7 @@ int app_handle_events(struct web_ctx *ctx)
     job->st = st;
     job->body = (enum astro_body)body;
     struct astro_time t;
-    int rc = app_observer_from_request(ctx, &job->obs);
-    if (rc == 0)
-        rc = app_time_from_request(ctx, &t);
+    int rc = app_sky_from_request(ctx, &job->obs, &t);
     if (rc != 0)
         return rc;
     const struct web_form *q;

@@ -68,9 +68,7 @@ int app_handle_planet(struct web_ctx *ctx)
     }
     struct app_observer obs;
     struct astro_time t;
-    int rc = app_observer_from_request(ctx, &obs);
-    if (rc == 0)
-        rc = app_time_from_request(ctx, &t);
+    int rc = app_sky_from_request(ctx, &obs, &t);
     if (rc != 0)
         return rc;
     struct astro_position pos;
@@ -99,9 +97,7 @@ int app_handle_planets(struct web_ctx *ctx)
     const struct app_state *st = ctx->app_data;
     struct app_observer obs;
     struct astro_time t;
-    int rc = app_observer_from_request(ctx, &obs);
-    if (rc == 0)
-        rc = app_time_from_request(ctx, &t);
+    int rc = app_sky_from_request(ctx, &obs, &t);
     if (rc != 0)
         return rc;
     struct web_json j;

@@ -53,13 +53,7 @@ int64_t live_hub_now_s(const struct live_hub *hub)
 /* What makes two subscribers' messages identical. */
 static uint64_t group_hash(const struct live_sub *s)
 {
-    const unsigned char *p = (const unsigned char *)&s->key;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < sizeof(s->key); i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
+    return pt_hash_bytes(PT_HASH_SEED, &s->key, sizeof(s->key));
 }
 
 static bool same_group(const struct live_sub *a, const struct live_sub *b)
@@ -260,8 +254,7 @@ static void on_sse_shutdown(struct http_stream *s)
     http_stream_close(s);
 }
 
-/* Parse "mars,venus" into a body mask. Returns 0 or 400 with ctx->error. */
-int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask)
+bool live_bodies_from_list(struct pt_str list, unsigned *mask)
 {
     *mask = 0;
     size_t i = 0;
@@ -269,18 +262,24 @@ int live_parse_bodies(struct web_ctx *ctx, struct pt_str list, unsigned *mask)
         size_t j = i;
         while (j < list.len && list.ptr[j] != ',')
             j++;
-        struct pt_str name = pt_str_trim(pt_str_make(list.ptr + i, j - i));
-        int b = astro_body_from_name(name);
-        if (b < 0) {
-            ctx->error.parameter = "bodies";
-            return web_error(ctx, 400, "invalid_parameter",
-                             "bodies must be a comma-separated list of sun, moon, mercury, "
-                             "venus, mars, jupiter, saturn, uranus, neptune, pluto");
-        }
+        int b = astro_body_from_name(pt_str_trim(pt_str_make(list.ptr + i, j - i)));
+        if (b < 0)
+            return false;
         *mask |= 1u << b;
         i = j + 1;
     }
-    return 0;
+    return true;
+}
+
+/* The bodies= parameter as a mask. Returns 0 or 400 with ctx->error. */
+static int parse_bodies_param(struct web_ctx *ctx, struct pt_str list, unsigned *mask)
+{
+    if (live_bodies_from_list(list, mask))
+        return 0;
+    ctx->error.parameter = "bodies";
+    return web_error(ctx, 400, "invalid_parameter",
+                     "bodies must be a comma-separated list of sun, moon, mercury, venus, "
+                     "mars, jupiter, saturn, uranus, neptune, pluto");
 }
 
 int app_handle_stream(struct web_ctx *ctx)
@@ -303,7 +302,7 @@ int app_handle_stream(struct web_ctx *ctx)
                                "interval must be a whole number of seconds from 1 to 60");
     unsigned mask = APP_ALL_BODIES;
     const struct pt_str *bodies = web_form_get(q, PT_STR("bodies"));
-    if (bodies != NULL && (rc = live_parse_bodies(ctx, *bodies, &mask)) != 0)
+    if (bodies != NULL && (rc = parse_bodies_param(ctx, *bodies, &mask)) != 0)
         return rc;
     if (ctx->req->is_head) {
         /* The head of the stream, without starting one. */

@@ -89,22 +89,9 @@ static bool member_number(json_t *v, double min, double max, double *out)
 /* ["mars", "venus"] or "mars,venus" into a mask; false on any unknown name. */
 static bool member_bodies(json_t *v, unsigned *mask)
 {
+    if (json_is_string(v))
+        return live_bodies_from_list(pt_str_c(json_string_value(v)), mask);
     *mask = 0;
-    if (json_is_string(v)) {
-        struct pt_str list = pt_str_c(json_string_value(v));
-        size_t i = 0;
-        while (i <= list.len) {
-            size_t j = i;
-            while (j < list.len && list.ptr[j] != ',')
-                j++;
-            int b = astro_body_from_name(pt_str_trim(pt_str_make(list.ptr + i, j - i)));
-            if (b < 0)
-                return false;
-            *mask |= 1u << b;
-            i = j + 1;
-        }
-        return true;
-    }
     if (!json_is_array(v) || json_array_size(v) == 0)
         return false;
     size_t i;

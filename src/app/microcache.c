@@ -45,12 +45,7 @@ void microcache_free(struct microcache *c)
 
 static size_t slot_of(struct pt_str key)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < key.len; i++) {
-        h ^= (unsigned char)key.ptr[i];
-        h *= 0x100000001b3ull;
-    }
-    return (size_t)(h % MICROCACHE_SLOTS);
+    return (size_t)(pt_hash_bytes(PT_HASH_SEED, key.ptr, key.len) % MICROCACHE_SLOTS);
 }
 
 bool microcache_get(struct microcache *c, struct pt_str key, int64_t now_ms, struct pt_str *body)

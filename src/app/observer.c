@@ -164,6 +164,12 @@ static void describe_range(const struct astro_ctx *astro, char *buf, size_t n, d
     snprintf(buf, n, "%s and %s", sa, sb);
 }
 
+int app_sky_from_request(struct web_ctx *ctx, struct app_observer *obs, struct astro_time *t)
+{
+    int rc = app_observer_from_request(ctx, obs);
+    return rc != 0 ? rc : app_time_from_request(ctx, t);
+}
+
 int app_time_from_request(struct web_ctx *ctx, struct astro_time *out)
 {
     const struct app_state *st = ctx->app_data;
@@ -187,19 +193,10 @@ int app_time_from_request(struct web_ctx *ctx, struct astro_time *out)
         double now = pt_clock_unix_s();
         double second = floor(now);
         struct app_now_cache *c = st->now;
-        if (c == NULL || c->second != (int64_t)second) {
-            struct astro_time base;
-            if (astro_time_from_unix(st->astro, second, &base) < 0)
+        if (c->second != (int64_t)second) {
+            if (astro_time_from_unix(st->astro, second, &c->t) < 0)
                 return web_error(ctx, 500, "internal_error", "the current time is out of range");
-            if (c == NULL) {
-                *out = base;
-                out->unix_s = now;
-                out->jd_ut1 += (now - second) / 86400.0;
-                out->jd_tt += (now - second) / 86400.0;
-                return 0;
-            }
             c->second = (int64_t)second;
-            c->t = base;
         }
         /*
          * Within one second TT-UT1 changes by about 1e-8 s, far below anything

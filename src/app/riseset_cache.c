@@ -44,14 +44,8 @@ void riseset_cache_free(struct riseset_cache *c)
 
 static size_t slot_of(enum astro_body body, const struct astro_observer *obs)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)body;
     const double v[3] = {obs->lat_deg, obs->lon_deg, obs->elev_m};
-    const unsigned char *p = (const unsigned char *)v;
-    for (size_t i = 0; i < sizeof(v); i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return (size_t)(h % CACHE_SLOTS);
+    return (size_t)(pt_hash_bytes(PT_HASH_SEED ^ (uint64_t)body, v, sizeof(v)) % CACHE_SLOTS);
 }
 
 /* The earliest event that happens, or from + 1 day when none does (circumpolar...). */

@@ -128,6 +128,13 @@ int pt_str_to_double(struct pt_str s, double *out);
 /* Parse a whole slice as a non-negative decimal integer that fits in int64_t. */
 int pt_str_to_u63(struct pt_str s, int64_t *out);
 
+/*
+ * FNV-1a, 64 bits, of n bytes, continuing from seed (PT_HASH_SEED to start):
+ * for hash tables and cache slots, never for anything an attacker must not steer.
+ */
+#define PT_HASH_SEED 0xcbf29ce484222325ull
+uint64_t pt_hash_bytes(uint64_t seed, const void *p, size_t n);
+
 /* ------------------------------------------------------------------------ */
 /* Arena                                                                      */
 /* ------------------------------------------------------------------------ */

@@ -24,6 +24,17 @@ bool pt_str_eq_nocase(struct pt_str a, struct pt_str b)
     return true;
 }
 
+uint64_t pt_hash_bytes(uint64_t seed, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
 bool pt_str_has_prefix(struct pt_str s, struct pt_str prefix)
 {
     return s.len >= prefix.len && (prefix.len == 0 || memcmp(s.ptr, prefix.ptr, prefix.len) == 0);

@@ -337,6 +337,24 @@ static int append_head(struct http_conn *conn, int status, const char *content_t
 }
 
 /*
+ * No more requests: stop reading, write what is queued, then close. A client
+ * that never reads must not keep the connection, so the flush is bounded by
+ * the idle timeout.
+ */
+static void begin_closing(struct http_conn *conn)
+{
+    conn->state = HTTP_CONN_CLOSING;
+    conn->close_after_write = true;
+    set_deadline(conn, conn->server->cfg.idle_timeout_ms);
+    arm_timer(conn);
+    if (conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = false;
+    }
+    flush_output(conn);
+}
+
+/*
  * Answer a protocol error found by the engine itself (malformed head, limits,
  * timeouts) with a small JSON body, then close: after such an error the
  * framing of whatever follows cannot be trusted.
@@ -369,16 +387,7 @@ static void fail(struct http_conn *conn, int err)
     pt_log_info("%s: %d %s", conn->peer, status, pt_error_message(err));
     if (append_head(conn, status, "application/json", (size_t)n, false, false, PT_STR_NULL) == 0)
         pt_buf_append(&conn->out, body, (size_t)n);
-    conn->state = HTTP_CONN_CLOSING;
-    conn->close_after_write = true;
-    /* A client that never reads must not keep the connection: bound the flush. */
-    set_deadline(conn, conn->server->cfg.idle_timeout_ms);
-    arm_timer(conn);
-    if (conn->reading) {
-        uv_read_stop((uv_stream_t *)&conn->tcp);
-        conn->reading = false;
-    }
-    flush_output(conn);
+    begin_closing(conn);
 }
 
 /* ------------------------------------------------------------- requests */
@@ -773,15 +782,7 @@ void http_stream_close(struct http_stream *s)
     conn->latest = NULL;
     if (conn->stream_chunked && conn->state == HTTP_CONN_STREAMING)
         pt_buf_append(&conn->out, "0\r\n\r\n", 5);
-    conn->state = HTTP_CONN_CLOSING;
-    conn->close_after_write = true;
-    set_deadline(conn, conn->server->cfg.idle_timeout_ms);
-    arm_timer(conn);
-    if (conn->reading) {
-        uv_read_stop((uv_stream_t *)&conn->tcp);
-        conn->reading = false;
-    }
-    flush_output(conn);
+    begin_closing(conn);
 }
 
 void http__conn_shutdown_stream(struct http_conn *conn)

@@ -42,20 +42,9 @@ const char *web_mime_type(const char *path)
     return "application/octet-stream";
 }
 
-/* FNV-1a, 64 bits: enough to tell versions of one file apart for caching. */
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static void make_etag(const unsigned char *data, size_t len, char out[24])
 {
-    snprintf(out, 24, "\"%016llx\"", (unsigned long long)fnv1a(data, len));
+    snprintf(out, 24, "\"%016llx\"", (unsigned long long)pt_hash_bytes(PT_HASH_SEED, data, len));
 }
 
 void web__static_init(struct web_app *app)

@@ -317,4 +317,22 @@ export function angleDiff(a, b) {
     return d > 180 ? 360 - d : d;
 }
 
+/** A server and a browser for one test file: `({ server, browser } = await startSuite())`. */
+export async function startSuite() {
+    const server = await startServer();
+    const browser = await launchBrowser();
+    return { server, browser };
+}
+
+/** Close what startSuite() opened (the server only if a test has not stopped it). */
+export async function stopSuite(server, browser) {
+    await browser?.close();
+    if (server && !server.stopped) await server.stop();
+}
+
+/** Requests the page made (page clock), from the instrumentation. */
+export function pageLog(page) {
+    return page.evaluate(() => window.__pt);
+}
+
 export { sleep };

@@ -11,8 +11,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-    GREENWICH, assertCleanShutdown, getJson, launchBrowser, liveIndicator, openPage, openStreams,
-    enrichSnapshot, parseShown, pollRequests, sleep, sseResponse, startServer, waitForObserver,
+    GREENWICH, assertCleanShutdown, enrichSnapshot, getJson, liveIndicator, openPage,
+    openStreams, pageLog, parseShown, pollRequests, sleep, sseResponse, startSuite, stopSuite,
+    waitForObserver,
 } from './harness.mjs';
 
 const TIMEOUT = { timeout: 60000 };
@@ -23,18 +24,10 @@ let server;
 let browser;
 
 before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await startSuite());
 });
 
-after(async () => {
-    await browser?.close();
-    if (server && !server.stopped) await server.stop();
-});
-
-function pageLog(page) {
-    return page.evaluate(() => window.__pt);
-}
+after(() => stopSuite(server, browser));
 
 /** The snapshot the page shows now, as the page keeps it. */
 function lastSnapshot(page) {

@@ -16,8 +16,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-    ARTIFACTS, BODIES, GREENWICH, angleDiff, assertCleanShutdown, getJson, launchBrowser,
-    openPage, openStreams, readTable, sleep, startServer, waitForObserver, waitForRefresh,
+    ARTIFACTS, BODIES, GREENWICH, angleDiff, assertCleanShutdown, getJson, openPage,
+    openStreams, pageLog, readTable, sleep, startSuite, stopSuite, waitForObserver,
+    waitForRefresh,
 } from './harness.mjs';
 
 const PARIS = { latitude: 48.8566, longitude: 2.3522 };
@@ -28,19 +29,10 @@ let server;
 let browser;
 
 before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await startSuite());
 });
 
-after(async () => {
-    await browser?.close();
-    if (server && !server.stopped) await server.stop();
-});
-
-/** Requests the page made (page clock), from the instrumentation. */
-function pageLog(page) {
-    return page.evaluate(() => window.__pt);
-}
+after(() => stopSuite(server, browser));
 
 /** Every request for positions: the streams opened and any GET /planets (polling). */
 function planetsRequests(log) {

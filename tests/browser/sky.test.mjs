@@ -13,8 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-    ARTIFACTS, GREENWICH, assertCleanShutdown, enrichStreamScript, getJson, launchBrowser, openPage,
-    sseResponse, startServer, waitForObserver,
+    ARTIFACTS, GREENWICH, assertCleanShutdown, enrichStreamScript, getJson, openPage,
+    sseResponse, startSuite, stopSuite, waitForObserver,
 } from './harness.mjs';
 
 const TIMEOUT = { timeout: 60000 };
@@ -24,14 +24,10 @@ let server;
 let browser;
 
 before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
+    ({ server, browser } = await startSuite());
 });
 
-after(async () => {
-    await browser?.close();
-    if (server && !server.stopped) await server.stop();
-});
+after(() => stopSuite(server, browser));
 
 /** Everything the chart shows and the snapshot it was drawn from, read at once. */
 function readChart(page) {

@@ -28,9 +28,8 @@
 #include <unistd.h>
 
 #include "astro/astro.h"
+#include "unit/astro/testutil.h"
 
-#define TRUTH_CSV "tests/data/truth-cases-public.csv"
-#define DEBIAN_EPHE "/usr/share/libswe/ephe"
 #define ARCSEC (1.0 / 3600.0)
 
 /* ------------------------------------------------------------------------ */
@@ -50,31 +49,6 @@ struct truth_case {
 
 static struct truth_case cases[MAX_CASES];
 static int ncases;
-
-/* Index of column name in the header fields, or fail the test. */
-static int column(char **names, int n, const char *want)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], want) == 0)
-            return i;
-    fail_msg("column %s missing from %s", want, TRUTH_CSV);
-    return -1;
-}
-
-static int split(char *line, char **fields, int max)
-{
-    int n = 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    for (char *p = line; n < max;) {
-        fields[n++] = p;
-        char *comma = strchr(p, ',');
-        if (comma == NULL)
-            break;
-        *comma = '\0';
-        p = comma + 1;
-    }
-    return n;
-}
 
 /* Load the reference cases once (the file is 1000 lines). */
 static void load_cases(void)
@@ -176,12 +150,6 @@ static int setup_ctx(void **state)
     if (astro_ctx_new(DEBIAN_EPHE, &ctx) != 0)
         return -1;
     *state = ctx;
-    return 0;
-}
-
-static int teardown_ctx(void **state)
-{
-    astro_ctx_free(*state);
     return 0;
 }
 

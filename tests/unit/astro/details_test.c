@@ -24,26 +24,8 @@
 #include <swephexp.h>
 
 #include "astro/astro.h"
+#include "unit/astro/testutil.h"
 
-#define DEBIAN_EPHE "/usr/share/libswe/ephe"
-
-static int setup_ctx(void **state)
-{
-    struct stat st;
-    if (stat(DEBIAN_EPHE "/semo_18.se1", &st) != 0)
-        return -1;
-    struct astro_ctx *ctx;
-    if (astro_ctx_new(DEBIAN_EPHE, &ctx) != 0)
-        return -1;
-    *state = ctx;
-    return 0;
-}
-
-static int teardown_ctx(void **state)
-{
-    astro_ctx_free(*state);
-    return 0;
-}
 
 static uint64_t rng_state = 4242;
 
@@ -161,10 +143,10 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_against_swe_pheno, setup_ctx, teardown_ctx),
-        cmocka_unit_test_setup_teardown(test_known_events, setup_ctx, teardown_ctx),
-        cmocka_unit_test_setup_teardown(test_constellations, setup_ctx, teardown_ctx),
-        cmocka_unit_test_setup_teardown(test_errors, setup_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_against_swe_pheno, setup_debian_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_known_events, setup_debian_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_constellations, setup_debian_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_errors, setup_debian_ctx, teardown_ctx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,9 +33,8 @@
 #include <sys/stat.h>
 
 #include "astro/astro.h"
+#include "unit/astro/testutil.h"
 
-#define TRUTH_CSV "tests/data/truth-cases-public.csv"
-#define DEBIAN_EPHE "/usr/share/libswe/ephe"
 #define LIMIT_ARCSEC 0.002
 #define MOON_INTERP_LIMIT_ARCSEC 0.0005
 #define RANDOM_PER_BODY 5000
@@ -122,12 +121,6 @@ static int setup_ctx(void **state)
     return 0;
 }
 
-static int teardown_ctx(void **state)
-{
-    astro_ctx_free(*state);
-    return 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Reference cases                                                            */
 /* ------------------------------------------------------------------------ */
@@ -138,30 +131,6 @@ struct truth_case {
     double lat_deg, lon_deg, elev_m, pressure_hpa, temp_c;
     double az_deg, alt_airless_deg, alt_refr_deg, ra_deg, dec_deg;
 };
-
-static int column(char **names, int n, const char *want)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], want) == 0)
-            return i;
-    fail_msg("column %s missing from %s", want, TRUTH_CSV);
-    return -1;
-}
-
-static int split(char *line, char **fields, int max)
-{
-    int n = 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    for (char *p = line; n < max;) {
-        fields[n++] = p;
-        char *comma = strchr(p, ',');
-        if (comma == NULL)
-            break;
-        *comma = '\0';
-        p = comma + 1;
-    }
-    return n;
-}
 
 static int load_cases(struct truth_case *cases, int max)
 {

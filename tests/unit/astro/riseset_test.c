@@ -31,8 +31,8 @@
 #include <time.h>
 
 #include "astro/astro.h"
+#include "unit/astro/testutil.h"
 
-#define DEBIAN_EPHE "/usr/share/libswe/ephe"
 #define USNO_DIRS                                                                                  \
     {                                                                                              \
         "tests/data/usno_riseset", "/work/shared/truth/external/usno_riseset"                      \
@@ -53,24 +53,6 @@ static bool find_usno(void)
         }
     }
     return false;
-}
-
-static int setup_ctx(void **state)
-{
-    struct stat st;
-    if (stat(DEBIAN_EPHE "/semo_18.se1", &st) != 0)
-        return -1;
-    struct astro_ctx *ctx;
-    if (astro_ctx_new(DEBIAN_EPHE, &ctx) != 0)
-        return -1;
-    *state = ctx;
-    return 0;
-}
-
-static int teardown_ctx(void **state)
-{
-    astro_ctx_free(*state);
-    return 0;
 }
 
 static double now_s(void)
@@ -365,11 +347,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),
-        cmocka_unit_test_setup_teardown(test_limits, setup_ctx, teardown_ctx),
-        cmocka_unit_test_setup_teardown(test_consistency, setup_ctx, teardown_ctx),
-        cmocka_unit_test_setup_teardown(test_moon_year, setup_ctx, teardown_ctx),
-        cmocka_unit_test_setup_teardown(test_usno_events, setup_ctx, teardown_ctx),
-        cmocka_unit_test_setup_teardown(test_polar_tables, setup_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_limits, setup_debian_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_consistency, setup_debian_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_moon_year, setup_debian_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_usno_events, setup_debian_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_polar_tables, setup_debian_ctx, teardown_ctx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

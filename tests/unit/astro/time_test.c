@@ -22,8 +22,8 @@
 #include <swephexp.h>
 
 #include "astro/astro.h"
+#include "unit/astro/testutil.h"
 
-#define DEBIAN_EPHE "/usr/share/libswe/ephe"
 #define JD_UNIX_EPOCH 2440587.5
 
 static int setup_ctx(void **state)
@@ -32,12 +32,6 @@ static int setup_ctx(void **state)
     if (astro_ctx_new(DEBIAN_EPHE, &ctx) != 0 || !astro_ctx_has_files(ctx))
         return -1;
     *state = ctx;
-    return 0;
-}
-
-static int teardown_ctx(void **state)
-{
-    astro_ctx_free(*state);
     return 0;
 }
 
