@@ -216,10 +216,6 @@ int64_t live_hub_now_s(const struct live_hub *hub);
 /* Counters for /metrics and benchmarks. */
 void live_hub_stats(const struct live_hub *hub, struct live_stats *out);
 
-/* Serialize the positions message for sub's group at instant t (one reference), or NULL. */
-struct pt_shared *live_build_message(const struct app_state *st, const struct live_sub *sub,
-                                     const struct astro_time *t);
-
 /*
  * The positions message for sub's group at `second` (one reference for the
  * caller), shared with every subscriber of the group in that second: built at

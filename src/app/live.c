@@ -69,8 +69,9 @@ static uint64_t ms_to_next_second(void)
     return 1000 - (uint64_t)(ts.tv_nsec / 1000000) + 2;
 }
 
-struct pt_shared *live_build_message(const struct app_state *st, const struct live_sub *sub,
-                                     const struct astro_time *t)
+/* Serialize the positions message for sub's group at instant t (one reference), or NULL. */
+static struct pt_shared *build_message(const struct app_state *st, const struct live_sub *sub,
+                                       const struct astro_time *t)
 {
     struct pt_buf json;
     pt_buf_init(&json, 1 << 20);
@@ -112,7 +113,7 @@ struct pt_shared *live_hub_message(struct live_hub *hub, const struct live_sub *
     struct astro_time t;
     if (astro_time_from_unix(hub->st->astro, (double)second, &t) < 0)
         return NULL;
-    struct pt_shared *msg = live_build_message(hub->st, sub, &t);
+    struct pt_shared *msg = build_message(hub->st, sub, &t);
     hub->messages++;
     if (msg != NULL) {
         pt_shared_unref(r->msg);
