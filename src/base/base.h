@@ -49,7 +49,10 @@
     X(RANGE, -30013, 400, "a value is out of range")                                     \
     X(EPHEMERIS, -30014, 500, "the ephemeris computation failed")                        \
     X(NOMEM, -30015, 503, "a resource limit was reached")                                \
-    X(TIMEOUT, -30016, 408, "the request took too long to arrive")
+    X(TIMEOUT, -30016, 408, "the request took too long to arrive")                     \
+    X(PEER_LIMIT, -30017, 429, "too many connections or streams from this address")     \
+    X(BUSY, -30018, 503, "the server is at capacity; retry shortly")                     \
+    X(CLOSED, -30019, 503, "the connection is closed")
 
 enum pt_error {
 #define PT_ERROR_ENUM(name, code, status, msg) PT_E_##name = (code),

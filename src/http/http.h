@@ -38,15 +38,23 @@ struct http_server_config {
     int backlog;                /* listen(2) backlog */
     struct http_limits limits;  /* request head limits */
     size_t max_body_bytes;      /* larger bodies -> 413 */
-    uint64_t head_timeout_ms;   /* time allowed for a request head (or body) to arrive */
+    uint64_t head_timeout_ms;   /* a request head (and body) must arrive within this, counted
+                                   from the accept for the first request of a connection */
     uint64_t idle_timeout_ms;   /* keep-alive idle time before the server closes */
-    size_t max_connections;     /* beyond this, new connections are closed at once */
+    uint64_t graceful_timeout_ms; /* after http_server_stop, every connection is closed by then */
+    size_t max_connections;     /* beyond this, new connections get 503 and are closed; lowered
+                                   at start to what the descriptor limit allows */
+    size_t max_conns_per_peer;  /* per client address (IPv6: per /64); beyond it 429 */
+    size_t max_streams_per_peer; /* live streams per client address; see http_stream_start */
     uint64_t stall_timeout_ms;  /* a stream whose write makes no progress this long is closed */
+    struct pt_str default_headers; /* complete header lines added to every answer and stream
+                                      head ("X-Content-Type-Options: nosniff\r\n"); borrowed,
+                                      must outlive the server */
     http_request_cb on_request;
     void *data;                 /* borrowed; handed to callbacks through the request */
 };
 
-/* The defaults of issue #2 (host, port and callback left for the caller). */
+/* The defaults (host, port and callback left for the caller). */
 void http_server_config_init(struct http_server_config *cfg);
 
 struct http_request {
@@ -58,7 +66,21 @@ struct http_request {
     struct pt_arena *arena;        /* released after the response is written */
     bool is_head;                  /* method HEAD: the writer omits the body */
     uint64_t start_ms;             /* loop time at dispatch, for access logs */
+    uint64_t peer_id;              /* the client address (IPv6: its /64) as a number, for
+                                      per-client accounting; equal addresses, equal ids */
     char peer[48];                 /* "ip:port" of the client */
+};
+
+/* Counters of a server, for /metrics. */
+struct http_server_stats {
+    size_t connections;            /* open now (including those being refused or closed) */
+    size_t streams;                /* connections taken over as streams, now */
+    uint64_t accepted;             /* connections accepted, all time */
+    uint64_t refused_capacity;     /* answered 503: max_connections reached */
+    uint64_t refused_peer;         /* answered 429: max_conns_per_peer reached */
+    uint64_t refused_streams;      /* streams refused: max_streams_per_peer reached */
+    uint64_t refused_emfile;       /* closed unanswered: out of file descriptors */
+    uint64_t aborted;              /* requests whose connection closed before the answer */
 };
 
 /*
@@ -75,10 +97,18 @@ int http_server_port(const struct http_server *server);
 /* Number of open connections. */
 size_t http_server_connections(const struct http_server *server);
 
+/* The server's counters. OUT: *out. */
+void http_server_stats(const struct http_server *server, struct http_server_stats *out);
+
 /*
- * Graceful stop: close the listening socket, close idle connections at once,
- * let in-flight requests finish (their connections close after the answer),
- * then call cb and free the server. cb runs exactly once, later, on the loop.
+ * Graceful stop: close the listening socket; close at once the connections that
+ * have received nothing of a request; let the others finish what they have
+ * received (a partly received head gets until its head timeout); end streams
+ * through their on_shutdown handler. Whatever the clients do, every connection
+ * is closed cfg->graceful_timeout_ms after this call (requests still running on
+ * other threads are abandoned at that point: their connection is closed and
+ * their answer discarded when it comes). Then cb runs and the server is freed.
+ * cb runs exactly once, later, on the loop. A second call does nothing.
  */
 void http_server_stop(struct http_server *server, http_server_stop_cb cb);
 
@@ -89,10 +119,15 @@ void http_server_stop(struct http_server *server, http_server_stop_cb cb);
  * before return; omitted on the wire for HEAD requests and 204/304 answers, with
  * Content-Length still describing it for HEAD.
  *
- * The writer adds Date (cached per second), Content-Length, and Connection when
- * needed. After return, req and everything in its arena are gone. Returns 0, or
- * PT_E_NOMEM if the connection's output limit is reached (the connection is then
- * closed). Loop thread only.
+ * The writer adds Date (cached per second), Content-Length, the server's
+ * default headers, and Connection when needed. The answer is written from the
+ * loop, never from within this call, and the next pipelined request is parsed
+ * from a loop callback too, so the caller's stack never re-enters the engine.
+ * After return, req and everything in its arena are gone.
+ *
+ * Returns 0; PT_E_NOMEM if the connection's output limit is reached (the
+ * connection is then closed); PT_E_CLOSED if the connection had already closed
+ * (the answer is dropped, the request released). Loop thread only.
  */
 int http_respond(struct http_request *req, int status, const char *content_type,
                  struct pt_str extra_headers, struct pt_str body);
@@ -102,6 +137,21 @@ uv_loop_t *http_request_loop(const struct http_request *req);
 
 /* Close the connection after the current response is written. */
 void http_request_close_after(struct http_request *req);
+
+/*
+ * Called once, from a loop callback, when the connection of a dispatched request
+ * closes before the request is answered (the client reset, a write failed, the
+ * server's graceful timeout ran out). The request stays valid: the callee stops
+ * what it can and must still call http_respond(), which then only releases it;
+ * it may do so from within this callback.
+ */
+typedef void (*http_abort_cb)(struct http_request *req, void *data);
+
+/* Register (or with cb NULL, clear) the request's abort callback. data is borrowed. */
+void http_request_on_abort(struct http_request *req, http_abort_cb cb, void *data);
+
+/* True once the request's connection has closed: its answer will be dropped. */
+bool http_request_is_aborted(const struct http_request *req);
 
 /* ------------------------------------------------------------------------ */
 /* Streams: a connection taken over after its response head (SSE, WebSocket) */
@@ -117,9 +167,10 @@ struct http_stream;
 typedef ssize_t (*http_stream_read_cb)(struct http_stream *s, struct pt_str data);
 
 /*
- * The stream is closing (peer gone, write error, stalled reader, or
- * http_stream_close() was called). Runs exactly once; s must not be used
- * after it returns.
+ * The stream is gone (peer gone, write error, stalled reader, graceful timeout,
+ * or after http_stream_close()). Runs exactly once, from a loop callback of its
+ * own (never from within an http_stream_* call), after which s is freed. Between
+ * the close and this callback, writes to s are accepted and dropped.
  */
 typedef void (*http_stream_close_cb)(struct http_stream *s);
 
@@ -143,8 +194,14 @@ struct http_stream_handlers {
  * handed back by http_stream_data(). The request and its arena are released
  * before return: copy what you need first.
  *
- * Returns 0 and *out, or PT_E_NOMEM (the connection is then closed and on_close
- * is not called). Loop thread.
+ * A HEAD request gets the same head (no Content-Length: the length is not known)
+ * and no stream: the request is answered, 0 is returned and *out is NULL.
+ *
+ * Returns 0 and *out; PT_E_PEER_LIMIT when the client's address already holds
+ * cfg.max_streams_per_peer streams (nothing is sent and req is still the
+ * caller's to answer); PT_E_NOMEM (the connection is then closed, req is
+ * released and on_close is not called); or PT_E_CLOSED when the connection had
+ * already closed (req is released). Loop thread.
  */
 int http_stream_start(struct http_request *req, int status, const char *content_type,
                       struct pt_str extra_headers, bool chunked,
@@ -154,10 +211,13 @@ int http_stream_start(struct http_request *req, int status, const char *content_
 /* The data given to http_stream_start (borrowed). */
 void *http_stream_data(const struct http_stream *s);
 
+/* The client address of the stream as in struct http_request (peer_id). */
+uint64_t http_stream_peer_id(const struct http_stream *s);
+
 /*
  * Queue a copy of bytes that must not be dropped (handshake, control frames,
- * comments). Returns 0, or PT_E_NOMEM when the stream's bounded backlog is full
- * (the caller should close it).
+ * comments). Returns 0; PT_E_NOMEM when the stream's bounded backlog is full
+ * (the caller should close it); PT_E_CLOSED when the stream is closing.
  */
 int http_stream_write(struct http_stream *s, struct pt_str bytes);
 
@@ -168,6 +228,9 @@ int http_stream_write(struct http_stream *s, struct pt_str bytes);
  * message was dropped.
  */
 bool http_stream_send_latest(struct http_stream *s, struct pt_shared *msg);
+
+/* True when the stream's reader has taken everything written so far. */
+bool http_stream_is_drained(const struct http_stream *s);
 
 /* Flush what is queued, then close; on_close runs once the connection closes. */
 void http_stream_close(struct http_stream *s);

@@ -196,7 +196,8 @@ int web_send_static(struct web_ctx *ctx, int status, const char *content_type, s
     ctx->sent = true;
     ctx->status = status;
     ctx->app->responses[status / 100 < 6 ? status / 100 : 0]++;
-    if (http_respond(ctx->req, status, content_type, pt_buf_str(&ctx->headers), body) < 0)
+    if (http_respond(ctx->req, status, content_type, pt_buf_str(&ctx->headers), body) ==
+        PT_E_NOMEM)
         pt_log_warn("answer too large for the connection's output limit");
     return WEB_DONE;
 }
