@@ -39,6 +39,15 @@ struct app_config {
     uint64_t idle_timeout_ms;
     size_t max_body_bytes;
     uint64_t stall_timeout_ms;
+    uint64_t graceful_timeout_ms;
+    size_t max_connections;
+    size_t max_conns_per_peer;      /* 0: no limit */
+    size_t max_streams_per_client;
+    size_t executor_max_pending;
+    size_t executor_max_per_client;
+    unsigned ws_observe_per_s;
+    bool trust_proxy;
+    bool cookie_secure;
     bool no_microcache;
 };
 
@@ -138,13 +147,32 @@ void microcache_stats(const struct microcache *c, uint64_t *hits, uint64_t *miss
 #define APP_ALL_BODIES ((1u << ASTRO_BODY_COUNT) - 1)
 
 /*
- * The members of one body's object: name, position, magnitude, phase,
- * elongation, constellation and the next rise/transit/set (from st->riseset
- * when it is set, else computed). Returns 0 or an astro error.
+ * What a body's answer carries beyond its position: the observer-independent
+ * details (magnitude, phase, elongation, constellation) and the observer's next
+ * rise/transit/set. A PT_E_RANGE in either rc renders those fields as null.
  */
-int app_render_body(struct web_json *j, const struct app_state *st, enum astro_body body,
-                    const struct astro_position *p, const struct app_observer *obs,
-                    const struct astro_time *t);
+struct app_body_info {
+    int details_rc;
+    struct astro_details details;
+    int events_rc;
+    struct astro_riseset events;
+};
+
+/*
+ * Fill *out for body at t for obs (events from st->riseset when it is set,
+ * else computed). Returns 0 or an astro error other than PT_E_RANGE. Loop
+ * thread when st->riseset is set; any thread otherwise.
+ */
+int app_body_info_get(const struct app_state *st, enum astro_body body,
+                      const struct astro_time *t, const struct astro_observer *obs,
+                      struct app_body_info *out);
+
+/*
+ * The members of one body's object: name, position, magnitude, phase,
+ * elongation, constellation and the next rise/transit/set. Any thread.
+ */
+void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p,
+                     const struct app_body_info *info);
 
 /* A member `key` holding an event time as ISO 8601 UTC, or null when it does not happen. */
 void app_render_event(struct web_json *j, const char *key, const struct astro_time *t);
@@ -160,6 +188,15 @@ void app_render_context(struct web_json *j, const struct app_state *st,
 int app_render_sky(struct web_json *j, const struct app_state *st, const struct app_observer *obs,
                    const struct astro_time *t, unsigned bodies);
 
+/*
+ * The same sky object from positions and infos the caller computed (indexed by
+ * body; only the bodies in the mask are read). Reads only st->astro: any thread.
+ */
+void app_render_sky_from(struct web_json *j, const struct app_state *st,
+                         const struct app_observer *obs, const struct astro_time *t,
+                         unsigned bodies, const struct astro_position pos[ASTRO_BODY_COUNT],
+                         const struct app_body_info info[ASTRO_BODY_COUNT]);
+
 /* ------------------------------------------------------------ live push */
 
 enum live_channel { LIVE_SSE, LIVE_WS };
@@ -171,41 +208,69 @@ struct live_key {
     enum live_channel channel;
 };
 
-/* One live subscriber (SSE or WebSocket). Owned by the hub while linked. */
+/* One live subscriber (SSE or WebSocket). Owned by its channel's handler code. */
 struct live_sub {
     struct live_hub *hub;
-    struct live_sub *prev;
+    struct live_sub *prev;            /* in the hub's list */
     struct live_sub *next;
-    struct http_stream *stream;
+    struct web_sse *sse;              /* the stream, per key.channel */
+    struct web_ws *ws;
     struct live_key key;              /* subscribers with equal keys share one message */
     const char *source;               /* "query", "session", "default" (static) */
     unsigned interval_s;
     int64_t next_due_s;
-    int64_t last_sent_s;
-    void *channel_data;               /* per-channel state (WebSocket decoder) */
-    const struct app_state *st;       /* borrowed */
+    int64_t last_sent_s;              /* for the SSE keep-alive comment */
+    bool pending;                     /* waits for the newest positions (see live.c) */
+    int64_t pending_since_s;
+    int64_t observe_second;           /* WebSocket: the second observes are counted in */
+    unsigned observes;                /* observe messages in that second */
+};
+
+struct live_config {
+    unsigned ws_observe_per_s;        /* observe messages one WebSocket may send a second */
+    uint64_t build_budget_ms;         /* worker time one build round may take */
 };
 
 struct live_stats {
     size_t subscribers;
+    size_t pending;                   /* subscribers waiting for a message now */
     uint64_t ticks;
-    uint64_t messages;
-    uint64_t deliveries;
-    uint64_t dropped;
+    uint64_t messages;                /* distinct messages built, all ticks */
+    uint64_t deliveries;              /* messages offered to subscribers */
+    uint64_t dropped;                 /* older messages replaced before a slow reader took them */
+    uint64_t rounds;                  /* build rounds run on the thread pool */
+    uint64_t deferred;                /* groups left for the next round by the time budget */
+    uint64_t build_us;                /* worker time spent building, microseconds */
+    uint64_t observe_refused;         /* WebSocket observes over the per-second cap */
+    size_t events_cached;             /* observers whose next events are remembered */
 };
 
-/* Create the hub and start its once-a-second timer on loop. st is borrowed. */
-struct live_hub *live_hub_new(uv_loop_t *loop, const struct app_state *st);
+/*
+ * Create the hub and start its once-a-second timer on loop. st and cfg are
+ * borrowed (cfg is copied).
+ */
+struct live_hub *live_hub_new(uv_loop_t *loop, const struct app_state *st,
+                              const struct live_config *cfg);
 
-/* Stop the timer (on shutdown); streams are ended by the http layer. */
+/* Stop the timer and the deliveries (on shutdown); streams are ended by the http layer. */
 void live_hub_stop(struct live_hub *hub);
 
-/* Free a stopped hub whose subscribers are all gone. NULL does nothing. */
+/*
+ * Free a stopped hub whose subscribers are all gone and whose last build round
+ * has come back (the loop has run dry). NULL does nothing.
+ */
 void live_hub_free(struct live_hub *hub);
 
 /* Link / unlink a subscriber (the hub does not free it). */
 void live_hub_add(struct live_hub *hub, struct live_sub *sub);
 void live_hub_remove(struct live_hub *hub, struct live_sub *sub);
+
+/*
+ * The subscriber wants the newest positions as soon as they are built (it just
+ * joined, or changed its observer): from a message of this second if one is at
+ * hand, else from the next build round, off the loop.
+ */
+void live_hub_want(struct live_hub *hub, struct live_sub *sub);
 
 /*
  * The second to label an immediate answer with: the wall clock's, but never
@@ -217,15 +282,41 @@ int64_t live_hub_now_s(const struct live_hub *hub);
 void live_hub_stats(const struct live_hub *hub, struct live_stats *out);
 
 /*
- * The positions message for sub's group at `second` (one reference for the
- * caller), shared with every subscriber of the group in that second: built at
- * most once per group and second. NULL if it cannot be built.
+ * Count one WebSocket observe message of sub against cfg.ws_observe_per_s.
+ * Returns false (and counts the refusal) when it is over the cap for this second.
  */
-struct pt_shared *live_hub_message(struct live_hub *hub, const struct live_sub *sub,
-                                   int64_t second);
+bool live_hub_observe_allowed(struct live_hub *hub, struct live_sub *sub);
+
+/* The hub's configuration (borrowed). */
+const struct live_config *live_hub_config(const struct live_hub *hub);
 
 /* Parse "mars,venus" into a body mask (OUT: *mask). False on an unknown or empty name. */
 bool live_bodies_from_list(struct pt_str list, unsigned *mask);
+
+/*
+ * The next rise/transit/set of every body for many observers (live_events.c),
+ * remembered per observer until the first of them passes. Not thread-safe: one
+ * thread at a time (the hub's build round).
+ */
+struct live_events;
+struct live_events *live_events_new(void);
+void live_events_free(struct live_events *e);
+
+/*
+ * The body infos of observer obs at t: details[] (the same for every observer
+ * at t, computed by the caller) and the observer's next events (remembered).
+ * OUT: info[b] for the bodies in the mask. Returns 0 or an astro error.
+ */
+int live_events_infos(struct live_events *e, const struct astro_ctx *astro,
+                      const struct astro_time *t, const struct astro_observer *obs,
+                      unsigned bodies, const struct app_body_info details[ASTRO_BODY_COUNT],
+                      struct app_body_info info[ASTRO_BODY_COUNT]);
+
+/* Forget observers not asked about since before second (bounded memory). */
+void live_events_forget(struct live_events *e, int64_t second);
+
+/* Observers remembered. */
+size_t live_events_count(const struct live_events *e);
 
 /* Handlers. */
 int app_handle_stream(struct web_ctx *ctx);

@@ -35,6 +35,19 @@ static const char usage[] =
     "  --max-body-bytes N    largest request body accepted (default 1048576)\n"
     "  --stall-timeout-ms N  close a live stream whose reader makes no progress this long\n"
     "                        (default 30000)\n"
+    "  --graceful-timeout-ms N  on SIGTERM, everything is closed within this (default 20000)\n"
+    "  --max-connections N   open connections; more get 503 (default 100000, lowered to\n"
+    "                        fit the descriptor limit)\n"
+    "  --max-conns-per-peer N  connections per client address (IPv6: per /64); more get\n"
+    "                        429; 0 = no limit (default 256; none with --trust-proxy)\n"
+    "  --max-streams-per-client N  live streams (SSE, WebSocket) per client (default 64)\n"
+    "  --executor-max-pending N  slow requests (events) queued or running (default 256)\n"
+    "  --executor-max-per-client N  of which per client (default 8)\n"
+    "  --ws-observe-rate N   WebSocket observe messages per second and connection\n"
+    "                        (default 10)\n"
+    "  --trust-proxy         a proxy is in front: take the client from X-Forwarded-For and\n"
+    "                        HTTPS from X-Forwarded-Proto [TRUST_PROXY=1]\n"
+    "  --cookie-secure       always mark the session cookie Secure [COOKIE_SECURE=1]\n"
     "  -h, --help            print this help\n";
 
 static int parse_level(const char *s)
@@ -74,6 +87,10 @@ static void from_env(struct app_config *cfg)
         cfg->static_dir = v;
     if ((v = getenv("ACCESS_LOG")) != NULL && strcmp(v, "1") == 0)
         cfg->access_log = true;
+    if ((v = getenv("TRUST_PROXY")) != NULL && strcmp(v, "1") == 0)
+        cfg->trust_proxy = true;
+    if ((v = getenv("COOKIE_SECURE")) != NULL && strcmp(v, "1") == 0)
+        cfg->cookie_secure = true;
     if ((v = getenv("LOG_LEVEL")) != NULL && parse_level(v) >= 0)
         cfg->log_level = parse_level(v);
 }
@@ -88,6 +105,13 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
     cfg->idle_timeout_ms = 60000;
     cfg->max_body_bytes = 1024 * 1024;
     cfg->stall_timeout_ms = 30000;
+    cfg->graceful_timeout_ms = 20000;
+    cfg->max_connections = 100000;
+    cfg->max_conns_per_peer = 256;
+    cfg->max_streams_per_client = 64;
+    cfg->executor_max_pending = 256;
+    cfg->executor_max_per_client = 8;
+    cfg->ws_observe_per_s = 10;
     from_env(cfg);
 
     int i = 1;
@@ -105,6 +129,12 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
             continue;
         } else if (strcmp(a, "--no-microcache") == 0) {
             cfg->no_microcache = true;
+            continue;
+        } else if (strcmp(a, "--trust-proxy") == 0) {
+            cfg->trust_proxy = true;
+            continue;
+        } else if (strcmp(a, "--cookie-secure") == 0) {
+            cfg->cookie_secure = true;
             continue;
         } else if (val == NULL) {
             fprintf(stderr, "planettracker: %s needs a value or is unknown\n%s", a, usage);
@@ -133,6 +163,27 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--max-body-bytes") == 0 &&
                    parse_uint(val, 64 * 1024 * 1024, &n) == 0) {
             cfg->max_body_bytes = n;
+        } else if (strcmp(a, "--graceful-timeout-ms") == 0 &&
+                   parse_uint(val, 3600000, &n) == 0 && n > 0) {
+            cfg->graceful_timeout_ms = n;
+        } else if (strcmp(a, "--max-connections") == 0 && parse_uint(val, 10000000, &n) == 0 &&
+                   n > 0) {
+            cfg->max_connections = n;
+        } else if (strcmp(a, "--max-conns-per-peer") == 0 &&
+                   parse_uint(val, 10000000, &n) == 0) {
+            cfg->max_conns_per_peer = n;
+        } else if (strcmp(a, "--max-streams-per-client") == 0 &&
+                   parse_uint(val, 10000000, &n) == 0 && n > 0) {
+            cfg->max_streams_per_client = n;
+        } else if (strcmp(a, "--executor-max-pending") == 0 &&
+                   parse_uint(val, 1000000, &n) == 0 && n > 0) {
+            cfg->executor_max_pending = n;
+        } else if (strcmp(a, "--executor-max-per-client") == 0 &&
+                   parse_uint(val, 1000000, &n) == 0 && n > 0) {
+            cfg->executor_max_per_client = n;
+        } else if (strcmp(a, "--ws-observe-rate") == 0 && parse_uint(val, 100000, &n) == 0 &&
+                   n > 0) {
+            cfg->ws_observe_per_s = (unsigned)n;
         } else {
             fprintf(stderr, "planettracker: bad option or value: %s %s\n%s", a, val, usage);
             return -1;

@@ -58,6 +58,59 @@ int app_handle_metrics(struct web_ctx *ctx)
                    "# TYPE planettracker_connections gauge\n"
                    "planettracker_connections %zu\n",
                    http_server_connections(st->server));
+    struct http_server_stats hs;
+    http_server_stats(st->server, &hs);
+    pt_buf_appendf(b,
+                   "# HELP planettracker_connections_accepted_total Connections accepted.\n"
+                   "# TYPE planettracker_connections_accepted_total counter\n"
+                   "planettracker_connections_accepted_total %llu\n"
+                   "# HELP planettracker_connections_refused_total Connections refused, by "
+                   "reason: capacity (503), per-address limit (429), out of file descriptors "
+                   "(EMFILE: closed unanswered).\n"
+                   "# TYPE planettracker_connections_refused_total counter\n"
+                   "planettracker_connections_refused_total{reason=\"capacity\"} %llu\n"
+                   "planettracker_connections_refused_total{reason=\"peer_limit\"} %llu\n"
+                   "planettracker_connections_refused_total{reason=\"emfile\"} %llu\n"
+                   "# HELP planettracker_requests_aborted_total Requests whose client went away "
+                   "before the answer.\n"
+                   "# TYPE planettracker_requests_aborted_total counter\n"
+                   "planettracker_requests_aborted_total %llu\n",
+                   (unsigned long long)hs.accepted, (unsigned long long)hs.refused_capacity,
+                   (unsigned long long)hs.refused_peer, (unsigned long long)hs.refused_emfile,
+                   (unsigned long long)hs.aborted);
+    struct web_app_stats ws;
+    web_app_stats(ctx->app, &ws);
+    pt_buf_appendf(b,
+                   "# HELP planettracker_executor_running Slow requests running on the thread "
+                   "pool.\n"
+                   "# TYPE planettracker_executor_running gauge\n"
+                   "planettracker_executor_running %zu\n"
+                   "# HELP planettracker_executor_queued Slow requests waiting for a thread.\n"
+                   "# TYPE planettracker_executor_queued gauge\n"
+                   "planettracker_executor_queued %zu\n"
+                   "# HELP planettracker_executor_jobs_total Slow requests run.\n"
+                   "# TYPE planettracker_executor_jobs_total counter\n"
+                   "planettracker_executor_jobs_total %llu\n"
+                   "# HELP planettracker_executor_refused_total Slow requests refused (503 "
+                   "total cap, 429 per-client cap).\n"
+                   "# TYPE planettracker_executor_refused_total counter\n"
+                   "planettracker_executor_refused_total %llu\n"
+                   "# HELP planettracker_executor_abandoned_total Slow requests whose client "
+                   "left first.\n"
+                   "# TYPE planettracker_executor_abandoned_total counter\n"
+                   "planettracker_executor_abandoned_total %llu\n"
+                   "# HELP planettracker_streams_refused_total Live streams refused over the "
+                   "per-client limit.\n"
+                   "# TYPE planettracker_streams_refused_total counter\n"
+                   "planettracker_streams_refused_total %llu\n"
+                   "# HELP planettracker_origin_refused_total State-changing requests refused "
+                   "for a foreign Origin.\n"
+                   "# TYPE planettracker_origin_refused_total counter\n"
+                   "planettracker_origin_refused_total %llu\n",
+                   ws.executor_running, ws.executor_queued,
+                   (unsigned long long)ws.executor_jobs, (unsigned long long)ws.executor_refused,
+                   (unsigned long long)ws.executor_abandoned,
+                   (unsigned long long)ws.streams_refused, (unsigned long long)ws.origin_refused);
     struct live_stats ls;
     live_hub_stats(st->live, &ls);
     pt_buf_appendf(b,
@@ -65,6 +118,10 @@ int app_handle_metrics(struct web_ctx *ctx)
                    "WebSocket).\n"
                    "# TYPE planettracker_live_subscribers gauge\n"
                    "planettracker_live_subscribers %zu\n"
+                   "# HELP planettracker_live_pending Subscribers waiting for their next "
+                   "message.\n"
+                   "# TYPE planettracker_live_pending gauge\n"
+                   "planettracker_live_pending %zu\n"
                    "# HELP planettracker_live_ticks_total Push ticks run.\n"
                    "# TYPE planettracker_live_ticks_total counter\n"
                    "planettracker_live_ticks_total %llu\n"
@@ -78,10 +135,32 @@ int app_handle_metrics(struct web_ctx *ctx)
                    "# HELP planettracker_live_dropped_total Older messages dropped for slow "
                    "readers.\n"
                    "# TYPE planettracker_live_dropped_total counter\n"
-                   "planettracker_live_dropped_total %llu\n",
-                   ls.subscribers, (unsigned long long)ls.ticks,
+                   "planettracker_live_dropped_total %llu\n"
+                   "# HELP planettracker_live_rounds_total Message build rounds run off the "
+                   "loop.\n"
+                   "# TYPE planettracker_live_rounds_total counter\n"
+                   "planettracker_live_rounds_total %llu\n"
+                   "# HELP planettracker_live_deferred_total Message groups left to a later "
+                   "round by the time budget.\n"
+                   "# TYPE planettracker_live_deferred_total counter\n"
+                   "planettracker_live_deferred_total %llu\n"
+                   "# HELP planettracker_live_build_seconds_total Worker time spent building "
+                   "messages.\n"
+                   "# TYPE planettracker_live_build_seconds_total counter\n"
+                   "planettracker_live_build_seconds_total %.6f\n"
+                   "# HELP planettracker_live_observe_refused_total WebSocket observe messages "
+                   "over the per-second cap.\n"
+                   "# TYPE planettracker_live_observe_refused_total counter\n"
+                   "planettracker_live_observe_refused_total %llu\n"
+                   "# HELP planettracker_live_observers_cached Observers whose next events "
+                   "are remembered.\n"
+                   "# TYPE planettracker_live_observers_cached gauge\n"
+                   "planettracker_live_observers_cached %zu\n",
+                   ls.subscribers, ls.pending, (unsigned long long)ls.ticks,
                    (unsigned long long)ls.messages, (unsigned long long)ls.deliveries,
-                   (unsigned long long)ls.dropped);
+                   (unsigned long long)ls.dropped, (unsigned long long)ls.rounds,
+                   (unsigned long long)ls.deferred, (double)ls.build_us / 1e6,
+                   (unsigned long long)ls.observe_refused, ls.events_cached);
     uint64_t hits, misses;
     microcache_stats(st->microcache, &hits, &misses);
     pt_buf_appendf(b,

@@ -76,12 +76,15 @@ int app_handle_planet(struct web_ctx *ctx)
     if (rc < 0)
         return compute_error(ctx, rc);
 
+    struct app_body_info info;
+    rc = app_body_info_get(st, (enum astro_body)body, &t, &obs.astro, &info);
+    if (rc < 0)
+        return compute_error(ctx, rc);
+
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    rc = app_render_body(&j, st, (enum astro_body)body, &pos, &obs, &t);
-    if (rc < 0)
-        return compute_error(ctx, rc);
+    app_render_body(&j, (enum astro_body)body, &pos, &info);
     app_render_context(&j, st, &obs, &t);
     web_json_object_end(&j);
     if (web_json_finish(&j) != 0)

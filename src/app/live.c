@@ -1,16 +1,25 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * live.c -- the live sky: one timer per process pushes positions to every
- * subscriber (Server-Sent Events now, WebSocket through the same hub).
+ * subscriber (Server-Sent Events and WebSocket, through the same hub), with
+ * the messages built off the loop.
  *
- * Each tick, subscribers that are due are grouped by what they asked for
- * (observer, bodies, channel): one message is serialized per distinct group
- * and shared, reference-counted, by all its subscribers. A subscriber that
- * cannot keep up holds at most the newest message (http_stream_send_latest)
- * and is closed by the http layer after its stall timeout.
+ * Each second, subscribers that are due become pending. A build round then
+ * takes the pending subscribers, groups them by what they asked for (observer,
+ * bodies, channel) and builds one message per group on libuv's thread pool:
+ * the positions, the observer's next events (remembered per observer,
+ * live_events.c) and the JSON. The round works within a time budget; groups it
+ * did not reach stay pending and go first in the next round, so an overloaded
+ * hub sends the newest positions to fewer groups, never stalls the loop. Back
+ * on the loop the messages are delivered in slices of subscribers, between
+ * which the loop serves everyone else. A subscriber that cannot keep up holds
+ * at most the newest message and is closed after its stall timeout.
  *
- * Loop thread only. Invariant: a subscriber is in the hub's list from
- * live_hub_add() until its stream's close callback, which unlinks and frees it.
+ * Threads: the round's groups, its messages and the events store belong to
+ * the worker while the round builds, to the loop otherwise; at most one round
+ * exists at a time. Everything else is loop-only. Invariant: a subscriber is
+ * in the hub's list from live_hub_add() until live_hub_remove() (its stream's
+ * close callback), and the delivery cursor never points at a removed one.
  */
 #include <math.h>
 #include <stdio.h>
@@ -18,30 +27,60 @@
 #include <time.h>
 
 #include "app/app.h"
-#include "http/ws.h"
 
 #define HEARTBEAT_S 15
 #define RECENT_SLOTS 256
+/* Subscribers served per delivery slice; the loop serves others in between. */
+#define DELIVER_SLICE 256
+#define MAX_GROUPS_PER_ROUND 65536
+/* Observers whose events are not asked about for this long are forgotten. */
+#define EVENTS_KEEP_S 30
 
-/* A message of the current second, for subscribers that join between ticks. */
+/* A message of the current second, for subscribers that join between rounds. */
 struct recent_msg {
     int64_t second;
     struct live_key key;
     struct pt_shared *msg;
 };
 
+struct live_group {
+    struct live_key key;
+    const char *source;
+    struct pt_shared *msg;    /* built by the round; NULL if not reached or failed */
+};
+
+struct live_round {
+    uv_work_t work;
+    struct live_hub *hub;
+    int64_t second;
+    struct astro_time t;
+    uint64_t budget_ns;
+    uint64_t took_us;
+    size_t built;             /* groups[0 .. built) were attempted */
+    size_t n;
+    size_t index_cap;         /* a power of two */
+    uint32_t *index;          /* open addressing by key: group number + 1, 0 empty */
+    struct live_group groups[];
+};
+
 struct live_hub {
     uv_timer_t timer;
+    uv_idle_t deliver_idle;
+    uv_loop_t *loop;
     const struct app_state *st;
+    struct live_config cfg;
     struct live_sub *subs;
     size_t count;
+    size_t pending;
     bool stopping;
-    uint64_t ticks;
-    uint64_t messages;   /* serialized messages, all ticks */
-    uint64_t deliveries; /* messages offered to subscribers */
-    uint64_t dropped;    /* older messages replaced before a slow reader took them */
-    int64_t last_tick_s; /* second of the last tick, so no answer is labelled earlier */
-    struct recent_msg recent[RECENT_SLOTS]; /* direct-mapped by group hash */
+    struct live_round *round;  /* building (on the pool) or delivering */
+    bool delivering;
+    struct live_sub *cursor;   /* the next subscriber to deliver to */
+    struct live_events *events; /* touched by the building round only */
+    int64_t events_swept_s;
+    struct live_stats stats;
+    int64_t last_tick_s;       /* second of the last tick, so no answer is labelled earlier */
+    struct recent_msg recent[RECENT_SLOTS]; /* direct-mapped by key hash */
 };
 
 int64_t live_hub_now_s(const struct live_hub *hub)
@@ -50,15 +89,19 @@ int64_t live_hub_now_s(const struct live_hub *hub)
     return now > hub->last_tick_s ? now : hub->last_tick_s;
 }
 
-/* What makes two subscribers' messages identical. */
-static uint64_t group_hash(const struct live_sub *s)
+const struct live_config *live_hub_config(const struct live_hub *hub)
 {
-    return pt_hash_bytes(PT_HASH_SEED, &s->key, sizeof(s->key));
+    return &hub->cfg;
 }
 
-static bool same_group(const struct live_sub *a, const struct live_sub *b)
+static uint64_t key_hash(const struct live_key *k)
 {
-    return memcmp(&a->key, &b->key, sizeof(a->key)) == 0;
+    return pt_hash_bytes(PT_HASH_SEED, k, sizeof(*k));
+}
+
+static bool same_key(const struct live_key *a, const struct live_key *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
 }
 
 /* Milliseconds until just after the next wall-clock second. */
@@ -69,59 +112,59 @@ static uint64_t ms_to_next_second(void)
     return 1000 - (uint64_t)(ts.tv_nsec / 1000000) + 2;
 }
 
-/* Serialize the positions message for sub's group at instant t (one reference), or NULL. */
-static struct pt_shared *build_message(const struct app_state *st, const struct live_sub *sub,
-                                       const struct astro_time *t)
+/* ------------------------------------------------------------- pending */
+
+static void mark_pending(struct live_hub *hub, struct live_sub *sub, int64_t now_s)
 {
-    struct pt_buf json;
-    pt_buf_init(&json, 1 << 20);
-    struct web_json j;
-    web_json_init(&j, &json);
-    struct app_observer obs = {.astro = sub->key.obs, .source = sub->source};
-    struct pt_shared *msg = NULL;
-    if (sub->key.channel == LIVE_WS) {
-        /* {"type":"positions", <the sky object's members>} in one text frame. */
-        pt_buf_append(&json, "{\"type\":\"positions\",", 20);
-        struct pt_buf sky;
-        pt_buf_init(&sky, 1 << 20);
-        struct web_json sj;
-        web_json_init(&sj, &sky);
-        if (app_render_sky(&sj, st, &obs, t, sub->key.bodies) == 0 &&
-            web_json_finish(&sj) == 0 && sky.len > 2) {
-            pt_buf_append(&json, sky.data + 1, sky.len - 1);
-            msg = http_ws_frame_shared_new(HTTP_WS_OP_TEXT, pt_buf_str(&json));
-        }
-        pt_buf_deinit(&sky);
-    } else if (app_render_sky(&j, st, &obs, t, sub->key.bodies) == 0 &&
-               web_json_finish(&j) == 0) {
-        struct pt_buf ev;
-        pt_buf_init(&ev, 1 << 20);
-        if (web_sse_format(&ev, "positions", pt_buf_str(&json)) == 0)
-            msg = pt_shared_new(ev.data, ev.len);
-        pt_buf_deinit(&ev);
-    }
-    pt_buf_deinit(&json);
-    return msg;
+    if (sub->pending)
+        return;
+    sub->pending = true;
+    sub->pending_since_s = now_s;
+    hub->pending++;
 }
 
-struct pt_shared *live_hub_message(struct live_hub *hub, const struct live_sub *sub,
-                                   int64_t second)
+static void clear_pending(struct live_hub *hub, struct live_sub *sub)
 {
-    struct recent_msg *r = &hub->recent[group_hash(sub) & (RECENT_SLOTS - 1)];
-    if (r->msg != NULL && r->second == second && memcmp(&r->key, &sub->key, sizeof(r->key)) == 0)
-        return pt_shared_ref(r->msg);
-    struct astro_time t;
-    if (astro_time_from_unix(hub->st->astro, (double)second, &t) < 0)
-        return NULL;
-    struct pt_shared *msg = build_message(hub->st, sub, &t);
-    hub->messages++;
-    if (msg != NULL) {
-        pt_shared_unref(r->msg);
-        r->msg = pt_shared_ref(msg);
-        r->second = second;
-        memcpy(&r->key, &sub->key, sizeof(r->key));
-    }
-    return msg;
+    if (!sub->pending)
+        return;
+    sub->pending = false;
+    hub->pending--;
+}
+
+static void deliver(struct live_hub *hub, struct live_sub *sub, struct pt_shared *msg)
+{
+    bool dropped = sub->key.channel == LIVE_WS ? web_ws_send_latest(sub->ws, msg)
+                                               : web_sse_send_latest(sub->sse, msg);
+    hub->stats.deliveries++;
+    if (dropped)
+        hub->stats.dropped++;
+    clear_pending(hub, sub);
+}
+
+/* ------------------------------------------------------------- recent */
+
+static struct recent_msg *recent_slot(struct live_hub *hub, const struct live_key *key)
+{
+    return &hub->recent[key_hash(key) & (RECENT_SLOTS - 1)];
+}
+
+static struct pt_shared *recent_get(struct live_hub *hub, const struct live_key *key,
+                                    int64_t second)
+{
+    struct recent_msg *r = recent_slot(hub, key);
+    if (r->msg != NULL && r->second == second && same_key(&r->key, key))
+        return r->msg;
+    return NULL;
+}
+
+static void recent_put(struct live_hub *hub, const struct live_key *key, int64_t second,
+                       struct pt_shared *msg)
+{
+    struct recent_msg *r = recent_slot(hub, key);
+    pt_shared_unref(r->msg);
+    r->msg = pt_shared_ref(msg);
+    r->second = second;
+    r->key = *key;
 }
 
 /* Forget the messages of past seconds (bounded memory between ticks). */
@@ -135,43 +178,230 @@ static void forget_recent(struct live_hub *hub, int64_t now_s)
     }
 }
 
-/* Send the newest positions to every due subscriber, one message per group. */
+/* ------------------------------------------------------------- building */
+
+/* The group of key in the round, or NULL. */
+static struct live_group *round_find(struct live_round *r, const struct live_key *key)
+{
+    size_t mask = r->index_cap - 1;
+    for (size_t i = key_hash(key) & mask; r->index[i] != 0; i = (i + 1) & mask) {
+        struct live_group *g = &r->groups[r->index[i] - 1];
+        if (same_key(&g->key, key))
+            return g;
+    }
+    return NULL;
+}
+
+static void round_add(struct live_round *r, const struct live_sub *sub)
+{
+    size_t mask = r->index_cap - 1;
+    size_t i = key_hash(&sub->key) & mask;
+    while (r->index[i] != 0) {
+        if (same_key(&r->groups[r->index[i] - 1].key, &sub->key))
+            return;
+        i = (i + 1) & mask;
+    }
+    struct live_group *g = &r->groups[r->n];
+    g->key = sub->key;
+    g->source = sub->source;
+    g->msg = NULL;
+    r->index[i] = (uint32_t)++r->n;
+}
+
+static void round_free(struct live_round *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        pt_shared_unref(r->groups[i].msg);
+    free(r->index);
+    free(r);
+}
+
+/* Serialize the positions message of one group (one reference), or NULL. Any thread. */
+static struct pt_shared *build_message(const struct app_state *st, struct live_events *events,
+                                       const struct live_group *g, const struct astro_time *t,
+                                       const struct app_body_info details[ASTRO_BODY_COUNT])
+{
+    struct astro_position pos[ASTRO_BODY_COUNT];
+    struct app_body_info info[ASTRO_BODY_COUNT];
+    if (astro_position_compute_all(st->astro, t, &g->key.obs, pos) < 0 ||
+        live_events_infos(events, st->astro, t, &g->key.obs, g->key.bodies, details, info) < 0)
+        return NULL;
+    struct app_observer obs = {.astro = g->key.obs, .source = g->source};
+    struct pt_buf json;
+    pt_buf_init(&json, 1 << 20);
+    struct web_json j;
+    web_json_init(&j, &json);
+    app_render_sky_from(&j, st, &obs, t, g->key.bodies, pos, info);
+    struct pt_shared *msg = NULL;
+    if (web_json_finish(&j) == 0 && json.len > 2) {
+        if (g->key.channel == LIVE_WS) {
+            /* {"type":"positions", <the sky object's members>} in one text frame. */
+            struct pt_buf frame;
+            pt_buf_init(&frame, 1 << 20);
+            pt_buf_append(&frame, "{\"type\":\"positions\",", 20);
+            pt_buf_append(&frame, json.data + 1, json.len - 1);
+            msg = web_ws_text_new(pt_buf_str(&frame));
+            pt_buf_deinit(&frame);
+        } else {
+            msg = web_sse_event_new("positions", pt_buf_str(&json));
+        }
+    }
+    pt_buf_deinit(&json);
+    return msg;
+}
+
+/* Worker thread: build the round's messages, in order, within its budget. */
+static void on_build(uv_work_t *work)
+{
+    struct live_round *r = pt_container_of(work, struct live_round, work);
+    struct live_hub *hub = r->hub;
+    uint64_t start = uv_hrtime();
+    /* Magnitude, phase, elongation and constellation are the same for every observer. */
+    struct app_body_info details[ASTRO_BODY_COUNT];
+    for (int b = 0; b < ASTRO_BODY_COUNT; b++)
+        details[b].details_rc =
+            astro_details_compute(hub->st->astro, (enum astro_body)b, &r->t, &details[b].details);
+    for (size_t i = 0; i < r->n; i++) {
+        if (i > 0 && uv_hrtime() - start > r->budget_ns)
+            break;
+        r->groups[i].msg = build_message(hub->st, hub->events, &r->groups[i], &r->t, details);
+        r->built = i + 1;
+    }
+    if (r->second - hub->events_swept_s >= EVENTS_KEEP_S) {
+        live_events_forget(hub->events, r->second - EVENTS_KEEP_S);
+        hub->events_swept_s = r->second;
+    }
+    r->took_us = (uv_hrtime() - start) / 1000;
+}
+
+static void start_round(struct live_hub *hub);
+
+/* Offer the round's messages to the next slice of subscribers. Returns true when done. */
+static bool deliver_slice(struct live_hub *hub)
+{
+    struct live_round *r = hub->round;
+    for (size_t n = 0; hub->cursor != NULL && n < DELIVER_SLICE; n++) {
+        struct live_sub *s = hub->cursor;
+        hub->cursor = s->next;
+        if (!s->pending)
+            continue;
+        struct live_group *g = round_find(r, &s->key);
+        if (g == NULL || (size_t)(g - r->groups) >= r->built)
+            continue; /* changed since, or beyond the budget: the next round */
+        if (g->msg != NULL) {
+            deliver(hub, s, g->msg);
+            s->last_sent_s = r->second;
+        } else {
+            clear_pending(hub, s); /* cannot be built now (range): wait for its next turn */
+        }
+    }
+    return hub->cursor == NULL;
+}
+
+static void end_delivery(struct live_hub *hub)
+{
+    uv_idle_stop(&hub->deliver_idle);
+    round_free(hub->round);
+    hub->round = NULL;
+    hub->delivering = false;
+    start_round(hub); /* for those the budget did not reach, or who changed meanwhile */
+}
+
+static void on_deliver_idle(uv_idle_t *idle)
+{
+    struct live_hub *hub = idle->data;
+    if (deliver_slice(hub))
+        end_delivery(hub);
+}
+
+static void on_built(uv_work_t *work, int status)
+{
+    struct live_round *r = pt_container_of(work, struct live_round, work);
+    struct live_hub *hub = r->hub;
+    hub->stats.rounds++;
+    hub->stats.messages += r->built;
+    hub->stats.deferred += r->n - r->built;
+    hub->stats.build_us += r->took_us;
+    hub->stats.events_cached = live_events_count(hub->events);
+    if (status < 0 || hub->stopping) {
+        round_free(r);
+        hub->round = NULL;
+        return;
+    }
+    for (size_t i = 0; i < r->built; i++)
+        if (r->groups[i].msg != NULL)
+            recent_put(hub, &r->groups[i].key, r->second, r->groups[i].msg);
+    hub->delivering = true;
+    hub->cursor = hub->subs;
+    if (deliver_slice(hub))
+        end_delivery(hub);
+    else
+        uv_idle_start(&hub->deliver_idle, on_deliver_idle);
+}
+
+/* A new build round for the pending subscribers, unless one is under way. */
+static void start_round(struct live_hub *hub)
+{
+    if (hub->stopping || hub->round != NULL || hub->pending == 0)
+        return;
+    size_t cap = PT_MIN(hub->pending, (size_t)MAX_GROUPS_PER_ROUND);
+    struct live_round *r = pt_xcalloc(1, sizeof(*r) + cap * sizeof(r->groups[0]));
+    r->hub = hub;
+    r->second = live_hub_now_s(hub);
+    r->budget_ns = hub->cfg.build_budget_ms * 1000000;
+    r->index_cap = 16;
+    while (r->index_cap < cap * 2)
+        r->index_cap *= 2;
+    r->index = pt_xcalloc(r->index_cap, sizeof(*r->index));
+    if (astro_time_from_unix(hub->st->astro, (double)r->second, &r->t) < 0) {
+        round_free(r);
+        return;
+    }
+    /* Those left waiting by an earlier round go first. */
+    for (int pass = 0; pass < 2 && r->n < cap; pass++) {
+        for (struct live_sub *s = hub->subs; s != NULL && r->n < cap; s = s->next) {
+            bool starved = s->pending_since_s < r->second;
+            if (s->pending && starved == (pass == 0))
+                round_add(r, s);
+        }
+    }
+    hub->round = r;
+    if (uv_queue_work(hub->loop, &r->work, on_build, on_built) < 0) {
+        hub->round = NULL;
+        round_free(r);
+    }
+}
+
+void live_hub_want(struct live_hub *hub, struct live_sub *sub)
+{
+    int64_t now_s = live_hub_now_s(hub);
+    struct pt_shared *msg = recent_get(hub, &sub->key, now_s);
+    if (msg != NULL) {
+        mark_pending(hub, sub, now_s);
+        deliver(hub, sub, msg);
+        return;
+    }
+    mark_pending(hub, sub, now_s);
+    start_round(hub);
+}
+
+/* ------------------------------------------------------------- ticks */
+
+/* Every due subscriber becomes pending; SSE streams with nothing due get a keep-alive. */
 static void tick(struct live_hub *hub, int64_t now_s)
 {
     forget_recent(hub, now_s);
-    size_t cap = 16;
-    while (cap < hub->count * 2)
-        cap *= 2;
-    struct live_sub **table = pt_xcalloc(cap, sizeof(*table));
-    struct pt_shared **msgs = pt_xcalloc(cap, sizeof(*msgs));
     for (struct live_sub *s = hub->subs; s != NULL; s = s->next) {
-        if (now_s < s->next_due_s) {
-            if (s->key.channel == LIVE_SSE && now_s - s->last_sent_s >= HEARTBEAT_S) {
-                http_stream_write(s->stream, PT_STR(": keep-alive\n\n"));
-                s->last_sent_s = now_s;
-            }
-            continue;
-        }
-        s->next_due_s = now_s + s->interval_s;
-        s->last_sent_s = now_s;
-        size_t i = group_hash(s) & (cap - 1);
-        while (table[i] != NULL && !same_group(table[i], s))
-            i = (i + 1) & (cap - 1);
-        if (table[i] == NULL) {
-            table[i] = s;
-            msgs[i] = live_hub_message(hub, s, now_s);
-        }
-        if (msgs[i] != NULL) {
-            hub->deliveries++;
-            if (http_stream_send_latest(s->stream, msgs[i]))
-                hub->dropped++;
+        if (now_s >= s->next_due_s) {
+            s->next_due_s = now_s + s->interval_s;
+            mark_pending(hub, s, now_s);
+        } else if (s->key.channel == LIVE_SSE && now_s - s->last_sent_s >= HEARTBEAT_S) {
+            web_sse_comment(s->sse, PT_STR("keep-alive"));
+            s->last_sent_s = now_s;
         }
     }
-    for (size_t i = 0; i < cap; i++)
-        pt_shared_unref(msgs[i]);
-    free(msgs);
-    free(table);
-    hub->ticks++;
+    hub->stats.ticks++;
+    start_round(hub);
 }
 
 static void on_tick(uv_timer_t *timer)
@@ -184,12 +414,17 @@ static void on_tick(uv_timer_t *timer)
     uv_timer_start(timer, on_tick, ms_to_next_second(), 0);
 }
 
-struct live_hub *live_hub_new(uv_loop_t *loop, const struct app_state *st)
+struct live_hub *live_hub_new(uv_loop_t *loop, const struct app_state *st,
+                              const struct live_config *cfg)
 {
     struct live_hub *hub = pt_xcalloc(1, sizeof(*hub));
+    hub->loop = loop;
     hub->st = st;
+    hub->cfg = *cfg;
+    hub->events = live_events_new();
     uv_timer_init(loop, &hub->timer);
-    hub->timer.data = hub;
+    uv_idle_init(loop, &hub->deliver_idle);
+    hub->timer.data = hub->deliver_idle.data = hub;
     uv_timer_start(&hub->timer, on_tick, ms_to_next_second(), 0);
     return hub;
 }
@@ -198,6 +433,12 @@ void live_hub_stop(struct live_hub *hub)
 {
     hub->stopping = true;
     uv_close((uv_handle_t *)&hub->timer, NULL);
+    uv_close((uv_handle_t *)&hub->deliver_idle, NULL);
+    if (hub->delivering) {
+        round_free(hub->round);
+        hub->round = NULL;
+        hub->delivering = false;
+    }
 }
 
 void live_hub_free(struct live_hub *hub)
@@ -205,6 +446,7 @@ void live_hub_free(struct live_hub *hub)
     if (hub == NULL)
         return;
     forget_recent(hub, INT64_MAX);
+    live_events_free(hub->events);
     free(hub);
 }
 
@@ -221,6 +463,9 @@ void live_hub_add(struct live_hub *hub, struct live_sub *sub)
 
 void live_hub_remove(struct live_hub *hub, struct live_sub *sub)
 {
+    clear_pending(hub, sub);
+    if (hub->cursor == sub)
+        hub->cursor = sub->next;
     if (sub->prev != NULL)
         sub->prev->next = sub->next;
     else
@@ -233,26 +478,31 @@ void live_hub_remove(struct live_hub *hub, struct live_sub *sub)
 
 void live_hub_stats(const struct live_hub *hub, struct live_stats *out)
 {
+    *out = hub->stats;
     out->subscribers = hub->count;
-    out->ticks = hub->ticks;
-    out->messages = hub->messages;
-    out->deliveries = hub->deliveries;
-    out->dropped = hub->dropped;
+    out->pending = hub->pending;
+}
+
+bool live_hub_observe_allowed(struct live_hub *hub, struct live_sub *sub)
+{
+    int64_t now_s = live_hub_now_s(hub);
+    if (sub->observe_second != now_s) {
+        sub->observe_second = now_s;
+        sub->observes = 0;
+    }
+    if (++sub->observes <= hub->cfg.ws_observe_per_s)
+        return true;
+    hub->stats.observe_refused++;
+    return false;
 }
 
 /* ------------------------------------------------------------- SSE */
 
-static void on_sse_close(struct http_stream *s)
+static void on_sse_close(struct web_sse *sse)
 {
-    struct live_sub *sub = http_stream_data(s);
+    struct live_sub *sub = web_sse_data(sse);
     live_hub_remove(sub->hub, sub);
     free(sub);
-}
-
-static void on_sse_shutdown(struct http_stream *s)
-{
-    http_stream_write(s, PT_STR("event: bye\ndata: {\"reason\":\"server shutting down\"}\n\n"));
-    http_stream_close(s);
 }
 
 bool live_bodies_from_list(struct pt_str list, unsigned *mask)
@@ -305,40 +555,28 @@ int app_handle_stream(struct web_ctx *ctx)
     const struct pt_str *bodies = web_form_get(q, PT_STR("bodies"));
     if (bodies != NULL && (rc = parse_bodies_param(ctx, *bodies, &mask)) != 0)
         return rc;
-    if (ctx->req->is_head) {
-        /* The head of the stream, without starting one. */
-        web_header_add(ctx, "Cache-Control: no-cache");
-        return web_send_static(ctx, 200, "text/event-stream; charset=utf-8", PT_STR_NULL);
-    }
 
+    struct live_hub *hub = st->live;
     struct live_sub *sub = pt_xcalloc(1, sizeof(*sub));
     sub->key.obs = obs.astro;
     sub->key.bodies = mask;
     sub->key.channel = LIVE_SSE;
     sub->source = obs.source; /* static strings */
     sub->interval_s = (unsigned)interval;
-    /* The first event goes out now, so a client never waits a tick for data. */
-    int64_t now_s = live_hub_now_s(st->live);
+    int64_t now_s = live_hub_now_s(hub);
     sub->next_due_s = now_s + sub->interval_s;
     sub->last_sent_s = now_s;
-    struct pt_shared *first = live_hub_message(st->live, sub, now_s);
-
-    static const struct http_stream_handlers handlers = {
-        .on_read = NULL,
+    static const struct web_sse_handlers handlers = {
         .on_close = on_sse_close,
-        .on_shutdown = on_sse_shutdown,
+        .on_shutdown = NULL, /* the framework says goodbye */
     };
-    struct live_hub *hub = st->live;
-    rc = web_sse_start(ctx, &handlers, sub, &sub->stream);
-    if (rc != WEB_DONE) {
-        pt_shared_unref(first);
-        free(sub);
-        return WEB_DONE; /* the connection is closed; nothing more to answer */
+    rc = web_sse_start(ctx, &handlers, sub, &sub->sse);
+    if (rc != WEB_DONE || sub->sse == NULL) {
+        free(sub); /* refused (rc), a HEAD request, or the connection is gone */
+        return rc;
     }
+    /* ctx is gone: the first event goes out as soon as it is built. */
     live_hub_add(hub, sub);
-    http_stream_write(sub->stream, PT_STR("retry: 2000\n\n"));
-    if (first != NULL)
-        http_stream_send_latest(sub->stream, first);
-    pt_shared_unref(first);
+    live_hub_want(hub, sub);
     return WEB_DONE;
 }

@@ -10,7 +10,12 @@
  * connection stays usable. Until the first "observe" the observer of the
  * upgrade request (query, session or Greenwich) is used.
  *
- * Loop thread only. The subscriber and its decoder are freed in on_ws_close.
+ * Observe messages are capped per connection and second (live_config's
+ * ws_observe_per_s): over the cap one error says so and the rest of that
+ * second's observes are ignored. Frames, pings and the closing handshake are
+ * the framework's (src/web/websocket.c): this file sees whole messages.
+ *
+ * Loop thread only. The subscriber is freed in on_ws_close.
  */
 #include <jansson.h>
 #include <math.h>
@@ -18,21 +23,14 @@
 #include <stdlib.h>
 
 #include "app/app.h"
-#include "http/ws.h"
 
 #define WS_MAX_MESSAGE_BYTES 4096
 
-struct ws_state {
-    struct http_ws_decoder decoder;
-    bool close_sent;
-};
-
 /* Send a {"type":"error"} message; never dropped (it is copied, not "latest"). */
-static void send_error(struct http_stream *s, const char *parameter, const char *message)
+static void send_error(struct web_ws *ws, const char *parameter, const char *message)
 {
-    struct pt_buf json, frame;
+    struct pt_buf json;
     pt_buf_init(&json, 8192);
-    pt_buf_init(&frame, 8192);
     struct web_json j;
     web_json_init(&j, &json);
     web_json_object_begin(&j);
@@ -45,25 +43,9 @@ static void send_error(struct http_stream *s, const char *parameter, const char 
         web_json_cstring(&j, parameter);
     }
     web_json_object_end(&j);
-    if (web_json_finish(&j) == 0 &&
-        http_ws_append_frame(&frame, HTTP_WS_OP_TEXT, pt_buf_str(&json)) == 0)
-        http_stream_write(s, pt_buf_str(&frame));
+    if (web_json_finish(&j) == 0)
+        web_ws_send_text(ws, pt_buf_str(&json));
     pt_buf_deinit(&json);
-    pt_buf_deinit(&frame);
-}
-
-static void send_close(struct http_stream *s, struct ws_state *ws, uint16_t code,
-                       const char *reason)
-{
-    if (ws->close_sent)
-        return;
-    ws->close_sent = true;
-    struct pt_buf frame;
-    pt_buf_init(&frame, 256);
-    if (http_ws_append_close(&frame, code, reason) == 0)
-        http_stream_write(s, pt_buf_str(&frame));
-    pt_buf_deinit(&frame);
-    http_stream_close(s);
 }
 
 /* A number or a numeric/D:M:S string member as degrees. */
@@ -107,7 +89,7 @@ static bool member_bodies(json_t *v, unsigned *mask)
 }
 
 /* Apply an "observe" message; on a bad field answer an error and change nothing. */
-static void handle_observe(struct http_stream *s, struct live_sub *sub, json_t *msg)
+static void handle_observe(struct web_ws *s, struct live_sub *sub, json_t *msg)
 {
     struct live_sub next;
     memcpy(&next, sub, sizeof(next));
@@ -140,20 +122,30 @@ static void handle_observe(struct http_stream *s, struct live_sub *sub, json_t *
             return send_error(s, "interval", "interval must be a whole number from 1 to 60");
         next.interval_s = (unsigned)iv;
     }
+    /* Valid observes count against the cap: invalid ones cost a parse, never a build. */
+    if (!live_hub_observe_allowed(sub->hub, sub)) {
+        unsigned cap = live_hub_config(sub->hub)->ws_observe_per_s;
+        if (sub->observes == cap + 1) {
+            char why[160];
+            snprintf(why, sizeof(why),
+                     "too many observe messages: at most %u a second; the others of this "
+                     "second are ignored",
+                     cap);
+            send_error(s, "type", why);
+        }
+        return;
+    }
     memcpy(&sub->key, &next.key, sizeof(sub->key)); /* bytes, padding included: it is hashed */
     sub->interval_s = next.interval_s;
     sub->source = "query";
-    /* Answer at once with the new observer's positions. */
+    /* The new observer's positions as soon as they are built (off the loop). */
     int64_t now_s = live_hub_now_s(sub->hub);
-    struct pt_shared *m = live_hub_message(sub->hub, sub, now_s);
-    if (m != NULL)
-        http_stream_send_latest(s, m);
-    pt_shared_unref(m);
     sub->next_due_s = now_s + sub->interval_s;
     sub->last_sent_s = now_s;
+    live_hub_want(sub->hub, sub);
 }
 
-static void handle_text(struct http_stream *s, struct live_sub *sub, struct pt_str text)
+static void handle_text(struct web_ws *s, struct live_sub *sub, struct pt_str text)
 {
     json_error_t err;
     json_t *msg = json_loadb(text.ptr, text.len, JSON_REJECT_DUPLICATES, &err);
@@ -173,125 +165,50 @@ static void handle_text(struct http_stream *s, struct live_sub *sub, struct pt_s
     json_decref(msg);
 }
 
-static ssize_t on_ws_read(struct http_stream *s, struct pt_str data)
+static void on_ws_message(struct web_ws *ws, struct pt_str data, bool binary)
 {
-    struct live_sub *sub = http_stream_data(s);
-    struct ws_state *ws = sub->channel_data;
-    size_t used = 0;
-    for (;;) {
-        struct http_ws_event ev;
-        ssize_t n = http_ws_decode(&ws->decoder, pt_str_make(data.ptr + used, data.len - used),
-                                   &ev);
-        if (n < 0)
-            return n;
-        used += (size_t)n;
-        switch (ev.type) {
-        case HTTP_WS_NONE:
-            return (ssize_t)used;
-        case HTTP_WS_TEXT:
-            handle_text(s, sub, ev.payload);
-            break;
-        case HTTP_WS_BINARY:
-            send_error(s, NULL, "binary messages are not part of the protocol; send JSON text");
-            break;
-        case HTTP_WS_PING: {
-            struct pt_buf frame;
-            pt_buf_init(&frame, 256);
-            if (http_ws_append_frame(&frame, HTTP_WS_OP_PONG, ev.payload) == 0)
-                http_stream_write(s, pt_buf_str(&frame));
-            pt_buf_deinit(&frame);
-            break;
-        }
-        case HTTP_WS_PONG:
-            break;
-        case HTTP_WS_CLOSE:
-            /* Echo the peer's code (RFC 6455 §5.5.1), then close. */
-            send_close(s, ws,
-                       ev.close_code == HTTP_WS_CLOSE_NO_STATUS ? HTTP_WS_CLOSE_NORMAL
-                                                                : ev.close_code,
-                       NULL);
-            return (ssize_t)data.len;
-        case HTTP_WS_ERROR:
-            send_close(s, ws, ev.close_code, ev.payload.ptr);
-            return (ssize_t)data.len;
-        }
-        if (ws->close_sent)
-            return (ssize_t)data.len;
-    }
+    struct live_sub *sub = web_ws_data(ws);
+    if (binary)
+        send_error(ws, NULL, "binary messages are not part of the protocol; send JSON text");
+    else
+        handle_text(ws, sub, data);
 }
 
-static void on_ws_close(struct http_stream *s)
+static void on_ws_close(struct web_ws *ws)
 {
-    struct live_sub *sub = http_stream_data(s);
-    struct ws_state *ws = sub->channel_data;
+    struct live_sub *sub = web_ws_data(ws);
     live_hub_remove(sub->hub, sub);
-    http_ws_decoder_deinit(&ws->decoder);
-    free(ws);
     free(sub);
-}
-
-static void on_ws_shutdown(struct http_stream *s)
-{
-    struct live_sub *sub = http_stream_data(s);
-    send_close(s, sub->channel_data, HTTP_WS_CLOSE_GOING_AWAY, "server shutting down");
 }
 
 int app_handle_ws(struct web_ctx *ctx)
 {
     struct app_state *st = ctx->app_data;
-    const char *why = NULL;
-    int rc = http_ws_handshake_check(&ctx->req->head, &why);
-    if (rc == PT_E_VERSION) {
-        web_header_add(ctx, "Sec-WebSocket-Version: %s", HTTP_WS_VERSION);
-        return web_error(ctx, 426, "upgrade_required", "only WebSocket version 13 is supported");
-    }
-    if (rc < 0)
-        return web_error(ctx, 400, "bad_handshake", "%s", why != NULL ? why : "bad handshake");
     struct app_observer obs;
-    if ((rc = app_observer_from_request(ctx, &obs)) != 0)
+    int rc = app_observer_from_request(ctx, &obs);
+    if (rc != 0)
         return rc;
-
-    char accept[29];
-    http_ws_accept_key(web_header(ctx, "Sec-WebSocket-Key"), accept);
-    web_header_add(ctx, "Upgrade: websocket");
-    web_header_add(ctx, "Connection: Upgrade");
-    web_header_add(ctx, "Sec-WebSocket-Accept: %s", accept);
-
+    struct live_hub *hub = st->live;
     struct live_sub *sub = pt_xcalloc(1, sizeof(*sub));
-    struct ws_state *ws = pt_xcalloc(1, sizeof(*ws));
-    http_ws_decoder_init(&ws->decoder, WS_MAX_MESSAGE_BYTES);
-    sub->channel_data = ws;
-    sub->st = st;
     sub->key.obs = obs.astro;
     sub->key.bodies = APP_ALL_BODIES;
     sub->key.channel = LIVE_WS;
     sub->source = obs.source;
     sub->interval_s = 1;
-    int64_t now_s = live_hub_now_s(st->live);
+    int64_t now_s = live_hub_now_s(hub);
     sub->next_due_s = now_s + 1;
     sub->last_sent_s = now_s;
-
-    static const struct http_stream_handlers handlers = {
-        .on_read = on_ws_read,
+    static const struct web_ws_handlers handlers = {
+        .on_message = on_ws_message,
         .on_close = on_ws_close,
-        .on_shutdown = on_ws_shutdown,
+        .on_shutdown = NULL, /* the framework closes with 1001 */
     };
-    struct live_hub *hub = st->live;
-    live_hub_add(hub, sub);
-    /* The sub is linked first: on_ws_close (if the start fails later) unlinks it. */
-    ctx->sent = true;
-    rc = http_stream_start(ctx->req, 101, NULL, pt_buf_str(&ctx->headers), false, &handlers, sub,
-                           &sub->stream);
-    if (rc < 0) {
-        live_hub_remove(hub, sub);
-        http_ws_decoder_deinit(&ws->decoder);
-        free(ws);
-        free(sub);
-        return WEB_DONE;
+    rc = web_ws_accept(ctx, WS_MAX_MESSAGE_BYTES, &handlers, sub, &sub->ws);
+    if (rc != WEB_DONE || sub->ws == NULL) {
+        free(sub); /* refused (rc) or the connection is gone */
+        return rc;
     }
-    struct pt_shared *m = live_hub_message(hub, sub, now_s);
-    if (m != NULL)
-        http_stream_send_latest(sub->stream, m);
-    pt_shared_unref(m);
+    live_hub_add(hub, sub);
+    live_hub_want(hub, sub);
     return WEB_DONE;
 }

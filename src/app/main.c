@@ -2,43 +2,81 @@
 /*
  * main.c -- PlanetTracker's entry point: read the configuration, open the
  * ephemeris, build the web application, serve until SIGINT or SIGTERM, then
- * stop gracefully (in-flight requests finish) and release everything.
+ * stop gracefully and release everything.
+ *
+ * Signals: SIGTERM or SIGINT stops accepting, lets what was received finish,
+ * ends live streams with a goodbye and exits within --graceful-timeout-ms
+ * whatever the clients do; a second one exits at once. SIGHUP is logged and
+ * ignored (a reload needs the master/worker runtime, not built yet): it must
+ * never kill the server. Cleanup hooks run in reverse order of start.
  */
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "app/app.h"
+
+/* libuv's thread pool; one thread stays free of request jobs for the live rounds. */
+#define POOL_THREADS "4"
 
 struct main_ctx {
     uv_loop_t *loop;
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_signal_t sighup;
     struct app_state state;
     bool stopping;
 };
 
-/* data is the web app (the server's request data); nothing to do but say so. */
+static void close_signals(struct main_ctx *m)
+{
+    uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
+    uv_close((uv_handle_t *)&m->sighup, NULL);
+}
+
+/* data is the main context (the stop callback's); the signal handles may close now. */
 static void on_server_stopped(void *data)
 {
-    (void)data;
+    struct main_ctx *m = data;
     pt_log_info("stopped");
+    close_signals(m);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct main_ctx *m = sig->data;
+    if (signum == SIGHUP) {
+        pt_log_warn("SIGHUP: ignored (no reload without the worker runtime; use SIGTERM and "
+                    "a restart to reload)");
+        return;
+    }
     if (m->stopping) {
-        pt_log_warn("second signal: exiting now");
-        exit(1);
+        pt_log_warn("signal %d again: exiting now", signum);
+        _exit(1);
     }
     m->stopping = true;
-    pt_log_info("signal %d: finishing in-flight requests", signum);
-    uv_close((uv_handle_t *)&m->sigint, NULL);
-    uv_close((uv_handle_t *)&m->sigterm, NULL);
+    pt_log_info("signal %d: finishing what was received (at most %llu ms)", signum,
+                (unsigned long long)m->state.cfg->graceful_timeout_ms);
     live_hub_stop(m->state.live);
-    http_server_stop(m->state.server, on_server_stopped);
+    http_server_stop(m->state.server, on_server_stopped, m);
+}
+
+static void free_live(void *data)
+{
+    live_hub_free(data);
+}
+
+static void free_riseset(void *data)
+{
+    riseset_cache_free(data);
+}
+
+static void free_microcache(void *data)
+{
+    microcache_free(data);
 }
 
 /* Thousands of live subscribers need descriptors: raise the soft limit to the hard one. */
@@ -64,6 +102,8 @@ static int make_session_key(const struct app_config *cfg, struct web_session_key
 static int serve(const struct app_config *cfg)
 {
     struct main_ctx m = {0};
+    /* Before the loop exists: libuv sizes its pool on first use. */
+    setenv("UV_THREADPOOL_SIZE", POOL_THREADS, 0);
     m.loop = uv_default_loop();
     m.state.cfg = cfg;
     m.state.started_unix_s = pt_clock_unix_s();
@@ -83,6 +123,14 @@ static int serve(const struct app_config *cfg)
     wcfg.static_dir = cfg->static_dir;
     wcfg.session_max_age_s = 30 * 24 * 3600;
     wcfg.access_log = cfg->access_log;
+    wcfg.cookie_secure = cfg->cookie_secure;
+    wcfg.trust_proxy = cfg->trust_proxy;
+    wcfg.max_streams_per_client = cfg->max_streams_per_client;
+    wcfg.executor_max_pending = cfg->executor_max_pending;
+    wcfg.executor_max_per_client = cfg->executor_max_per_client;
+    const char *pool = getenv("UV_THREADPOOL_SIZE");
+    long threads = pool != NULL ? strtol(pool, NULL, 10) : 4;
+    wcfg.executor_threads = threads > 1 ? (size_t)threads - 1 : 1;
     wcfg.data = &m.state;
     struct web_app *app = NULL;
     if (make_session_key(cfg, &wcfg.session_key) < 0) {
@@ -103,27 +151,41 @@ static int serve(const struct app_config *cfg)
     hcfg.port = cfg->port;
     hcfg.head_timeout_ms = cfg->head_timeout_ms;
     hcfg.idle_timeout_ms = cfg->idle_timeout_ms;
+    hcfg.graceful_timeout_ms = cfg->graceful_timeout_ms;
     hcfg.max_body_bytes = cfg->max_body_bytes;
     hcfg.stall_timeout_ms = cfg->stall_timeout_ms;
+    hcfg.max_connections = cfg->max_connections;
+    /* Behind a proxy every connection comes from the proxy: no per-address cap. */
+    hcfg.max_conns_per_peer = cfg->trust_proxy ? 0 : cfg->max_conns_per_peer;
+    hcfg.default_headers = web_app_default_headers();
     hcfg.on_request = web_app_handle;
     hcfg.data = app;
     rc = http_server_start(m.loop, &hcfg, &m.state.server);
     if (rc < 0) {
         pt_log_error("cannot listen on %s:%d: %s", cfg->host, cfg->port, uv_strerror(rc));
-        uv_run(m.loop, UV_RUN_DEFAULT); /* let the failed listener finish closing */
         rc = 1;
         goto out_free_app;
     }
-    m.state.live = live_hub_new(m.loop, &m.state);
+    struct live_config lcfg = {
+        .ws_observe_per_s = cfg->ws_observe_per_s,
+        .build_budget_ms = 800,
+    };
+    /* Started in this order; the cleanup hooks undo it in reverse. */
+    m.state.live = live_hub_new(m.loop, &m.state, &lcfg);
+    web_app_on_cleanup(app, free_live, m.state.live);
     m.state.riseset = riseset_cache_new();
+    web_app_on_cleanup(app, free_riseset, m.state.riseset);
     struct app_now_cache now_cache = {0};
     m.state.now = &now_cache;
     m.state.microcache = cfg->no_microcache ? NULL : microcache_new();
+    web_app_on_cleanup(app, free_microcache, m.state.microcache);
     uv_signal_init(m.loop, &m.sigint);
     uv_signal_init(m.loop, &m.sigterm);
-    m.sigint.data = m.sigterm.data = &m;
+    uv_signal_init(m.loop, &m.sighup);
+    m.sigint.data = m.sigterm.data = m.sighup.data = &m;
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m.sighup, on_signal, SIGHUP);
     pt_log_info("PlanetTracker %s listening on http://%s:%d/", APP_VERSION, cfg->host,
                 http_server_port(m.state.server));
 
@@ -131,10 +193,8 @@ static int serve(const struct app_config *cfg)
     rc = 0;
     if (uv_loop_close(m.loop) != 0)
         pt_log_warn("handles still open at exit");
+    web_app_cleanup(app);
 
-    live_hub_free(m.state.live);
-    riseset_cache_free(m.state.riseset);
-    microcache_free(m.state.microcache);
 out_free_app:
     web_app_free(app);
 out_free_astro:

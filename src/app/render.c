@@ -20,25 +20,32 @@ void app_render_event(struct web_json *j, const char *key, const struct astro_ti
     web_json_cstring(j, iso);
 }
 
-int app_render_body(struct web_json *j, const struct app_state *st, enum astro_body body,
-                    const struct astro_position *p, const struct app_observer *obs,
-                    const struct astro_time *t)
+int app_body_info_get(const struct app_state *st, enum astro_body body,
+                      const struct astro_time *t, const struct astro_observer *obs,
+                      struct app_body_info *out)
 {
-    struct astro_details d;
-    struct astro_riseset rs;
     /*
      * Near the ends of the ephemeris range the position exists but the search
      * window of the next events (or a cache step) does not: those fields become
      * null rather than the whole answer failing.
      */
-    int drc = astro_details_compute(st->astro, body, t, &d);
-    if (drc < 0 && drc != PT_E_RANGE)
-        return drc;
-    int rrc = st->riseset != NULL
-                  ? riseset_cache_get(st->riseset, st->astro, body, t, &obs->astro, &rs)
-                  : astro_riseset_next(st->astro, body, t, &obs->astro, &rs);
-    if (rrc < 0 && rrc != PT_E_RANGE)
-        return rrc;
+    out->details_rc = astro_details_compute(st->astro, body, t, &out->details);
+    if (out->details_rc < 0 && out->details_rc != PT_E_RANGE)
+        return out->details_rc;
+    out->events_rc =
+        st->riseset != NULL
+            ? riseset_cache_get(st->riseset, st->astro, body, t, obs, &out->events)
+            : astro_riseset_next(st->astro, body, t, obs, &out->events);
+    if (out->events_rc < 0 && out->events_rc != PT_E_RANGE)
+        return out->events_rc;
+    return 0;
+}
+
+void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p,
+                     const struct app_body_info *info)
+{
+    const struct astro_details *d = &info->details;
+    bool have_details = info->details_rc >= 0;
     WEB_JSON_KEY(j, "name");
     web_json_cstring(j, astro_body_name(body));
     WEB_JSON_KEY(j, "az");
@@ -55,36 +62,31 @@ int app_render_body(struct web_json *j, const struct app_state *st, enum astro_b
     web_json_double(j, p->distance_au);
     WEB_JSON_KEY(j, "above_horizon");
     web_json_bool(j, p->alt_deg > 0);
-    if (drc < 0) {
-        d.magnitude = d.phase = d.elongation_deg = NAN; /* rendered as null */
-        d.constellation[0] = '\0';
-        d.constellation_name = NULL;
-    }
+    /* Unavailable details are rendered as null. */
     WEB_JSON_KEY(j, "magnitude");
-    web_json_double(j, d.magnitude);
+    web_json_double(j, have_details ? d->magnitude : NAN);
     WEB_JSON_KEY(j, "phase");
-    web_json_double(j, d.phase);
+    web_json_double(j, have_details ? d->phase : NAN);
     WEB_JSON_KEY(j, "elongation");
-    web_json_double(j, d.elongation_deg);
+    web_json_double(j, have_details ? d->elongation_deg : NAN);
     WEB_JSON_KEY(j, "constellation");
-    if (drc < 0)
-        web_json_null(j);
+    if (have_details)
+        web_json_cstring(j, d->constellation);
     else
-        web_json_cstring(j, d.constellation);
+        web_json_null(j);
     WEB_JSON_KEY(j, "constellation_name");
-    if (drc < 0)
-        web_json_null(j);
+    if (have_details)
+        web_json_cstring(j, d->constellation_name);
     else
-        web_json_cstring(j, d.constellation_name);
-    if (rrc < 0) {
-        rs.rise.jd_ut1 = rs.transit.jd_ut1 = rs.set.jd_ut1 = NAN;
-    }
-    app_render_event(j, "rise", &rs.rise);
-    app_render_event(j, "transit", &rs.transit);
-    app_render_event(j, "set", &rs.set);
+        web_json_null(j);
+    static const struct astro_time none = {.jd_ut1 = NAN};
+    bool have_events = info->events_rc >= 0;
+    app_render_event(j, "rise", have_events ? &info->events.rise : &none);
+    app_render_event(j, "transit", have_events ? &info->events.transit : &none);
+    app_render_event(j, "set", have_events ? &info->events.set : &none);
     WEB_JSON_KEY(j, "status");
-    web_json_cstring(j, rrc < 0 ? "outside_ephemeris_range" : astro_rise_status_name(rs.status));
-    return 0;
+    web_json_cstring(j, have_events ? astro_rise_status_name(info->events.status)
+                                    : "outside_ephemeris_range");
 }
 
 static void render_observer(struct web_json *j, const struct app_observer *obs)
@@ -124,14 +126,11 @@ void app_render_context(struct web_json *j, const struct app_state *st,
     render_observer(j, obs);
 }
 
-int app_render_sky(struct web_json *j, const struct app_state *st, const struct app_observer *obs,
-                   const struct astro_time *t, unsigned bodies)
+void app_render_sky_from(struct web_json *j, const struct app_state *st,
+                         const struct app_observer *obs, const struct astro_time *t,
+                         unsigned bodies, const struct astro_position pos[ASTRO_BODY_COUNT],
+                         const struct app_body_info info[ASTRO_BODY_COUNT])
 {
-    /* One batch: sidereal time and the observer's vector once for all bodies. */
-    struct astro_position pos[ASTRO_BODY_COUNT];
-    int rc = astro_position_compute_all(st->astro, t, &obs->astro, pos);
-    if (rc < 0)
-        return rc;
     web_json_object_begin(j);
     app_render_context(j, st, obs, t);
     WEB_JSON_KEY(j, "bodies");
@@ -140,12 +139,27 @@ int app_render_sky(struct web_json *j, const struct app_state *st, const struct 
         if (!(bodies & (1u << b)))
             continue;
         web_json_object_begin(j);
-        rc = app_render_body(j, st, (enum astro_body)b, &pos[b], obs, t);
-        if (rc < 0)
-            return rc;
+        app_render_body(j, (enum astro_body)b, &pos[b], &info[b]);
         web_json_object_end(j);
     }
     web_json_array_end(j);
     web_json_object_end(j);
+}
+
+int app_render_sky(struct web_json *j, const struct app_state *st, const struct app_observer *obs,
+                   const struct astro_time *t, unsigned bodies)
+{
+    /* One batch: sidereal time and the observer's vector once for all bodies. */
+    struct astro_position pos[ASTRO_BODY_COUNT];
+    int rc = astro_position_compute_all(st->astro, t, &obs->astro, pos);
+    if (rc < 0)
+        return rc;
+    struct app_body_info info[ASTRO_BODY_COUNT];
+    for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
+        if ((bodies & (1u << b)) &&
+            (rc = app_body_info_get(st, (enum astro_body)b, t, &obs->astro, &info[b])) < 0)
+            return rc;
+    }
+    app_render_sky_from(j, st, obs, t, bodies, pos, info);
     return 0;
 }

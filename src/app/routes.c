@@ -26,6 +26,7 @@ static const struct {
 int app_routes_add(struct web_app *app)
 {
     web_app_use(app, web_mw_access_log);
+    web_app_use(app, web_mw_origin);
     web_app_use(app, web_mw_static);
     for (size_t i = 0; i < PT_ARRAY_SIZE(routes); i++) {
         int rc = web_app_route(app, routes[i].method, routes[i].pattern, routes[i].name,

@@ -58,8 +58,6 @@ static void free_conn(struct http_conn *conn)
         pt_shared_unref(conn->stream->latest_flight);
         free(conn->stream);
         server->stats.streams--;
-        if (conn->peer_entry != NULL)
-            conn->peer_entry->streams--;
     }
     if (conn->peer_entry != NULL) {
         conn->peer_entry->conns--;
@@ -874,13 +872,8 @@ int http_stream_start(struct http_request *req, int status, const char *content_
             free_conn(conn);
         return PT_E_CLOSED;
     }
-    if (req->is_head) {
+    if (req->is_head)
         keep_alive = answer_keeps_alive(conn);
-    } else if (conn->peer_entry != NULL &&
-               conn->peer_entry->streams >= conn->server->cfg.max_streams_per_peer) {
-        conn->server->stats.refused_streams++;
-        return PT_E_PEER_LIMIT;
-    }
     size_t before = conn->out.len;
     int rc = append_head(conn, status, content_type, NO_LENGTH, keep_alive,
                          req->is_head && req->head.minor_version == 0, te);
@@ -909,8 +902,6 @@ int http_stream_start(struct http_request *req, int status, const char *content_
     s->chunked = chunked;
     conn->stream = s;
     conn->server->stats.streams++;
-    if (conn->peer_entry != NULL)
-        conn->peer_entry->streams++;
     /* The request is over; the connection keeps only what a stream needs. */
     release_request(conn);
     http__arena_give(conn->server, conn->arena);
@@ -1179,7 +1170,7 @@ void http__conn_start(struct http_server *server, struct http_conn *conn,
         return;
     }
     struct http_peer *peer = http__peer_get(server, peer_id);
-    if (peer->conns >= cfg->max_conns_per_peer) {
+    if (cfg->max_conns_per_peer > 0 && peer->conns >= cfg->max_conns_per_peer) {
         server->stats.refused_peer++;
         http__peer_release(server, peer);
         fail(conn, PT_E_PEER_LIMIT);

@@ -28,7 +28,7 @@ typedef void (*http_request_cb)(struct http_request *req);
 
 /*
  * Called when a stopped server has closed its last connection and been freed;
- * data is the server config's data.
+ * data is the one given to http_server_stop.
  */
 typedef void (*http_server_stop_cb)(void *data);
 
@@ -44,8 +44,8 @@ struct http_server_config {
     uint64_t graceful_timeout_ms; /* after http_server_stop, every connection is closed by then */
     size_t max_connections;     /* beyond this, new connections get 503 and are closed; lowered
                                    at start to what the descriptor limit allows */
-    size_t max_conns_per_peer;  /* per client address (IPv6: per /64); beyond it 429 */
-    size_t max_streams_per_peer; /* live streams per client address; see http_stream_start */
+    size_t max_conns_per_peer;  /* per client address (IPv6: per /64); beyond it 429;
+                                   0: no limit (behind a proxy every client is the proxy) */
     uint64_t stall_timeout_ms;  /* a stream whose write makes no progress this long is closed */
     struct pt_str default_headers; /* complete header lines added to every answer and stream
                                       head ("X-Content-Type-Options: nosniff\r\n"); borrowed,
@@ -78,7 +78,6 @@ struct http_server_stats {
     uint64_t accepted;             /* connections accepted, all time */
     uint64_t refused_capacity;     /* answered 503: max_connections reached */
     uint64_t refused_peer;         /* answered 429: max_conns_per_peer reached */
-    uint64_t refused_streams;      /* streams refused: max_streams_per_peer reached */
     uint64_t refused_emfile;       /* closed unanswered: out of file descriptors */
     uint64_t aborted;              /* requests whose connection closed before the answer */
 };
@@ -107,10 +106,10 @@ void http_server_stats(const struct http_server *server, struct http_server_stat
  * through their on_shutdown handler. Whatever the clients do, every connection
  * is closed cfg->graceful_timeout_ms after this call (requests still running on
  * other threads are abandoned at that point: their connection is closed and
- * their answer discarded when it comes). Then cb runs and the server is freed.
- * cb runs exactly once, later, on the loop. A second call does nothing.
+ * their answer discarded when it comes). Then the server is freed and cb(data)
+ * runs, exactly once, later, on the loop. A second call does nothing.
  */
-void http_server_stop(struct http_server *server, http_server_stop_cb cb);
+void http_server_stop(struct http_server *server, http_server_stop_cb cb, void *data);
 
 /*
  * Answer a request. status: 100..599 (not 1xx in practice). extra_headers:
@@ -197,9 +196,7 @@ struct http_stream_handlers {
  * A HEAD request gets the same head (no Content-Length: the length is not known)
  * and no stream: the request is answered, 0 is returned and *out is NULL.
  *
- * Returns 0 and *out; PT_E_PEER_LIMIT when the client's address already holds
- * cfg.max_streams_per_peer streams (nothing is sent and req is still the
- * caller's to answer); PT_E_NOMEM (the connection is then closed, req is
+ * Returns 0 and *out; PT_E_NOMEM (the connection is then closed, req is
  * released and on_close is not called); or PT_E_CLOSED when the connection had
  * already closed (req is released). Loop thread.
  */

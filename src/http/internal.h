@@ -44,7 +44,6 @@ struct http_peer {
     struct http_peer *next;       /* bucket chain */
     uint64_t id;                  /* the address as a number (see http_request.peer_id) */
     uint32_t conns;               /* counted connections */
-    uint32_t streams;             /* of which streams */
 };
 
 /* A connection taken over as a stream (SSE, WebSocket). Owned by its connection. */
@@ -120,6 +119,7 @@ struct http_server {
     bool stopping;
     uint64_t stop_deadline_ms;    /* loop time by which everything is closed, when stopping */
     http_server_stop_cb stop_cb;
+    void *stop_data;
     uint64_t hash_seed;           /* random per server: peer buckets are not steerable */
     struct http_server_stats stats;
     uint64_t refused_logged;      /* refusals already reported in the log */

@@ -42,7 +42,6 @@ void http_server_config_init(struct http_server_config *cfg)
     cfg->graceful_timeout_ms = 20 * 1000;
     cfg->max_connections = 100000;
     cfg->max_conns_per_peer = 256;
-    cfg->max_streams_per_peer = 64;
     cfg->stall_timeout_ms = 30 * 1000;
 }
 
@@ -157,7 +156,7 @@ struct http_peer *http__peer_get(struct http_server *server, uint64_t id)
 
 void http__peer_release(struct http_server *server, struct http_peer *peer)
 {
-    if (peer->conns > 0 || peer->streams > 0)
+    if (peer->conns > 0)
         return;
     for (struct http_peer **pp = &server->peers[peer_bucket(server, peer->id)]; *pp != NULL;
          pp = &(*pp)->next) {
@@ -198,7 +197,7 @@ static void maybe_finish_stop(struct http_server *server)
     if (server->reserve_fd >= 0)
         close(server->reserve_fd);
     http_server_stop_cb cb = server->stop_cb;
-    void *data = server->cfg.data;
+    void *data = server->stop_data;
     free(server);
     if (cb != NULL)
         cb(data);
@@ -242,12 +241,13 @@ static void on_stop_timer(uv_timer_t *timer)
                     (unsigned long long)server->cfg.graceful_timeout_ms, n);
 }
 
-void http_server_stop(struct http_server *server, http_server_stop_cb cb)
+void http_server_stop(struct http_server *server, http_server_stop_cb cb, void *data)
 {
     if (server->stopping)
         return;
     server->stopping = true;
     server->stop_cb = cb;
+    server->stop_data = data;
     uv_update_time(server->loop);
     server->stop_deadline_ms = uv_now(server->loop) + server->cfg.graceful_timeout_ms;
     close_server_handle(server, (uv_handle_t *)&server->listen_poll);

@@ -30,6 +30,14 @@ void web_app_free(struct web_app *app)
 {
     if (app == NULL)
         return;
+    web_app_cleanup(app);
+    for (size_t i = 0; i < WEB_CLIENT_BUCKETS; i++) {
+        while (app->clients[i] != NULL) {
+            struct web_client *c = app->clients[i];
+            app->clients[i] = c->next;
+            free(c);
+        }
+    }
     web_router_free(app->router);
     web__static_deinit(app);
     while (app->boxes != NULL) {
@@ -63,7 +71,37 @@ void web_app_use(struct web_app *app, web_middleware_fn mw)
 
 uint64_t web_app_responses(const struct web_app *app, int status_class)
 {
-    return status_class >= 1 && status_class <= 5 ? app->responses[status_class] : 0;
+    return status_class >= 1 && status_class <= 5 ? app->stats.responses[status_class] : 0;
+}
+
+void web_app_stats(const struct web_app *app, struct web_app_stats *out)
+{
+    *out = app->stats;
+}
+
+struct pt_str web_app_default_headers(void)
+{
+    return PT_STR("X-Content-Type-Options: nosniff\r\n"
+                  "Referrer-Policy: no-referrer\r\n");
+}
+
+void web_app_on_cleanup(struct web_app *app, void (*fn)(void *data), void *data)
+{
+    struct web_cleanup *c = pt_xcalloc(1, sizeof(*c));
+    c->fn = fn;
+    c->data = data;
+    c->next = app->cleanups;
+    app->cleanups = c;
+}
+
+void web_app_cleanup(struct web_app *app)
+{
+    while (app->cleanups != NULL) {
+        struct web_cleanup *c = app->cleanups;
+        app->cleanups = c->next;
+        c->fn(c->data);
+        free(c);
+    }
 }
 
 const struct web_router *web_app_router(const struct web_app *app)
@@ -82,6 +120,8 @@ static const char *default_code(int status)
         return "not_found";
     case 405:
         return "method_not_allowed";
+    case 403:
+        return "forbidden";
     case 408:
         return "request_timeout";
     case 413:
@@ -90,6 +130,8 @@ static const char *default_code(int status)
         return "unsupported_media_type";
     case 422:
         return "unprocessable";
+    case 429:
+        return "too_many_requests";
     case 503:
         return "unavailable";
     default:
@@ -185,8 +227,19 @@ void web_header_add(struct web_ctx *ctx, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(line) - 2)
         return;
+    if (pt_str_has_prefix(pt_str_make(line, (size_t)n), PT_STR("Cache-Control:")))
+        ctx->cache_control_set = true;
     pt_buf_append(&ctx->headers, line, (size_t)n);
     pt_buf_append(&ctx->headers, "\r\n", 2);
+}
+
+void web__add_vary_headers(struct web_ctx *ctx)
+{
+    if (!ctx->session_used)
+        return;
+    if (!ctx->cache_control_set)
+        web_header_add(ctx, "Cache-Control: private");
+    web_header_add(ctx, "Vary: Cookie");
 }
 
 int web_send_static(struct web_ctx *ctx, int status, const char *content_type, struct pt_str body)
@@ -195,7 +248,8 @@ int web_send_static(struct web_ctx *ctx, int status, const char *content_type, s
         return WEB_DONE;
     ctx->sent = true;
     ctx->status = status;
-    ctx->app->responses[status / 100 < 6 ? status / 100 : 0]++;
+    ctx->app->stats.responses[status / 100 < 6 ? status / 100 : 0]++;
+    web__add_vary_headers(ctx);
     if (http_respond(ctx->req, status, content_type, pt_buf_str(&ctx->headers), body) ==
         PT_E_NOMEM)
         pt_log_warn("answer too large for the connection's output limit");
@@ -224,15 +278,28 @@ int web_send_json(struct web_ctx *ctx, int status, struct web_json *json)
 
 /* ------------------------------------------------------------- dispatch */
 
+/* OPTIONS: 204 with the methods the resource allows (RFC 9110 §9.3.7). */
+static int answer_options(struct web_ctx *ctx, const char *allow)
+{
+    web_header_add(ctx, "Allow: %s, OPTIONS", allow);
+    return web_send_static(ctx, 204, NULL, PT_STR_NULL);
+}
+
 static int route(struct web_ctx *ctx)
 {
     const struct http_request_head *head = &ctx->req->head;
+    bool options = pt_str_eq(head->method, PT_STR("OPTIONS"));
+    if (options && pt_str_eq(head->path, PT_STR("*")))
+        return answer_options(ctx, "GET, HEAD, POST"); /* the server as a whole */
     int rc = web_router_match(ctx->app->router, head->method, head->path, ctx->arena, &ctx->match);
     if (rc == PT_E_NOT_FOUND)
         return web_error(ctx, 404, "not_found", "no resource at this path");
+    if (rc == PT_E_METHOD && options)
+        return answer_options(ctx, ctx->match.allow);
     if (rc == PT_E_METHOD) {
-        web_header_add(ctx, "Allow: %s", ctx->match.allow);
-        return web_error(ctx, 405, "method_not_allowed", "allowed methods: %s", ctx->match.allow);
+        web_header_add(ctx, "Allow: %s, OPTIONS", ctx->match.allow);
+        return web_error(ctx, 405, "method_not_allowed", "allowed methods: %s, OPTIONS",
+                         ctx->match.allow);
     }
     if (rc < 0)
         return web_error(ctx, 400, "bad_path", "the request path is malformed");
@@ -293,4 +360,62 @@ void web_app_handle(struct http_request *req)
 void web__ctx_finish(struct web_ctx *ctx, int rc)
 {
     finish(ctx, rc);
+}
+
+void web__ctx_abandon(struct web_ctx *ctx)
+{
+    ctx->sent = true;
+    http_respond(ctx->req, 503, NULL, PT_STR_NULL, PT_STR_NULL);
+}
+
+/* ------------------------------------------------------------- origin */
+
+/* host[:port] without the default port of the scheme, for comparing authorities. */
+static struct pt_str strip_default_port(struct pt_str authority, bool https)
+{
+    struct pt_str port = https ? PT_STR(":443") : PT_STR(":80");
+    if (authority.len > port.len &&
+        memcmp(authority.ptr + authority.len - port.len, port.ptr, port.len) == 0)
+        authority.len -= port.len;
+    return authority;
+}
+
+/* Whether a serialized origin ("https://host:port") is this server's own. */
+static bool origin_is_own(const struct web_ctx *ctx, struct pt_str origin)
+{
+    bool https;
+    if (pt_str_has_prefix(origin, PT_STR("https://"))) {
+        https = true;
+        origin = pt_str_make(origin.ptr + 8, origin.len - 8);
+    } else if (pt_str_has_prefix(origin, PT_STR("http://"))) {
+        https = false;
+        origin = pt_str_make(origin.ptr + 7, origin.len - 7);
+    } else {
+        return false;
+    }
+    if (ctx->app->cfg.trust_proxy && https != web_request_is_https(ctx))
+        return false;
+    struct pt_str own = ctx->req->head.authority;
+    if (own.len == 0)
+        return false;
+    /* The scheme of our own authority is unknown without a proxy: the origin's decides. */
+    return pt_str_eq_nocase(strip_default_port(origin, https), strip_default_port(own, https));
+}
+
+int web_mw_origin(struct web_ctx *ctx)
+{
+    const struct http_request_head *head = &ctx->req->head;
+    bool safe = pt_str_eq(head->method, PT_STR("GET")) || pt_str_eq(head->method, PT_STR("HEAD")) ||
+                pt_str_eq(head->method, PT_STR("OPTIONS"));
+    if (safe && !head->upgrade)
+        return WEB_NEXT;
+    struct pt_str origin = web_header(ctx, "Origin");
+    struct pt_str site = web_header(ctx, "Sec-Fetch-Site");
+    bool cross = site.ptr != NULL && pt_str_eq_nocase(site, PT_STR("cross-site"));
+    if (!cross && (origin.ptr == NULL || origin_is_own(ctx, origin)))
+        return WEB_NEXT;
+    ctx->app->stats.origin_refused++;
+    return web_error(ctx, 403, "cross_origin",
+                     "requests from another site may not change anything here (Origin %.*s)",
+                     (int)PT_MIN(origin.len, 200), origin.ptr != NULL ? origin.ptr : "");
 }

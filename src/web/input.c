@@ -221,8 +221,26 @@ int web_body_form(struct web_ctx *ctx, struct web_form *out)
 
 /* ------------------------------------------------------------- session */
 
+bool web_request_is_https(const struct web_ctx *ctx)
+{
+    if (!ctx->app->cfg.trust_proxy)
+        return false;
+    struct pt_str proto = web_header(ctx, "X-Forwarded-Proto");
+    if (proto.ptr != NULL)
+        return pt_str_eq_nocase(pt_str_trim(proto), PT_STR("https"));
+    /* RFC 7239: Forwarded: for=...;proto=https (the first element is enough here). */
+    struct pt_str fwd = web_header(ctx, "Forwarded");
+    for (size_t i = 0; fwd.ptr != NULL && i + 11 <= fwd.len; i++) {
+        if ((i == 0 || fwd.ptr[i - 1] == ';' || fwd.ptr[i - 1] == ' ' || fwd.ptr[i - 1] == ',') &&
+            pt_str_eq_nocase(pt_str_make(fwd.ptr + i, 6), PT_STR("proto=")))
+            return pt_str_eq_nocase(pt_str_make(fwd.ptr + i + 6, 5), PT_STR("https"));
+    }
+    return false;
+}
+
 struct pt_str web_session_get(struct web_ctx *ctx)
 {
+    ctx->session_used = true;
     if (ctx->session_loaded)
         return ctx->session;
     ctx->session_loaded = true;
@@ -246,8 +264,11 @@ int web_session_put(struct web_ctx *ctx, struct pt_str payload)
     int rc = web_session_seal(&ctx->app->cfg.session_key, payload, (int64_t)time(NULL) + max_age,
                               &token);
     if (rc == 0) {
-        web_header_add(ctx, "Set-Cookie: %s=%.*s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax",
-                       WEB_SESSION_COOKIE, (int)token.len, token.data, (long long)max_age);
+        bool secure = ctx->app->cfg.cookie_secure || web_request_is_https(ctx);
+        web_header_add(ctx, "Set-Cookie: %s=%.*s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax%s",
+                       WEB_SESSION_COOKIE, (int)token.len, token.data, (long long)max_age,
+                       secure ? "; Secure" : "");
+        ctx->session_used = true;
         ctx->session_loaded = true;
         ctx->session = pt_str_make(pt_arena_strndup(ctx->arena, payload.ptr, payload.len),
                                    payload.len);

@@ -125,11 +125,28 @@ static int read_disk_copy(struct web_ctx *ctx, const char *dir, const char *name
     return rc;
 }
 
+/*
+ * The page's own policy: scripts, styles, images and connections from this
+ * origin only (no inline script), never framed, geolocation for itself only.
+ */
+static void add_page_policy(struct web_ctx *ctx, const char *mime)
+{
+    if (strncmp(mime, "text/html", 9) != 0)
+        return;
+    web_header_add(ctx, "Content-Security-Policy: default-src 'self'; script-src 'self'; "
+                        "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                        "font-src 'self'; object-src 'none'; base-uri 'none'; "
+                        "form-action 'self'; frame-ancestors 'none'");
+    web_header_add(ctx, "X-Frame-Options: DENY");
+    web_header_add(ctx, "Permissions-Policy: geolocation=(self), camera=(), microphone=()");
+}
+
 int web_static_serve(struct web_ctx *ctx, struct pt_str name)
 {
     const struct web_static_file *f = find_file(ctx->app, name);
     if (f == NULL)
         return web_error(ctx, 404, "not_found", "no such static file");
+    add_page_policy(ctx, f->mime);
     const char *dir = ctx->app->cfg.static_dir;
     if (dir != NULL) {
         /* Development: always fresh from disk, never cached. */
@@ -141,7 +158,6 @@ int web_static_serve(struct web_ctx *ctx, struct pt_str name)
     }
     web_header_add(ctx, "ETag: %s", f->etag);
     web_header_add(ctx, "Cache-Control: public, max-age=300");
-    web_header_add(ctx, "X-Content-Type-Options: nosniff");
     struct pt_str inm = web_header(ctx, "If-None-Match");
     if (inm.ptr != NULL && etag_matches(inm, f->etag))
         return web_send_static(ctx, 304, NULL, PT_STR_NULL);
@@ -154,9 +170,13 @@ int web_mw_static(struct web_ctx *ctx)
     if (!pt_str_has_prefix(path, PT_STR(STATIC_PREFIX)))
         return WEB_NEXT;
     struct pt_str method = ctx->req->head.method;
+    if (pt_str_eq(method, PT_STR("OPTIONS"))) {
+        web_header_add(ctx, "Allow: GET, HEAD, OPTIONS");
+        return web_send_static(ctx, 204, NULL, PT_STR_NULL);
+    }
     if (!pt_str_eq(method, PT_STR("GET")) && !pt_str_eq(method, PT_STR("HEAD"))) {
-        web_header_add(ctx, "Allow: GET, HEAD");
-        return web_error(ctx, 405, "method_not_allowed", "allowed methods: GET, HEAD");
+        web_header_add(ctx, "Allow: GET, HEAD, OPTIONS");
+        return web_error(ctx, 405, "method_not_allowed", "allowed methods: GET, HEAD, OPTIONS");
     }
     struct pt_str name = pt_str_make(path.ptr + strlen(STATIC_PREFIX),
                                      path.len - strlen(STATIC_PREFIX));

@@ -66,6 +66,8 @@ struct web_ctx {
     int query_rc;
     struct web_form query;
     bool session_loaded;
+    bool session_used;          /* the answer depends on the cookie (Vary: Cookie) */
+    bool cache_control_set;     /* the handler chose the answer's Cache-Control */
     struct pt_str session;      /* decrypted session payload, or empty */
     bool sent;
     uint64_t start_mono_ms;
@@ -76,7 +78,29 @@ struct web_app_config {
     struct web_session_key session_key;
     int64_t session_max_age_s;  /* cookie lifetime */
     bool access_log;
+    bool cookie_secure;         /* always mark the session cookie Secure */
+    bool trust_proxy;           /* the peer is a proxy: believe its X-Forwarded-For (the
+                                   client, for per-client limits) and X-Forwarded-Proto /
+                                   Forwarded (https: the cookie is Secure) */
+    size_t max_streams_per_client; /* live streams (SSE, WebSocket) per client; 0 = 64 */
+    size_t executor_threads;    /* executor jobs running at once; 0 = 3 (libuv's pool has 4:
+                                   one stays free for the application's own work) */
+    size_t executor_max_pending; /* jobs queued or running in total; 0 = 256; beyond: 503 */
+    size_t executor_max_per_client; /* jobs queued or running per client; 0 = 8; beyond: 429 */
     void *data;                 /* borrowed; handed to handlers as ctx->app_data */
+};
+
+/* Counters of the framework, for /metrics. */
+struct web_app_stats {
+    uint64_t responses[6];      /* answers sent, by status class (index status / 100) */
+    size_t executor_running;    /* jobs on the thread pool now */
+    size_t executor_queued;     /* jobs waiting for a thread now */
+    uint64_t executor_jobs;     /* jobs run, all time */
+    uint64_t executor_refused;  /* jobs refused (503/429), all time */
+    uint64_t executor_abandoned; /* jobs whose client went away before the answer */
+    size_t streams;             /* live streams open now */
+    uint64_t streams_refused;   /* streams refused over max_streams_per_client */
+    uint64_t origin_refused;    /* state-changing requests refused for their Origin (403) */
 };
 
 /* Create an application. cfg is copied. Never fails (aborts on heap exhaustion). */
@@ -101,6 +125,24 @@ void web_app_handle(struct http_request *req);
 /* Answers sent by the framework with a status in class (1..5 for 1xx..5xx). */
 uint64_t web_app_responses(const struct web_app *app, int status_class);
 
+/* The framework's counters. OUT: *out. */
+void web_app_stats(const struct web_app *app, struct web_app_stats *out);
+
+/*
+ * Header lines every answer carries (nosniff, referrer policy), for the http
+ * server's default_headers. Borrowed; lives as long as the program.
+ */
+struct pt_str web_app_default_headers(void);
+
+/*
+ * Register fn(data) to run at web_app_cleanup(), in reverse order of
+ * registration (what started last stops first). data is borrowed.
+ */
+void web_app_on_cleanup(struct web_app *app, void (*fn)(void *data), void *data);
+
+/* Run the cleanup hooks, last registered first; each runs once. */
+void web_app_cleanup(struct web_app *app);
+
 /* The route table, for URL reversal (borrowed). */
 const struct web_router *web_app_router(const struct web_app *app);
 
@@ -110,6 +152,15 @@ int web_next(struct web_ctx *ctx);
 /* Built-in middlewares. */
 int web_mw_access_log(struct web_ctx *ctx);
 int web_mw_static(struct web_ctx *ctx); /* serves GET/HEAD /static/... */
+
+/*
+ * Refuses with 403 a state-changing request (any method but GET, HEAD and
+ * OPTIONS, and any WebSocket upgrade) whose Origin is not this server's own
+ * (host and port compared with the Host header; the scheme too with
+ * trust_proxy), whose Origin is "null", or whose Sec-Fetch-Site is
+ * "cross-site". Requests without those headers (scripts, curl) pass.
+ */
+int web_mw_origin(struct web_ctx *ctx);
 
 /* ----------------------------------------------------------------- input */
 
@@ -133,12 +184,30 @@ int web_body_form(struct web_ctx *ctx, struct web_form *out);
 /* A request header by case-insensitive name, or PT_STR_NULL. */
 struct pt_str web_header(const struct web_ctx *ctx, const char *name);
 
+/* True when the request reached us over HTTPS (known only through a trusted proxy). */
+bool web_request_is_https(const struct web_ctx *ctx);
+
+/*
+ * The client for per-client limits: the peer address, or with trust_proxy the
+ * last address of X-Forwarded-For (the one the proxy saw) when there is one.
+ */
+uint64_t web_client_id(const struct web_ctx *ctx);
+
 /* ---------------------------------------------------------------- session */
 
-/* The decrypted session payload, or an empty slice (no, expired or tampered cookie). */
+/*
+ * The decrypted session payload, or an empty slice (no, expired or tampered
+ * cookie). From then on the answer depends on the cookie: the framework marks
+ * it "Cache-Control: private" (unless the handler set Cache-Control) and
+ * "Vary: Cookie", so no shared cache hands one visitor's answer to another.
+ */
 struct pt_str web_session_get(struct web_ctx *ctx);
 
-/* Replace the session payload: adds a Set-Cookie header to the answer. Returns 0 or PT_E_RANGE. */
+/*
+ * Replace the session payload: adds a Set-Cookie header to the answer
+ * (HttpOnly, SameSite=Lax, and Secure when the request came over HTTPS or
+ * cookie_secure is set). Returns 0 or PT_E_RANGE.
+ */
 int web_session_put(struct web_ctx *ctx, struct pt_str payload);
 
 #define WEB_SESSION_COOKIE "pt_session"
@@ -189,27 +258,131 @@ typedef int (*web_done_fn)(struct web_ctx *ctx, void *data);
 /*
  * Run work(data) on libuv's thread pool, then done(ctx, data) on the loop.
  * data is owned by the caller (allocate it from ctx->arena: it lives until the
- * answer). Returns WEB_SUSPENDED for the handler to return; or 503 with
- * ctx->error filled if the work could not be queued (then neither runs).
+ * answer). Jobs wait in one queue per client and start round-robin across
+ * clients, executor_threads at a time, so one client's many jobs delay its
+ * own, not everyone's. If the client goes away first, a job that has not
+ * started is dropped and one that has is abandoned: done is not called (the
+ * answer would not be read) and data is released with the arena.
+ *
+ * Returns WEB_SUSPENDED for the handler to return; or, with ctx->error filled
+ * and a Retry-After header added (then neither function runs): 503 when
+ * executor_max_pending jobs are queued or running, 429 when this client has
+ * executor_max_per_client of them. (A connection has at most one: requests on
+ * a connection are served one at a time.)
  */
 int web_executor_run(struct web_ctx *ctx, web_work_fn work, web_done_fn done, void *data);
+
+/* ---------------------------------------------------------------- streams */
+
+/*
+ * The handlers of a live stream (SSE or WebSocket). on_close: the stream is
+ * gone (client away, stalled reader, closed by either side, server stopped);
+ * runs exactly once, from a loop callback of its own, never from within a
+ * web_sse_* / web_ws_* call; the stream is freed when it returns. on_shutdown:
+ * the server is stopping; send a last message and close (may be NULL: the
+ * framework closes with a goodbye of its own: SSE "event: bye", WebSocket 1001).
+ */
+struct web_sse;
+struct web_ws;
+
+struct web_sse_handlers {
+    void (*on_close)(struct web_sse *sse);
+    void (*on_shutdown)(struct web_sse *sse);
+};
 
 /* ---------------------------------------------------------------- SSE */
 
 /*
  * Answer with a Server-Sent Events stream (text/event-stream, no-cache,
  * X-Accel-Buffering: no, chunked). The request is over when this returns:
- * ctx must not be used afterwards except to return its result. Returns
- * WEB_DONE and *out, or a negative error (the connection is then closed).
+ * ctx must not be used afterwards except to return its result.
+ *
+ * Returns WEB_DONE and *out; for a HEAD request, WEB_DONE with *out NULL (the
+ * head was sent, no stream); or an error status with ctx->error filled and
+ * nothing sent: 429 (with Retry-After) when the client already holds
+ * max_streams_per_client streams. A connection that fails meanwhile gives
+ * WEB_DONE with *out NULL.
  */
-int web_sse_start(struct web_ctx *ctx, const struct http_stream_handlers *handlers, void *data,
-                  struct http_stream **out);
+int web_sse_start(struct web_ctx *ctx, const struct web_sse_handlers *handlers, void *data,
+                  struct web_sse **out);
+
+/* The data given to web_sse_start (borrowed). */
+void *web_sse_data(const struct web_sse *sse);
 
 /*
- * Append one event: an optional "event:" line, one "data:" line per line of
- * data, and the blank line. Returns 0 or PT_E_NOMEM.
+ * Send one event that must not be dropped (copied): an optional "event:" line,
+ * one "data:" line per line of data, the blank line. event NULL: none. Returns
+ * 0, or PT_E_NOMEM when the bounded backlog is full (close the stream), or
+ * PT_E_CLOSED.
+ */
+int web_sse_send(struct web_sse *sse, const char *event, struct pt_str data);
+
+/* Send a comment line (": text"), e.g. a keep-alive. Same returns. */
+int web_sse_comment(struct web_sse *sse, struct pt_str text);
+
+/* An event as a shareable message (one reference), for web_sse_send_latest. */
+struct pt_shared *web_sse_event_new(const char *event, struct pt_str data);
+
+/*
+ * Offer the newest message (reference taken): while the client is slow only
+ * the newest waits, older ones are dropped. Returns true if one was dropped.
+ */
+bool web_sse_send_latest(struct web_sse *sse, struct pt_shared *event);
+
+/* Flush, end the stream and close; on_close follows. */
+void web_sse_close(struct web_sse *sse);
+
+/*
+ * Append one event to out (the framing of web_sse_send). Returns 0 or
+ * PT_E_NOMEM.
  */
 int web_sse_format(struct pt_buf *out, const char *event, struct pt_str data);
+
+/* ---------------------------------------------------------------- WebSocket */
+
+struct web_ws_handlers {
+    /* A complete message (text is valid UTF-8; binary as received). */
+    void (*on_message)(struct web_ws *ws, struct pt_str data, bool binary);
+    void (*on_close)(struct web_ws *ws);    /* as for web_sse_handlers */
+    void (*on_shutdown)(struct web_ws *ws); /* NULL: close with 1001 "server shutting down" */
+};
+
+/*
+ * Accept a WebSocket upgrade (RFC 6455): check the handshake, answer 101 and
+ * keep the connection, handling frames, fragments, ping/pong and the closing
+ * handshake; the application sees whole messages only, each at most
+ * max_message_bytes (larger: closed with 1009). The request is over when this
+ * returns (as for web_sse_start).
+ *
+ * Returns WEB_DONE and *out; or an error status with ctx->error filled and
+ * nothing sent: 400 for a malformed handshake, 426 (with Sec-WebSocket-Version)
+ * for another version, 429 over max_streams_per_client. A connection that fails
+ * meanwhile gives WEB_DONE with *out NULL.
+ */
+int web_ws_accept(struct web_ctx *ctx, size_t max_message_bytes,
+                  const struct web_ws_handlers *handlers, void *data, struct web_ws **out);
+
+/* The data given to web_ws_accept (borrowed). */
+void *web_ws_data(const struct web_ws *ws);
+
+/* The client of the stream (web_client_id of its upgrade request). */
+uint64_t web_ws_client_id(const struct web_ws *ws);
+
+/* Send a text message that must not be dropped (copied). Returns as web_sse_send. */
+int web_ws_send_text(struct web_ws *ws, struct pt_str text);
+
+/* A text message as a shareable frame (one reference), for web_ws_send_latest. */
+struct pt_shared *web_ws_text_new(struct pt_str text);
+
+/* Offer the newest frame; as web_sse_send_latest. */
+bool web_ws_send_latest(struct web_ws *ws, struct pt_shared *frame);
+
+/*
+ * Start the closing handshake with code and reason (NUL-terminated, at most
+ * 123 bytes; may be NULL), then close; on_close follows. A second call does
+ * nothing.
+ */
+void web_ws_close(struct web_ws *ws, uint16_t code, const char *reason);
 
 /* MIME type for a file name by extension ("application/octet-stream" if unknown). */
 const char *web_mime_type(const char *path);
