@@ -39,26 +39,27 @@ enum {
     CC_TCHAR = 1, /* token character (RFC 9110 §5.6.2) */
     CC_VCHAR = 2, /* visible ASCII 0x21..0x7E: request-target characters */
     CC_FIELD = 4, /* field value byte: VCHAR, SP, HTAB or obs-text 0x80..0xFF */
+    CC_HOST = 8,  /* reg-name byte other than '%': unreserved / sub-delims (RFC 3986) */
 };
 
 /* One entry per byte value; the unit test checks every entry against the RFCs. */
 static const uint8_t char_class[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, /* 0x00 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
-    4, 7, 6, 7, 7, 7, 7, 7, 6, 6, 7, 7, 6, 7, 7, 6, /* 0x20 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, /* 0x30 */
-    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, /* 0x40 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 7, 7, /* 0x50 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, /* 0x60 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 7, 6, 7, 0, /* 0x70 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x80 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x90 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xa0 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xb0 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xc0 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xd0 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xe0 */
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xf0 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  0,  0,  0,  0,  0,  /* 0x00 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
+    4,  15, 6,  7,  15, 7,  15, 15, 14, 14, 15, 15, 14, 15, 15, 6,  /* 0x20 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  14, 6,  14, 6,  6,  /* 0x30 */
+    6,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x40 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  6,  6,  7,  15, /* 0x50 */
+    7,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x60 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  7,  6,  15, 0,  /* 0x70 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x80 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x90 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xa0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xb0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xc0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xd0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xe0 */
+    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xf0 */
 };
 
 static inline bool has_class(char c, uint8_t cls)
@@ -146,8 +147,212 @@ static inline size_t skip_field_chars(const char *buf, size_t p, size_t end)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Authority                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Check s[0..n) as an RFC 3986 authority without userinfo: uri-host [":" port].
+ * With whole false, s is only the beginning of an authority (the rest has not
+ * arrived) and the answer is whether some continuation could still be valid.
+ * The check is one left-to-right pass that fails at the first byte no valid
+ * authority can have there, so a prefix of an invalid authority is either
+ * invalid itself or invalid only as a whole ("[::1", "%4"): that is what keeps
+ * the head parser's prefix property for absolute-form targets.
+ */
+static bool authority_ok(const char *s, size_t n, bool whole)
+{
+    size_t i = 0;
+    if (n > 0 && s[0] == '[') {
+        /* IP-literal, checked for structure only (not for a well-formed address). */
+        i = 1;
+        if (i < n && (s[i] | 0x20) == 'v') {
+            /* IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) */
+            size_t h0 = ++i;
+            while (i < n && hex_value(s[i]) >= 0)
+                i++;
+            if (i == n)
+                return !whole;
+            if (s[i] != '.' || i == h0)
+                return false;
+            size_t r0 = ++i;
+            while (i < n && (has_class(s[i], CC_HOST) || s[i] == ':'))
+                i++;
+            if (i == n)
+                return !whole;
+            if (s[i] != ']' || i == r0)
+                return false;
+        } else {
+            /* IPv6address: hex digits, ':' and '.' (an embedded IPv4), one ':' at least. */
+            bool colon = false;
+            while (i < n && (hex_value(s[i]) >= 0 || s[i] == ':' || s[i] == '.')) {
+                colon |= s[i] == ':';
+                i++;
+            }
+            if (i == n)
+                return !whole;
+            if (s[i] != ']' || !colon)
+                return false;
+        }
+        i++;
+    } else {
+        /* reg-name (IPv4address is one too): unreserved, sub-delims and pct-encoded. */
+        for (;;) {
+            while (i < n && has_class(s[i], CC_HOST))
+                i++;
+            if (i == n || s[i] != '%')
+                break;
+            if ((i + 1 < n && hex_value(s[i + 1]) < 0) || (i + 2 < n && hex_value(s[i + 2]) < 0))
+                return false;
+            if (n - i < 3)
+                return !whole;
+            i += 3;
+        }
+    }
+    if (i == n)
+        return true;
+    if (s[i] != ':')
+        return false;
+    for (i++; i < n; i++)
+        if ((unsigned)(unsigned char)s[i] - '0' > 9u)
+            return false;
+    return true;
+}
+
+bool http_authority_is_valid(struct pt_str authority)
+{
+    return authority_ok(authority.ptr, authority.len, true);
+}
+
+#if defined(__SSE2__)
+/*
+ * Mask of the bytes of x in lo..hi: shifting lo to -128 turns the range test
+ * into one signed compare.
+ */
+static inline __m128i in_range(__m128i x, unsigned char lo, unsigned char hi)
+{
+    __m128i y = _mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - lo)));
+    return _mm_cmplt_epi8(y, _mm_set1_epi8((char)(0x80 + hi - lo + 1)));
+}
+
+/*
+ * The Host value of nearly every request, checked 16 bytes at once: letters,
+ * digits, '-' and '.', then optionally ':' and digits. v is a header value of at
+ * most 16 bytes with 16 readable bytes at v.ptr. True means v has that form, so
+ * http_authority_is_valid(v) holds; false means "not known".
+ *
+ * Folding with | 0x20 maps the letters onto 'a'..'z' and keeps '-', '.', the
+ * digits and ':'; the only other bytes it maps into those ranges are control
+ * characters 0x0D..0x1A, which a header value cannot hold (HTAB becomes ')',
+ * out of range, so it still fails).
+ */
+static inline bool host_is_plain(struct pt_str v)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)v.ptr);
+    x = _mm_or_si128(x, _mm_set1_epi8(0x20));
+    __m128i digit = in_range(x, '0', '9');
+    __m128i name = _mm_or_si128(_mm_or_si128(in_range(x, '-', '.'), in_range(x, 'a', 'z')), digit);
+    unsigned in = (1u << v.len) - 1;
+    unsigned name_mask = (unsigned)_mm_movemask_epi8(name);
+    unsigned colon = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(':'))) & in;
+    if (colon == 0)
+        return (name_mask & in) == in;
+    unsigned host = (1u << __builtin_ctz(colon)) - 1;
+    unsigned port = in & ~(host << 1 | 1u);
+    return (name_mask & host) == host && ((unsigned)_mm_movemask_epi8(digit) & port) == port;
+}
+#endif /* __SSE2__ */
+
+/*
+ * http_authority_is_valid for a Host value inside a head that ends at head_end,
+ * with a vector fast path when the bytes after the value allow the 16-byte read.
+ */
+static bool host_value_ok(struct pt_str v, const char *head_end)
+{
+#if defined(__SSE2__)
+    if (v.len <= 16 && head_end - v.ptr >= 16 && host_is_plain(v))
+        return true;
+#else
+    (void)head_end;
+#endif
+    return authority_ok(v.ptr, v.len, true);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Request head                                                               */
 /* ------------------------------------------------------------------------ */
+
+/* Set path and query from an origin-form target t ("/..."), which ends at t + n. */
+static void split_query(const char *t, size_t n, struct http_request_head *out)
+{
+    const char *q = memchr(t, '?', n);
+    if (q != NULL) {
+        out->path = pt_str_make(t, (size_t)(q - t));
+        out->query = pt_str_make(q + 1, (size_t)(t + n - (q + 1)));
+    } else {
+        out->path = pt_str_make(t, n);
+        out->query = pt_str_make(t + n, 0);
+    }
+}
+
+/*
+ * Check an absolute-form target s[0..n): "http" ["s"] "://" authority, in any
+ * case, then an optional path-abempty and an optional "?" query (their bytes
+ * are already known to be VCHAR). With whole false, s is the part of the target
+ * received so far, and only its validity as a beginning is checked. With whole
+ * true, fills target, path, query and authority: target, path and query as for
+ * the origin-form part; an empty path reads "/", a slice of the last '/' of "://",
+ * and target is then that same "/" without a query, or the slice from '?' with
+ * one. Returns 0 or PT_E_BAD_REQUEST.
+ */
+static int scan_absolute(const char *s, size_t n, bool whole, struct http_request_head *out)
+{
+    int eos = whole ? PT_E_BAD_REQUEST : 0; /* the verdict when s ends in the prefix */
+    size_t i = 0;
+    for (; i < 4; i++) {
+        if (i == n)
+            return eos;
+        if ((s[i] | 0x20) != "http"[i]) /* exact: s holds VCHAR bytes only */
+            return PT_E_BAD_REQUEST;
+    }
+    if (i < n && (s[i] | 0x20) == 's')
+        i++;
+    size_t colon = i;
+    for (; i < colon + 3; i++) {
+        if (i == n)
+            return eos;
+        if (s[i] != "://"[i - colon])
+            return PT_E_BAD_REQUEST;
+    }
+
+    size_t a0 = i;
+    while (i < n && s[i] != '/' && s[i] != '?')
+        i++;
+    bool auth_done = i < n || whole;
+    /* RFC 9110 §4.2.1: an "http" URI with an empty host is invalid. */
+    if ((i > a0 && s[a0] == ':') || (auth_done && i == a0))
+        return PT_E_BAD_REQUEST;
+    if (!authority_ok(s + a0, i - a0, auth_done))
+        return PT_E_BAD_REQUEST;
+    if (!whole)
+        return 0;
+
+    out->authority = pt_str_make(s + a0, i - a0);
+    if (i < n && s[i] == '/') {
+        out->target = pt_str_make(s + i, n - i);
+        split_query(s + i, n - i, out);
+        return 0;
+    }
+    /* Empty path: RFC 9110 §4.2.3 makes it "/". */
+    out->path = pt_str_make(s + colon + 2, 1);
+    if (i == n) {
+        out->target = out->path;
+        out->query = pt_str_make(s + n, 0);
+    } else {
+        out->target = pt_str_make(s + i, n - i);
+        out->query = pt_str_make(s + i + 1, n - i - 1);
+    }
+    return 0;
+}
 
 /*
  * The scanners below read only buf[0..end), where end = min(len, max_head_bytes).
@@ -168,9 +373,9 @@ static int scan_version_slow(const char *buf, size_t p, size_t end, int eob,
         if (pattern[i] == '#' ? (c < '0' || c > '9') : c != pattern[i])
             return PT_E_BAD_REQUEST;
     }
-    if (buf[p + 5] != '1' || buf[p + 7] > '1')
+    if (buf[p + 5] != '1')
         return PT_E_VERSION;
-    out->minor_version = buf[p + 7] - '0';
+    out->minor_version = buf[p + 7] != '0'; /* RFC 9110 §2.5: 1.2 .. 1.9 act as 1.1 */
     *pos = p + 10;
     return 0;
 }
@@ -178,8 +383,8 @@ static int scan_version_slow(const char *buf, size_t p, size_t end, int eob,
 /*
  * Scan the request line, after any empty lines (RFC 9112 §2.2: we ignore every
  * CRLF before it; they count toward the head size). Fills method, target, path,
- * query and minor_version. Returns 0 with *pos at the first header line, or an
- * error code, or eob.
+ * query, absolute_form and minor_version, and authority for an absolute-form
+ * target. Returns 0 with *pos at the first header line, or an error code, or eob.
  */
 static int scan_request_line(const char *buf, size_t end, int eob, const struct http_limits *lim,
                              struct http_request_head *out, size_t *pos)
@@ -202,44 +407,55 @@ static int scan_request_line(const char *buf, size_t end, int eob, const struct 
         return PT_E_BAD_REQUEST;
     out->method = pt_str_make(buf + m0, p - m0);
 
-    /* Origin-form "/..." or asterisk-form "*"; absolute- and authority-form are refused. */
+    /*
+     * Origin-form "/...", asterisk-form "*" or absolute-form "http://..." (RFC 9112
+     * §3.2); authority-form, and anything else, is refused.
+     */
     size_t t0 = ++p;
     if (p == end)
         return eob;
-    if (buf[p] != '/' && buf[p] != '*')
+    char c0 = buf[p];
+    if (c0 != '/' && c0 != '*' && (c0 | 0x20) != 'h')
         return PT_E_BAD_REQUEST;
     size_t tend = end - t0 > lim->max_target_bytes ? t0 + lim->max_target_bytes : end;
     p = skip_target_chars(buf, p, tend);
-    if (p == end)
-        return eob;
-    if (buf[p] != ' ') {
+    if (p == end || buf[p] != ' ') {
+        /*
+         * An absolute-form target is judged as far as it goes, so that a bad byte in
+         * it is reported as soon as it arrives, and before "too long".
+         */
+        if (c0 != '/' && c0 != '*' && scan_absolute(buf + t0, p - t0, false, out) < 0)
+            return PT_E_BAD_REQUEST;
+        if (p == end)
+            return eob;
         /* A visible byte here means the target goes on past the limit. */
         if (p - t0 == lim->max_target_bytes && has_class(buf[p], CC_VCHAR))
             return PT_E_URI_TOO_LONG;
         return PT_E_BAD_REQUEST;
     }
     size_t tlen = p - t0;
-    out->target = pt_str_make(buf + t0, tlen);
-    if (buf[t0] == '*') {
+    out->absolute_form = false;
+    if (c0 == '/') {
+        out->target = pt_str_make(buf + t0, tlen);
+        split_query(buf + t0, tlen, out);
+    } else if (c0 == '*') {
         if (tlen != 1 || !pt_str_eq(out->method, PT_STR("OPTIONS")))
             return PT_E_BAD_REQUEST;
+        out->target = pt_str_make(buf + t0, 1);
         out->path = out->target;
         out->query = pt_str_make(buf + p, 0);
     } else {
-        const char *q = memchr(buf + t0, '?', tlen);
-        if (q != NULL) {
-            out->path = pt_str_make(buf + t0, (size_t)(q - (buf + t0)));
-            out->query = pt_str_make(q + 1, (size_t)(buf + p - (q + 1)));
-        } else {
-            out->path = out->target;
-            out->query = pt_str_make(buf + p, 0);
-        }
+        out->absolute_form = true;
+        int r = scan_absolute(buf + t0, tlen, true, out);
+        if (r < 0)
+            return r;
     }
     p++;
 
     if (end - p >= 10 && memcmp(buf + p, "HTTP/1.", 7) == 0 &&
-        (buf[p + 7] == '0' || buf[p + 7] == '1') && buf[p + 8] == '\r' && buf[p + 9] == '\n') {
-        out->minor_version = buf[p + 7] - '0';
+        (unsigned)(unsigned char)buf[p + 7] - '0' < 10u && buf[p + 8] == '\r' &&
+        buf[p + 9] == '\n') {
+        out->minor_version = buf[p + 7] != '0'; /* RFC 9110 §2.5: 1.2 .. 1.9 act as 1.1 */
         *pos = p + 10;
         return 0;
     }
@@ -343,12 +559,16 @@ static void scan_connection(struct pt_str v, struct conn_tokens *t)
     }
 }
 
-/* Derive framing and connection semantics from a complete, well-formed head. */
-static int derive_semantics(struct http_request_head *h)
+/*
+ * Derive framing and connection semantics from a complete, well-formed head
+ * that ends at head_end.
+ */
+static int derive_semantics(struct http_request_head *h, const char *head_end)
 {
     uint64_t cl = 0;
     bool has_cl = false, te = false, has_upgrade = false, expect = false;
     size_t hosts = 0;
+    struct pt_str host = PT_STR_NULL;
     struct conn_tokens conn = {false, false, false};
 
     for (size_t i = 0; i < h->num_headers; i++) {
@@ -356,8 +576,10 @@ static int derive_semantics(struct http_request_head *h)
         struct pt_str v = h->headers[i].value;
         switch (name.len) { /* cheap dispatch: only these lengths matter */
         case 4:
-            if (eq_lower(name, "host", 4))
+            if (eq_lower(name, "host", 4)) {
                 hosts++;
+                host = v;
+            }
             break;
         case 6:
             if (eq_lower(name, "expect", 6) && eq_lower(v, "100-continue", 12))
@@ -398,6 +620,10 @@ static int derive_semantics(struct http_request_head *h)
         return PT_E_BAD_REQUEST;
     if (hosts > 1 || (v11 && hosts == 0)) /* RFC 9112 §3.2 */
         return PT_E_BAD_REQUEST;
+    if (hosts == 1 && !host_value_ok(host, head_end))
+        return PT_E_BAD_REQUEST;
+    if (!h->absolute_form) /* else the target's authority wins (RFC 9112 §3.2.2) */
+        h->authority = host;
     h->content_length = has_cl ? (int64_t)cl : -1;
     h->chunked = te;
     h->keep_alive = !conn.close && (v11 || conn.keep_alive);
@@ -460,7 +686,7 @@ int http_parse_request(const char *buf, size_t len, size_t last_len,
     int n = scan_headers(buf, p, end, eob, max_headers, 0, out);
     if (n < 0)
         return n;
-    r = derive_semantics(out);
+    r = derive_semantics(out, buf + n);
     return r < 0 ? r : n;
 }
 

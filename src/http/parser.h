@@ -32,11 +32,19 @@ struct http_limits {
 #define HTTP_LIMITS_DEFAULT ((struct http_limits){16384, 8192, HTTP_MAX_HEADERS})
 
 struct http_request_head {
-    struct pt_str method; /* token, e.g. "GET" */
-    struct pt_str target; /* raw request target: path plus optional "?query" (or "*") */
-    struct pt_str path;   /* target up to the first '?' (still percent-encoded) */
-    struct pt_str query;  /* after '?', without it; empty if none */
-    int minor_version;    /* 0 or 1 (HTTP/1.x only) */
+    struct pt_str method;    /* token, e.g. "GET" */
+    struct pt_str target;    /* origin-form part of the request target: path plus
+                                optional "?query", or "*"; never a scheme or an
+                                authority ("?query" for an absolute-form target
+                                with an empty path: see http_parse_request) */
+    struct pt_str path;      /* target up to the first '?' (still percent-encoded),
+                                "/" for an empty absolute-form path; never empty */
+    struct pt_str query;     /* after '?', without it; empty if none */
+    struct pt_str authority; /* effective authority, uri-host [":" port]: the
+                                absolute-form target's, else the Host value; empty
+                                (ptr NULL) when there is neither */
+    bool absolute_form;      /* the target was received in absolute-form */
+    int minor_version;       /* 0 or 1 (HTTP/1.x only; 1.2 .. 1.9 give 1) */
     size_t num_headers;
     struct http_header headers[HTTP_MAX_HEADERS];
 
@@ -57,16 +65,39 @@ struct http_request_head {
  * terminator in bytes it has already seen.
  *
  * The grammar is RFC 9112's, strictly: one SP between the parts of the request
- * line; the target in origin-form ("/...", bytes 0x21-0x7E only) or "*" for
- * OPTIONS (absolute- and authority-form are refused with PT_E_BAD_REQUEST);
- * "HTTP/1.0" or "HTTP/1.1"; CRLF line ends only; no obs-fold; no space before a
- * colon. Empty lines (CRLF) before the request line are skipped (RFC 9112 §2.2)
- * and count in the returned length. Semantics checked once the head is complete:
- * Content-Length is 1*DIGIT up to 2^62, repeated only with the same value;
- * Transfer-Encoding must be exactly one "chunked" (any other coding or list is
- * PT_E_BAD_REQUEST, not 501), only in HTTP/1.1 and without Content-Length; an
- * HTTP/1.1 request has exactly one Host, an HTTP/1.0 request at most one.
- * Expect: 100-continue and Upgrade are honoured in HTTP/1.1 only.
+ * line; "HTTP/" DIGIT "." DIGIT as the version, where major 1 is required
+ * (PT_E_VERSION otherwise) and a minor above 1 is taken as 1 (RFC 9110 §2.5);
+ * CRLF line ends only; no obs-fold; no space before a colon. Empty lines (CRLF)
+ * before the request line are skipped (RFC 9112 §2.2) and count in the returned
+ * length.
+ *
+ * The request target (bytes 0x21-0x7E only; at most max_target_bytes as
+ * received, whatever its form) is one of (RFC 9112 §3.2):
+ *   origin-form    "/" path ["?" query]: target is all of it;
+ *   asterisk-form  "*", for OPTIONS only: target and path are "*";
+ *   absolute-form  ("http" / "https") "://" authority [path-abempty] ["?" query],
+ *                  scheme in any case, for any method: absolute_form is set,
+ *                  authority is the target's (never empty: RFC 9110 §4.2.1, and
+ *                  valid as for http_authority_is_valid, so without userinfo),
+ *                  and target, path and query describe the rest exactly as for
+ *                  an origin-form request. An empty path reads "/" (RFC 9110
+ *                  §4.2.3): path is then a one-byte slice of the '/' that ends
+ *                  "://", and target is that same "/" when there is no query,
+ *                  or the slice from the '?' ("?query", the one target not
+ *                  starting with '/') when there is one. Like every slice of
+ *                  the result these point into buf.
+ * Authority-form (CONNECT's "host:port") and any other target is
+ * PT_E_BAD_REQUEST. An absolute-form target is checked as far as it has arrived
+ * on every call, so an error in it is reported as soon as its byte arrives.
+ *
+ * Semantics checked once the head is complete: Content-Length is 1*DIGIT up to
+ * 2^62, repeated only with the same value; Transfer-Encoding must be exactly one
+ * "chunked" (any other coding or list is PT_E_BAD_REQUEST, not 501), only in
+ * HTTP/1.1 and without Content-Length; an HTTP/1.1 request has exactly one Host,
+ * an HTTP/1.0 request at most one, also with an absolute-form target (whose
+ * authority then replaces the Host value in authority, RFC 9112 §3.2.2), and a
+ * Host value must pass http_authority_is_valid (empty is valid). Expect:
+ * 100-continue and Upgrade are honoured in HTTP/1.1 only.
  *
  * Decisions depend only on the bytes before them, so a prefix of the input gives
  * PT_E_INCOMPLETE or the result of the whole input, and errors are reported as
@@ -78,7 +109,10 @@ struct http_request_head {
  * filling *out; or one of:
  *   PT_E_INCOMPLETE      no complete head yet, and no limit crossed so far;
  *   PT_E_BAD_REQUEST     malformed (bad token characters, obs-fold, bare CR or
- *                        LF, missing or bad version, both Content-Length and
+ *                        LF, missing or bad version, a target in none of the
+ *                        forms above, an absolute-form target with another
+ *                        scheme, an empty host, userinfo or a bad authority, a
+ *                        missing, repeated or invalid Host, both Content-Length and
  *                        Transfer-Encoding, differing duplicate Content-Length,
  *                        bad Content-Length digits, Transfer-Encoding other than a
  *                        final "chunked", control characters in values, ...);
@@ -86,11 +120,28 @@ struct http_request_head {
  *                        soon as it is known, even before the head is complete);
  *   PT_E_HEAD_TOO_LARGE  the head exceeds max_head_bytes (also when len exceeds it
  *                        and the head has not ended by then), or too many headers;
- *   PT_E_VERSION         an HTTP version other than 1.0 or 1.1.
+ *   PT_E_VERSION         a well-formed HTTP version whose major is not 1
+ *                        ("HTTP/2.0", "HTTP/0.9").
  * *out is unspecified on error. Thread-safe.
  */
 int http_parse_request(const char *buf, size_t len, size_t last_len,
                        const struct http_limits *limits, struct http_request_head *out);
+
+/*
+ * Whether authority (borrowed; ptr may be NULL when len is 0) is an RFC 3986
+ * authority without userinfo (the form of a Host value, RFC 9110 §7.2, and of an
+ * http(s) URI's authority, §4.2.4): uri-host [":" port], where port is *DIGIT and
+ * uri-host is
+ *   an IP-literal "[" ... "]", checked for structure only: IPv6 hex digits, ':'
+ *     and '.' with at least one ':', or IPvFuture "v" 1*HEXDIG "." 1*(unreserved
+ *     / sub-delims / ":");
+ *   or a reg-name *(unreserved / pct-encoded / sub-delims), which covers
+ *     IPv4address; pct-encoded is '%' HEXDIG HEXDIG.
+ * The empty string is valid (an empty reg-name: "Host:" with no value, RFC 9112
+ * §3.2). No other byte is: "a b", "a@b", "a/b", "x:80a", "[::1", "%zz" are
+ * refused. Pure; thread-safe.
+ */
+bool http_authority_is_valid(struct pt_str authority);
 
 /*
  * Find a header by case-insensitive name. Returns a pointer to the first match in

@@ -8,7 +8,8 @@
  * with the last_len hint. Every resumed run must end with the whole-buffer result
  * and the same head, with only PT_E_INCOMPLETE before it. On success the head's
  * invariants are checked: length within the input and the limit, every slice
- * inside the head, values trimmed and free of CR/LF, framing consistent. A broken
+ * inside the head, values trimmed and free of CR/LF, the target's form and the
+ * authority consistent with the Host header, framing consistent. A broken
  * invariant aborts, which libFuzzer reports as a crash.
  *
  * Build and run (about two minutes):
@@ -53,17 +54,39 @@ static void check_head(const char *buf, size_t size, int n, const struct http_li
     CHECK(in_head(h->method, buf, n) && h->method.len > 0);
     CHECK(in_head(h->target, buf, n) && h->target.len > 0);
     CHECK(h->target.len <= lim->max_target_bytes);
-    CHECK(h->target.ptr[0] == '/' || (h->target.len == 1 && h->target.ptr[0] == '*'));
-    CHECK(h->path.ptr == h->target.ptr);
-    const char *q = memchr(h->target.ptr, '?', h->target.len);
-    if (q == NULL) {
-        CHECK(h->path.len == h->target.len && h->query.len == 0);
+    CHECK(in_head(h->path, buf, n) && h->path.len > 0);
+    CHECK(in_head(h->query, buf, n));
+    if (h->absolute_form && h->target.ptr[0] == '?') {
+        /* Empty path with a query: path is the '/' that ends "://", before the authority. */
+        CHECK(h->path.len == 1 && h->path.ptr[0] == '/' && h->path.ptr + 1 == h->authority.ptr);
+        CHECK(h->query.ptr == h->target.ptr + 1 && h->query.len + 1 == h->target.len);
     } else {
-        CHECK(h->path.len == (size_t)(q - h->target.ptr));
-        CHECK(h->query.ptr == q + 1 && h->path.len + 1 + h->query.len == h->target.len);
+        CHECK(h->target.ptr[0] == '/' ||
+              (!h->absolute_form && h->target.len == 1 && h->target.ptr[0] == '*'));
+        CHECK(h->path.ptr == h->target.ptr);
+        const char *q = memchr(h->target.ptr, '?', h->target.len);
+        if (q == NULL) {
+            CHECK(h->path.len == h->target.len && h->query.len == 0);
+        } else {
+            CHECK(h->path.len == (size_t)(q - h->target.ptr));
+            CHECK(h->query.ptr == q + 1 && h->path.len + 1 + h->query.len == h->target.len);
+        }
     }
     for (size_t i = 0; i < h->target.len; i++)
         CHECK(h->target.ptr[i] > 0x20 && h->target.ptr[i] < 0x7f);
+    if (h->absolute_form) {
+        /* The authority follows "http[s]://"; an empty path borrowed the '/' before it. */
+        CHECK(in_head(h->authority, buf, n) && h->authority.len > 0);
+        CHECK(h->authority.ptr[0] != ':' && http_authority_is_valid(h->authority));
+        CHECK(h->authority.ptr[-1] == '/' && h->authority.ptr[-2] == '/' &&
+              h->authority.ptr[-3] == ':');
+        if (h->path.ptr < h->authority.ptr)
+            CHECK(
+                h->path.ptr + 1 == h->authority.ptr &&
+                (h->target.ptr[0] == '?' || (h->target.ptr == h->path.ptr && h->target.len == 1)));
+        else
+            CHECK(h->target.ptr == h->path.ptr && h->target.ptr > h->authority.ptr);
+    }
     CHECK(h->minor_version == 0 || h->minor_version == 1);
 
     CHECK(h->num_headers <= lim->max_headers && h->num_headers <= HTTP_MAX_HEADERS);
@@ -90,6 +113,12 @@ static void check_head(const char *buf, size_t size, int n, const struct http_li
         CHECK(f != NULL && f <= &h->headers[i] && pt_str_eq_nocase(f->name, name));
     }
     CHECK(hosts <= 1 && (h->minor_version == 0 || hosts == 1));
+    const struct http_header *host = http_head_find(h, PT_STR("host"));
+    CHECK(host == NULL || http_authority_is_valid(host->value));
+    if (!h->absolute_form && host != NULL)
+        CHECK(h->authority.ptr == host->value.ptr && h->authority.len == host->value.len);
+    if (!h->absolute_form && host == NULL)
+        CHECK(h->authority.ptr == NULL && h->authority.len == 0);
     CHECK(h->content_length >= -1 && h->content_length <= (INT64_C(1) << 62));
     CHECK(!(h->chunked && h->content_length >= 0));
     CHECK(!h->chunked || h->minor_version == 1);
@@ -103,6 +132,8 @@ static void check_same_head(const struct http_request_head *a, const struct http
     CHECK(a->target.ptr == b->target.ptr && a->target.len == b->target.len);
     CHECK(a->path.ptr == b->path.ptr && a->path.len == b->path.len);
     CHECK(a->query.ptr == b->query.ptr && a->query.len == b->query.len);
+    CHECK(a->authority.ptr == b->authority.ptr && a->authority.len == b->authority.len);
+    CHECK(a->absolute_form == b->absolute_form);
     CHECK(a->minor_version == b->minor_version && a->num_headers == b->num_headers);
     for (size_t i = 0; i < a->num_headers; i++) {
         CHECK(a->headers[i].name.ptr == b->headers[i].name.ptr);

@@ -32,6 +32,12 @@ static const struct http_limits default_limits = {16384, 8192, HTTP_MAX_HEADERS}
 /* A heap copy of exactly n bytes (ASan then catches reads past the end). */
 static char *dup_exact(const char *s, size_t n)
 {
+    /*
+     * No input is that large. The bound also keeps GCC 12 at -O2 from a false
+     * -Wstringop-overflow (a SIZE_MAX memcpy) once this is inlined.
+     */
+    if (n > (size_t)1 << 24)
+        abort();
     char *p = malloc(n ? n : 1);
     assert_non_null(p);
     if (n > 0)
@@ -61,7 +67,20 @@ static void assert_str(struct pt_str got, const char *want, const char *what, co
 static void assert_slice_eq(const char *ba, struct pt_str a, const char *bb, struct pt_str b)
 {
     assert_int_equal(a.len, b.len);
-    assert_int_equal(a.ptr - ba, b.ptr - bb);
+    if (a.ptr == NULL || b.ptr == NULL) /* only the "no authority" slice */
+        assert_true(a.ptr == NULL && b.ptr == NULL);
+    else
+        assert_int_equal(a.ptr - ba, b.ptr - bb);
+}
+
+/* A slice inside buf[0..n) (an empty one may sit at buf + n). */
+static void assert_in_buf(struct pt_str s, const char *buf, size_t n, const char *what,
+                          const char *name)
+{
+    if (s.ptr == NULL || s.ptr < buf || s.ptr + s.len > buf + n) {
+        print_error("%s: %s is not a slice of the head\n", name, what);
+        fail();
+    }
 }
 
 /* The same head, parsed from buffers ba and bb holding the same bytes. */
@@ -72,6 +91,8 @@ static void assert_heads_equal(const char *ba, const struct http_request_head *a
     assert_slice_eq(ba, a->target, bb, b->target);
     assert_slice_eq(ba, a->path, bb, b->path);
     assert_slice_eq(ba, a->query, bb, b->query);
+    assert_slice_eq(ba, a->authority, bb, b->authority);
+    assert_int_equal(a->absolute_form, b->absolute_form);
     assert_int_equal(a->minor_version, b->minor_version);
     assert_int_equal(a->num_headers, b->num_headers);
     for (size_t i = 0; i < a->num_headers; i++) {
@@ -278,6 +299,17 @@ static const struct valid_case valid_cases[] = {
      2, -1, false, true, false, false, "!#$%&'*+-.^_`|~09AZaz", "v"},
     {"colon in value", "GET / HTTP/1.1\r\nHost: a:8000\r\nX: a:b: c\r\n\r\n", false, "GET", "/",
      "/", "", 1, 2, -1, false, true, false, false, "x", "a:b: c"},
+    /* RFC 9110 §2.5: a higher minor version of HTTP/1 is handled as HTTP/1.1. */
+    {"http/1.2 is 1.1", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", false, "GET", "/", "/", "", 1, 1, -1,
+     false, true, false, false, NULL, NULL},
+    {"http/1.9 is 1.1, chunked allowed",
+     "POST /u HTTP/1.9\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+     false, "POST", "/u", "/u", "", 1, 3, -1, true, true, true, false, NULL, NULL},
+    /* Host values (more in test_host_values) */
+    {"host ipv6 literal with port", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", false, "GET", "/",
+     "/", "", 1, 1, -1, false, true, false, false, "host", "[::1]:8080"},
+    {"host pct-encoded reg-name", "GET / HTTP/1.1\r\nHost:  %41b%2d.example \r\n\r\n", false, "GET",
+     "/", "/", "", 1, 1, -1, false, true, false, false, "host", "%41b%2d.example"},
 };
 
 static void check_valid_case(const struct valid_case *c, const struct http_limits *lim)
@@ -314,6 +346,16 @@ static void check_valid_case(const struct valid_case *c, const struct http_limit
         assert_str(f->value, c->find_value, "found value", c->name);
     }
     assert_null(http_head_find(&h, PT_STR("x-not-there")));
+    /* Origin- and asterisk-form: the authority is the Host value, the same slice. */
+    assert_false(h.absolute_form);
+    const struct http_header *host = http_head_find(&h, PT_STR("host"));
+    if (host != NULL) {
+        assert_ptr_equal(h.authority.ptr, host->value.ptr);
+        assert_int_equal(h.authority.len, host->value.len);
+    } else {
+        assert_null(h.authority.ptr);
+        assert_int_equal(h.authority.len, 0);
+    }
     check_resumption(c->name, c->req, n, lim, r, b, &h);
     free(b);
 }
@@ -346,8 +388,41 @@ static const struct invalid_case invalid_cases[] = {
     {"empty method", " /" H11 "\r\n", BAD},
     {"bad method character", "GE(T /" H11 "\r\n", BAD},
     {"non-ascii method", "G\xc3\x89T /" H11 "\r\n", BAD},
-    {"absolute-form refused", "GET http://a/b" H11 "\r\n", BAD},
     {"authority-form refused", "CONNECT a:443" H11 "\r\n", BAD},
+    {"authority-form starting with h", "CONNECT host:443" H11 "\r\n", BAD},
+    {"authority-form named http", "CONNECT http:443" H11 "\r\n", BAD},
+    {"authority-form named https", "CONNECT https:443" H11 "\r\n", BAD},
+    {"relative target starting with h", "GET hello" H11 "\r\n", BAD},
+    /* absolute-form (more in test_host_values and test_absolute_early_errors) */
+    {"absolute-form ftp", "GET ftp://a/b" H11 "\r\n", BAD},
+    {"absolute-form scheme prefix only", "GET http" H11 "\r\n", BAD},
+    {"absolute-form scheme and colon", "GET http:" H11 "\r\n", BAD},
+    {"absolute-form one slash", "GET http:/a/b" H11 "\r\n", BAD},
+    {"absolute-form no slashes", "GET http:a/b" H11 "\r\n", BAD},
+    {"absolute-form backslashes", "GET http:\\\\a/b" H11 "\r\n", BAD},
+    {"absolute-form httpx", "GET httpx://a/b" H11 "\r\n", BAD},
+    {"absolute-form httpss", "GET httpss://a/b" H11 "\r\n", BAD},
+    {"absolute-form empty authority", "GET http://" H11 "\r\n", BAD},
+    {"absolute-form empty host with path", "GET http:///a" H11 "\r\n", BAD},
+    {"absolute-form empty host with query", "GET https://?a" H11 "\r\n", BAD},
+    {"absolute-form empty host with port", "GET http://:80/a" H11 "\r\n", BAD},
+    {"absolute-form userinfo", "GET http://user@a/b" H11 "\r\n", BAD},
+    {"absolute-form userinfo with password", "GET http://u:pw@a:80/b" H11 "\r\n", BAD},
+    {"absolute-form empty userinfo", "GET http://@a/b" H11 "\r\n", BAD},
+    {"absolute-form bad port", "GET http://a:80a/b" H11 "\r\n", BAD},
+    {"absolute-form two ports", "GET http://a:80:81/b" H11 "\r\n", BAD},
+    {"absolute-form open ipv6", "GET http://[::1/b" H11 "\r\n", BAD},
+    {"absolute-form open ipv6 at end", "GET http://[::1" H11 "\r\n", BAD},
+    {"absolute-form bad pct", "GET http://%zz/b" H11 "\r\n", BAD},
+    {"absolute-form short pct", "GET http://a%4" H11 "\r\n", BAD},
+    {"absolute-form fragment in authority", "GET http://a#f" H11 "\r\n", BAD},
+    {"absolute-form control after scheme", "GET http:/\x01/a" H11 "\r\n", BAD},
+    {"absolute-form non-ascii host", "GET http://caf\xc3\xa9/" H11 "\r\n", BAD},
+    {"absolute-form http/1.1 without host", "GET http://a/b HTTP/1.1\r\n\r\n", BAD},
+    {"absolute-form two hosts", "GET http://a/b" H11 "Host: a\r\n\r\n", BAD},
+    {"absolute-form invalid host ignored but checked",
+     "GET http://a/b HTTP/1.1\r\nHost: a b\r\n\r\n", BAD},
+    {"absolute-form bad version", "GET http://a/b HTTP/2.0\r\nHost: a\r\n\r\n", PT_E_VERSION},
     {"asterisk for GET", "GET *" H11 "\r\n", BAD},
     {"asterisk with more", "OPTIONS *x" H11 "\r\n", BAD},
     {"relative target", "GET a/b" H11 "\r\n", BAD},
@@ -366,8 +441,13 @@ static const struct invalid_case invalid_cases[] = {
     {"two-digit major", "GET / HTTP/11.1\r\nHost: a\r\n\r\n", BAD},
     {"letter minor", "GET / HTTP/1.x\r\nHost: a\r\n\r\n", BAD},
     {"junk after version", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", BAD},
-    {"version 1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", PT_E_VERSION},
     {"version 2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", PT_E_VERSION},
+    {"version 3.0", "GET / HTTP/3.0\r\nHost: a\r\n\r\n", PT_E_VERSION},
+    {"version 2.1", "GET / HTTP/2.1\r\nHost: a\r\n\r\n", PT_E_VERSION},
+    {"version 1.2 still needs its crlf", "GET / HTTP/1.2\n\r\n", BAD},
+    {"version 1.2 with junk", "GET / HTTP/1.2x\r\nHost: a\r\n\r\n", BAD},
+    {"version 1.22", "GET / HTTP/1.22\r\nHost: a\r\n\r\n", BAD},
+    {"version 1,1", "GET / HTTP/1,1\r\nHost: a\r\n\r\n", BAD},
     {"version 0.9", "GET / HTTP/0.9\r\n\r\n", PT_E_VERSION},
     {"version 9.9", "GET / HTTP/9.9\r\n\r\n", PT_E_VERSION},
     /* line endings */
@@ -439,6 +519,18 @@ static const struct invalid_case invalid_cases[] = {
     {"two hosts", "GET /" H11 "host: b\r\n\r\n", BAD},
     {"two equal hosts", "GET /" H11 "Host: a\r\n\r\n", BAD},
     {"two hosts in http/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", BAD},
+    {"http/1.2 without host", "GET / HTTP/1.2\r\nX: a\r\n\r\n", BAD},
+    {"te in http/1.2 with content-length",
+     "POST / HTTP/1.2\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n", BAD},
+    {"host with space", "GET / HTTP/1.1\r\nHost: bad host\r\n\r\n", BAD},
+    {"host with userinfo", "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", BAD},
+    {"host with bad port", "GET / HTTP/1.1\r\nHost: x:80a\r\n\r\n", BAD},
+    {"host with open ipv6", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", BAD},
+    {"host with bad pct", "GET / HTTP/1.1\r\nHost: %zz\r\n\r\n", BAD},
+    {"host with path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", BAD},
+    {"host as a url", "GET / HTTP/1.1\r\nHost: http://a\r\n\r\n", BAD},
+    {"host with obs-text", "GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", BAD},
+    {"invalid host in http/1.0", "GET / HTTP/1.0\r\nHost: a b\r\n\r\n", BAD},
 };
 
 static void test_invalid_requests(void **state)
@@ -570,6 +662,457 @@ static void test_every_byte_in_long_runs(void **state)
             snprintf(post, sizeof(post), "%s\r\nHost: a\r\nAccept: */*\r\n\r\n", run + pos + 1);
             r = parse_fmt(pre, c, post, &n);
             assert_int_equal(r, ref_field_byte(c) ? n : BAD);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Absolute-form targets, Host values and versions                            */
+/* ------------------------------------------------------------------------ */
+
+struct absolute_case {
+    const char *name;
+    const char *req; /* one whole head */
+    const char *target;
+    const char *path;
+    const char *query;
+    const char *authority;
+    int minor;
+};
+
+static const struct absolute_case absolute_cases[] = {
+    {"absolute-form with port, path and query",
+     "GET http://example.com:8000/planets/mars?lat=1 HTTP/1.1\r\nHost: example.com:8000\r\n\r\n",
+     "/planets/mars?lat=1", "/planets/mars", "lat=1", "example.com:8000", 1},
+    {"absolute-form authority wins over host",
+     "GET http://a.example/x HTTP/1.1\r\nHost: other.example:81\r\n\r\n", "/x", "/x", "",
+     "a.example", 1},
+    {"https", "GET https://a/ HTTP/1.1\r\nHost: a\r\n\r\n", "/", "/", "", "a", 1},
+    {"upper-case HTTP", "GET HTTP://A.EXAMPLE/P?Q HTTP/1.1\r\nHost: a\r\n\r\n", "/P?Q", "/P", "Q",
+     "A.EXAMPLE", 1},
+    {"mixed-case HTTPS", "GET hTtPs://a/p HTTP/1.1\r\nHost: a\r\n\r\n", "/p", "/p", "", "a", 1},
+    {"no path, no query", "GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", "/", "/", "", "a", 1},
+    {"no path, with query", "GET http://a:8000?lat=1&lon=2 HTTP/1.1\r\nHost: a\r\n\r\n",
+     "?lat=1&lon=2", "/", "lat=1&lon=2", "a:8000", 1},
+    {"no path, empty query", "GET https://a? HTTP/1.1\r\nHost: a\r\n\r\n", "?", "/", "", "a", 1},
+    {"root path with query", "GET http://a/?x HTTP/1.1\r\nHost: a\r\n\r\n", "/?x", "/", "x", "a",
+     1},
+    {"query holds slashes and question marks", "GET http://a/b?c/d?e HTTP/1.1\r\nHost: a\r\n\r\n",
+     "/b?c/d?e", "/b", "c/d?e", "a", 1},
+    {"double slash path", "GET http://a//b HTTP/1.1\r\nHost: a\r\n\r\n", "//b", "//b", "", "a", 1},
+    {"ipv6 literal with port", "GET http://[::1]:8080/p HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", "/p",
+     "/p", "", "[::1]:8080", 1},
+    {"ipv6 with embedded ipv4", "GET http://[::ffff:192.0.2.1]/ HTTP/1.1\r\nHost: a\r\n\r\n", "/",
+     "/", "", "[::ffff:192.0.2.1]", 1},
+    {"ipvfuture", "GET http://[v1.fe80::a+en1]/ HTTP/1.1\r\nHost: a\r\n\r\n", "/", "/", "",
+     "[v1.fe80::a+en1]", 1},
+    {"ipv4 with port, no path", "GET http://127.0.0.1:8000 HTTP/1.1\r\nHost: a\r\n\r\n", "/", "/",
+     "", "127.0.0.1:8000", 1},
+    {"pct-encoded reg-name", "GET http://%41b%2dc.example/ HTTP/1.1\r\nHost: a\r\n\r\n", "/", "/",
+     "", "%41b%2dc.example", 1},
+    {"sub-delims in reg-name", "GET http://a!$&'()*+,;=b/ HTTP/1.1\r\nHost: a\r\n\r\n", "/", "/",
+     "", "a!$&'()*+,;=b", 1},
+    {"empty port", "GET http://a:/x HTTP/1.1\r\nHost: a\r\n\r\n", "/x", "/x", "", "a:", 1},
+    {"empty host header", "GET http://a/x HTTP/1.1\r\nHost:\r\n\r\n", "/x", "/x", "", "a", 1},
+    {"http/1.0 without host", "GET http://a/x HTTP/1.0\r\n\r\n", "/x", "/x", "", "a", 0},
+    {"http/1.2", "GET http://a/x HTTP/1.2\r\nHost: a\r\n\r\n", "/x", "/x", "", "a", 1},
+    {"options without path", "OPTIONS http://a:8001 HTTP/1.1\r\nHost: a\r\n\r\n", "/", "/", "",
+     "a:8001", 1},
+    {"post", "POST http://a/geo_location HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n",
+     "/geo_location", "/geo_location", "", "a", 1},
+    {"leading empty line", "\r\nGET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n", "/x", "/x", "", "a",
+     1},
+    {"long path crossing simd blocks",
+     "GET http://a/0123456789abcdef0123456789abcdef0123456789 HTTP/1.1\r\nHost: a\r\n\r\n",
+     "/0123456789abcdef0123456789abcdef0123456789", "/0123456789abcdef0123456789abcdef0123456789",
+     "", "a", 1},
+};
+
+static void test_absolute_form(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < PT_ARRAY_SIZE(absolute_cases); i++) {
+        const struct absolute_case *c = &absolute_cases[i];
+        size_t n = strlen(c->req);
+        char *b = dup_exact(c->req, n);
+        struct http_request_head h;
+        memset(&h, 0xa5, sizeof(h));
+        int r = http_parse_request(b, n, 0, &default_limits, &h);
+        if (r != (int)n) {
+            print_error("%s: returns %d (%s), want %zu\n", c->name, r, pt_error_name(r), n);
+            fail();
+        }
+        assert_true(h.absolute_form);
+        assert_str(h.target, c->target, "target", c->name);
+        assert_str(h.path, c->path, "path", c->name);
+        assert_str(h.query, c->query, "query", c->name);
+        assert_str(h.authority, c->authority, "authority", c->name);
+        assert_int_equal(h.minor_version, c->minor);
+        /* Every slice, the "/" of an empty path included, lies in the head. */
+        assert_in_buf(h.target, b, n, "target", c->name);
+        assert_in_buf(h.path, b, n, "path", c->name);
+        assert_in_buf(h.query, b, n, "query", c->name);
+        assert_in_buf(h.authority, b, n, "authority", c->name);
+        assert_true(h.target.ptr[0] == '/' || h.target.ptr[0] == '?');
+        if (h.target.ptr[0] == '/')
+            assert_ptr_equal(h.path.ptr, h.target.ptr);
+        check_resumption(c->name, c->req, n, &default_limits, r, b, &h);
+        free(b);
+    }
+}
+
+/* Prefixes of absolute-form targets: a bad byte is reported as soon as it arrives. */
+static void test_absolute_early_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int want;
+    } cases[] = {
+        {"GET h", PT_E_INCOMPLETE},
+        {"GET H", PT_E_INCOMPLETE},
+        {"GET http", PT_E_INCOMPLETE},
+        {"GET https", PT_E_INCOMPLETE},
+        {"GET http:/", PT_E_INCOMPLETE},
+        {"GET http://", PT_E_INCOMPLETE},
+        {"GET http://a", PT_E_INCOMPLETE},
+        {"GET http://[", PT_E_INCOMPLETE},
+        {"GET http://[::1", PT_E_INCOMPLETE},
+        {"GET http://[v", PT_E_INCOMPLETE},
+        {"GET http://[v1.", PT_E_INCOMPLETE},
+        {"GET http://a%", PT_E_INCOMPLETE},
+        {"GET http://a%4", PT_E_INCOMPLETE},
+        {"GET http://a:", PT_E_INCOMPLETE},
+        {"GET http://a/", PT_E_INCOMPLETE},
+        {"GET f", BAD},
+        {"GET hx", BAD},
+        {"GET httpx", BAD},
+        {"GET https:x", BAD},
+        {"GET http:/x", BAD},
+        {"GET http:///", BAD},
+        {"GET http://?", BAD},
+        {"GET http://:", BAD},
+        {"GET http://u@", BAD},
+        {"GET http://a:8x", BAD},
+        {"GET http://%z", BAD},
+        {"GET http://a%4z", BAD},
+        {"GET http://[g", BAD},
+        {"GET http://[::1]x", BAD},
+        {"GET http://[v.", BAD},
+        {"GET http://[v1.]", BAD},
+        {"GET http://[]", BAD},
+        {"GET http://[1.2]", BAD},
+        {"GET http://a\"", BAD},
+        {"GET http://[::1 ", BAD},
+        {"GET http://a%4 ", BAD},
+        {"GET https ", BAD},
+    };
+    for (size_t i = 0; i < PT_ARRAY_SIZE(cases); i++) {
+        struct http_request_head h;
+        size_t n = strlen(cases[i].in);
+        int r = parse_copy(cases[i].in, n, &default_limits, &h);
+        if (r != cases[i].want) {
+            print_error("\"%s\": returns %d (%s), want %d (%s)\n", cases[i].in, r, pt_error_name(r),
+                        cases[i].want, pt_error_name(cases[i].want));
+            fail();
+        }
+        /* And the same through a resumed call whose new byte is the last one. */
+        char *b = dup_exact(cases[i].in, n);
+        if (n > 5) {
+            assert_int_equal(http_parse_request(b, n - 1, 0, &default_limits, &h), PT_E_INCOMPLETE);
+            assert_int_equal(http_parse_request(b, n, n - 1, &default_limits, &h), cases[i].want);
+        }
+        free(b);
+    }
+}
+
+/* The target limit applies to an absolute-form target as received, scheme included. */
+static void test_limit_target_bytes_absolute(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t limit;
+        const char *target;
+        int want; /* 0: a valid head */
+    } cases[] = {
+        {16, "http://a/0123456", 0},
+        {16, "http://a/01234567", PT_E_URI_TOO_LONG},
+        {16, "http://a?0123456", 0},
+        {16, "http://abcdefghi", 0},
+        {16, "http://abcdefghij", PT_E_URI_TOO_LONG},
+        {16, "http://a@bcdefghijklmnop", BAD},              /* bad byte inside the limit */
+        {16, "http://abcdefghi@", PT_E_URI_TOO_LONG},       /* bad byte past it: not looked at */
+        {16, "http://[::1/abcdefghij", BAD},                /* the '/' ends "[::1" */
+        {16, "http://[::1:2:3:4:5:6]/", PT_E_URI_TOO_LONG}, /* unfinished at the limit */
+        {7, "http://", BAD},
+        {7, "http://a", PT_E_URI_TOO_LONG},
+        {3, "http://a/", PT_E_URI_TOO_LONG},
+        {3, "hxtp://a/", BAD},
+        {3, "httx://a/", PT_E_URI_TOO_LONG},
+        {1, "h", BAD},
+        {0, "http://a/", PT_E_URI_TOO_LONG},
+    };
+    for (size_t i = 0; i < PT_ARRAY_SIZE(cases); i++) {
+        struct http_limits lim = {300, cases[i].limit, 8};
+        char s[256];
+        int n = snprintf(s, sizeof(s), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", cases[i].target);
+        char *b = dup_exact(s, (size_t)n);
+        struct http_request_head h;
+        int want = cases[i].want == 0 ? n : cases[i].want;
+        int r = http_parse_request(b, (size_t)n, 0, &lim, &h);
+        if (r != want) {
+            print_error("%s (limit %zu): returns %d (%s), want %d (%s)\n", cases[i].target,
+                        cases[i].limit, r, pt_error_name(r), want, pt_error_name(want));
+            fail();
+        }
+        /* The received target is scheme, authority and, unless it borrowed the "/"
+           of "://" for an empty path, target. */
+        if (r > 0)
+            assert_int_equal(7 + h.authority.len +
+                                 (h.target.ptr > h.authority.ptr ? h.target.len : 0),
+                             strlen(cases[i].target));
+        check_resumption(cases[i].target, s, (size_t)n, &lim, want, b, r > 0 ? &h : NULL);
+        free(b);
+    }
+}
+
+struct host_case {
+    const char *value;
+    bool valid;    /* as a Host value, and for http_authority_is_valid */
+    int in_target; /* as the authority of "http://<value>/x": 1 valid, 0 invalid, -1 not
+                      tried (the value holds SP, HTAB or non-ASCII, or '/' or '?' that would
+                      end the authority there) */
+};
+
+static const struct host_case host_cases[] = {
+    {"localhost", true, 1},
+    {"localhost:8000", true, 1},
+    {"", true, 0}, /* an empty Host is valid (RFC 9112 §3.2), an empty URI host is not */
+    {":80", true, 0},
+    {"a:", true, 1},
+    {"a:0123456789", true, 1},
+    {"127.0.0.1", true, 1},
+    {"127.0.0.1:80", true, 1},
+    {"999.1.1.1", true, 1}, /* not an IPv4address, but a reg-name */
+    {"EXAMPLE.COM", true, 1},
+    {"a-b_c~d.e", true, 1},
+    {"!$&'()*+,;=", true, 1},
+    {"%41b%2dc", true, 1},
+    {"%aF", true, 1},
+    {"xn--caf-dma.example", true, 1},
+    {"[::1]", true, 1},
+    {"[::1]:8080", true, 1},
+    {"[::1]:", true, 1},
+    {"[2001:DB8::7]:443", true, 1},
+    {"[::ffff:192.0.2.1]", true, 1},
+    {"[v1.fe80::a+en1]", true, 1},
+    {"[V7.x]:1", true, 1},
+    {"[vAb.!$&'()*+,;=:-._~]", true, 1},
+    {"bad host", false, -1},
+    {"a\tb", false, -1},
+    {"caf\xc3\xa9", false, -1},
+    {"a@b", false, 0},
+    {"@b", false, 0},
+    {"user:pw@host", false, 0},
+    {"x:80a", false, 0},
+    {"x:-1", false, 0},
+    {"x:8:0", false, 0},
+    {"[::1", false, 0},
+    {"[::1]x", false, 0},
+    {"[::1]:a", false, 0},
+    {"[::1]]", false, 0},
+    {"[]", false, 0},
+    {"[", false, 0},
+    {"]", false, 0},
+    {"[1.2.3.4]", false, 0}, /* no ':' */
+    {"[::g]", false, 0},
+    {"[v.x]", false, 0},
+    {"[v1.]", false, 0},
+    {"[v1]", false, 0},
+    {"[vg.a]", false, 0},
+    {"[v1.a/b]", false, -1},
+    {"a[::1]", false, 0},
+    {"%zz", false, 0},
+    {"%4", false, 0},
+    {"%", false, 0},
+    {"a%4g", false, 0},
+    {"a%%41", false, 0},
+    {"a/b", false, -1},
+    {"a?b", false, -1},
+    {"a#b", false, 0},
+    {"a\"b", false, 0},
+    {"a<b>", false, 0},
+    {"a\\b", false, 0},
+    {"a^b", false, 0},
+    {"a`b", false, 0},
+    {"a{b}", false, 0},
+    {"a|b", false, 0},
+};
+
+static void test_host_values(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < PT_ARRAY_SIZE(host_cases); i++) {
+        const struct host_case *c = &host_cases[i];
+        char name[64];
+        snprintf(name, sizeof(name), "host \"%s\"", c->value);
+
+        /* The predicate, on an exact-size copy (no terminator to lean on). */
+        size_t vn = strlen(c->value);
+        char *v = dup_exact(c->value, vn);
+        if (http_authority_is_valid(pt_str_make(v, vn)) != c->valid) {
+            print_error("%s: http_authority_is_valid is %d\n", name, !c->valid);
+            fail();
+        }
+        free(v);
+
+        /*
+         * As the Host header of an origin-form request, last (the head ends too soon
+         * after it for the vector path) and followed by another header.
+         */
+        char s[256];
+        int n;
+        char *b;
+        struct http_request_head h;
+        int want, r;
+        for (int more = 0; more <= 1; more++) {
+            n = snprintf(s, sizeof(s), "GET / HTTP/1.1\r\nHost: %s\r\n%s\r\n", c->value,
+                         more ? "Accept: */*\r\nUser-Agent: test\r\n" : "");
+            b = dup_exact(s, (size_t)n);
+            want = c->valid ? n : BAD;
+            r = http_parse_request(b, (size_t)n, 0, &default_limits, &h);
+            if (r != want) {
+                print_error("%s: returns %d (%s), want %d\n", name, r, pt_error_name(r), want);
+                fail();
+            }
+            if (r > 0) {
+                assert_str(h.authority, c->value, "authority", name);
+                assert_in_buf(h.authority, b, (size_t)n, "authority", name);
+            }
+            check_resumption(name, s, (size_t)n, &default_limits, want, b, r > 0 ? &h : NULL);
+            free(b);
+        }
+
+        /* As the authority of an absolute-form target. */
+        if (c->in_target < 0)
+            continue;
+        n = snprintf(s, sizeof(s), "GET http://%s/x HTTP/1.1\r\nHost: a\r\n\r\n", c->value);
+        b = dup_exact(s, (size_t)n);
+        want = c->in_target ? n : BAD;
+        r = http_parse_request(b, (size_t)n, 0, &default_limits, &h);
+        if (r != want) {
+            print_error("%s in target: returns %d (%s), want %d\n", name, r, pt_error_name(r),
+                        want);
+            fail();
+        }
+        if (r > 0) {
+            assert_str(h.authority, c->value, "authority", name);
+            assert_str(h.target, "/x", "target", name);
+        }
+        check_resumption(name, s, (size_t)n, &default_limits, want, b, r > 0 ? &h : NULL);
+        free(b);
+    }
+    /* The empty slice without a pointer, as a head without Host reports it. */
+    assert_true(http_authority_is_valid(PT_STR_NULL));
+}
+
+/*
+ * A Host value of at most 16 bytes with 16 bytes of the head from its start takes
+ * a vector path: every byte value in every lane, against http_authority_is_valid
+ * (the scalar check, tested above). 17 bytes take the scalar path.
+ */
+static void test_host_vector_lanes(void **state)
+{
+    (void)state;
+    static const char *const bases[] = {"abcdefghijklmnop", "localhost:8000",
+                                        "a.b-c.example:1",  "h",
+                                        "0123456789:12345", "ABCDEFGHIJKLMNOPQ"};
+    for (size_t k = 0; k < PT_ARRAY_SIZE(bases); k++) {
+        size_t vn = strlen(bases[k]);
+        for (size_t pos = 0; pos < vn; pos++) {
+            for (int c = 0; c < 256; c++) {
+                if ((c == ' ' || c == '\t') && (pos == 0 || pos == vn - 1))
+                    continue; /* trimmed: another value */
+                char v[32];
+                memcpy(v, bases[k], vn);
+                v[pos] = (char)c;
+                char s[128];
+                memcpy(s, "GET / HTTP/1.1\r\nHost: ", 22);
+                memcpy(s + 22, v, vn);
+                const char *tail = "\r\nAccept: */*\r\n\r\n";
+                memcpy(s + 22 + vn, tail, strlen(tail));
+                size_t n = 22 + vn + strlen(tail);
+                struct http_request_head h;
+                int want = http_authority_is_valid(pt_str_make(v, vn)) ? (int)n : BAD;
+                int r = parse_copy(s, n, &default_limits, &h);
+                if (r != want) {
+                    print_error("host \"%s\" with byte 0x%02x at %zu: returns %d, want %d\n",
+                                bases[k], c, pos, r, want);
+                    fail();
+                }
+            }
+        }
+    }
+}
+
+static bool ref_reg_name(int c)
+{
+    return c > 0 && c < 0x80 && (isalnum(c) || strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+/* Every byte value in a reg-name, a port, an IPv6 literal and the scheme. */
+static void test_every_byte_in_authority(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        int n;
+        int r = parse_fmt("GET / HTTP/1.1\r\nHost: a", c, "b\r\n\r\n", &n);
+        assert_int_equal(r, ref_reg_name(c) ? n : BAD);
+
+        char v[3] = {'a', (char)c, 'b'};
+        assert_int_equal(http_authority_is_valid(pt_str_make(v, 3)), ref_reg_name(c));
+
+        /* '/' and '?' end the authority: "a" then the path "/b/" or the query "b/". */
+        r = parse_fmt("GET http://a", c, "b/ HTTP/1.1\r\nHost: a\r\n\r\n", &n);
+        assert_int_equal(r, ref_reg_name(c) || c == '/' || c == '?' ? n : BAD);
+
+        r = parse_fmt("GET / HTTP/1.1\r\nHost: a:1", c, "\r\n\r\n", &n);
+        assert_int_equal(r, isdigit(c) || c == ' ' || c == '\t' ? n : BAD);
+
+        r = parse_fmt("GET http://[::", c, "]/ HTTP/1.1\r\nHost: a\r\n\r\n", &n);
+        assert_int_equal(r, isxdigit(c) || c == ':' || c == '.' ? n : BAD);
+
+        r = parse_fmt("GET ", c, "ttp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", &n);
+        assert_int_equal(r, c == 'h' || c == 'H' || c == '/' ? n : BAD);
+
+        r = parse_fmt("GET http", c, "://a/ HTTP/1.1\r\nHost: a\r\n\r\n", &n);
+        assert_int_equal(r, c == 's' || c == 'S' ? n : BAD);
+    }
+}
+
+/* "HTTP/" DIGIT "." DIGIT: major 1 only; minors 2..9 act as 1 (RFC 9110 §2.5). */
+static void test_versions(void **state)
+{
+    (void)state;
+    for (int major = 0; major <= 9; major++) {
+        for (int minor = 0; minor <= 9; minor++) {
+            char s[64];
+            int n = snprintf(s, sizeof(s), "GET / HTTP/%d.%d\r\nHost: a\r\n\r\n", major, minor);
+            char *b = dup_exact(s, (size_t)n);
+            struct http_request_head h;
+            int want = major == 1 ? n : PT_E_VERSION;
+            int r = http_parse_request(b, (size_t)n, 0, &default_limits, &h);
+            if (r != want) {
+                print_error("HTTP/%d.%d: returns %d (%s), want %d\n", major, minor, r,
+                            pt_error_name(r), want);
+                fail();
+            }
+            if (r > 0) {
+                assert_int_equal(h.minor_version, minor > 0);
+                assert_int_equal(h.keep_alive, minor > 0);
+            }
+            check_resumption(s, s, (size_t)n, &default_limits, want, b, r > 0 ? &h : NULL);
+            free(b);
         }
     }
 }
@@ -1225,6 +1768,13 @@ int main(void)
         cmocka_unit_test(test_duplicate_content_length_same_value),
         cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_every_byte_in_long_runs),
+        cmocka_unit_test(test_absolute_form),
+        cmocka_unit_test(test_absolute_early_errors),
+        cmocka_unit_test(test_limit_target_bytes_absolute),
+        cmocka_unit_test(test_host_values),
+        cmocka_unit_test(test_host_vector_lanes),
+        cmocka_unit_test(test_every_byte_in_authority),
+        cmocka_unit_test(test_versions),
         cmocka_unit_test(test_limit_head_bytes),
         cmocka_unit_test(test_limit_head_bytes_unterminated),
         cmocka_unit_test(test_limit_target_bytes),
