@@ -181,8 +181,10 @@ static void maybe_finish_stop(struct http_server *server)
     if (!server->stopping || server->num_conns > 0)
         return;
     uv_timer_stop(&server->stop_timer);
+    uv_timer_stop(&server->date_timer);
     uv_idle_stop(&server->post_idle);
     close_server_handle(server, (uv_handle_t *)&server->stop_timer);
+    close_server_handle(server, (uv_handle_t *)&server->date_timer);
     close_server_handle(server, (uv_handle_t *)&server->post_idle);
     if (server->handles_open > 0)
         return;
@@ -251,7 +253,7 @@ void http_server_stop(struct http_server *server, http_server_stop_cb cb, void *
     uv_update_time(server->loop);
     server->stop_deadline_ms = uv_now(server->loop) + server->cfg.graceful_timeout_ms;
     close_server_handle(server, (uv_handle_t *)&server->listen_poll);
-    close_server_handle(server, (uv_handle_t *)&server->date_timer);
+    /* The Date timer runs on: answers are still written during the stop. */
     uv_timer_start(&server->stop_timer, on_stop_timer, server->cfg.graceful_timeout_ms, 0);
     /* http__conn_stop may unlink the connection it is given, never another. */
     struct http_conn *next;
