@@ -46,7 +46,7 @@ struct recent_msg {
 struct live_group {
     struct live_key key;
     const char *source;
-    struct pt_shared *msg;    /* built by the round; NULL if not reached or failed */
+    struct pt_shared *msg; /* built by the round; NULL if not reached or failed */
 };
 
 struct live_round {
@@ -56,10 +56,10 @@ struct live_round {
     struct astro_time t;
     uint64_t budget_ns;
     uint64_t took_us;
-    size_t built;             /* groups[0 .. built) were attempted */
+    size_t built; /* groups[0 .. built) were attempted */
     size_t n;
-    size_t index_cap;         /* a power of two */
-    uint32_t *index;          /* open addressing by key: group number + 1, 0 empty */
+    size_t index_cap; /* a power of two */
+    uint32_t *index;  /* open addressing by key: group number + 1, 0 empty */
     struct live_group groups[];
 };
 
@@ -73,13 +73,13 @@ struct live_hub {
     size_t count;
     size_t pending;
     bool stopping;
-    struct live_round *round;  /* building (on the pool) or delivering */
+    struct live_round *round; /* building (on the pool) or delivering */
     bool delivering;
-    struct live_sub *cursor;   /* the next subscriber to deliver to */
+    struct live_sub *cursor;    /* the next subscriber to deliver to */
     struct live_events *events; /* touched by the building round only */
     int64_t events_swept_s;
     struct live_stats stats;
-    int64_t last_tick_s;       /* second of the last tick, so no answer is labelled earlier */
+    int64_t last_tick_s; /* second of the last tick, so no answer is labelled earlier */
     struct recent_msg recent[RECENT_SLOTS]; /* direct-mapped by key hash */
 };
 
@@ -545,8 +545,8 @@ int app_handle_stream(struct web_ctx *ctx)
         return rc;
     double interval = 1;
     const struct pt_str *iv = web_form_get(q, PT_STR("interval"));
-    if (iv != NULL && (rc = app_parse_number(ctx, "interval", *iv, 1, 60, "seconds",
-                                             &interval)) != 0)
+    if (iv != NULL &&
+        (rc = app_parse_number(ctx, "interval", *iv, 1, 60, "seconds", &interval)) != 0)
         return rc;
     if (interval != floor(interval))
         return web_error_param(ctx, 400, "interval", 1, 60, "seconds",
@@ -567,8 +567,7 @@ int app_handle_stream(struct web_ctx *ctx)
     sub->next_due_s = now_s + sub->interval_s;
     sub->last_sent_s = now_s;
     static const struct web_sse_handlers handlers = {
-        .on_close = on_sse_close,
-        .on_shutdown = NULL, /* the framework says goodbye */
+        .on_close = on_sse_close, .on_shutdown = NULL, /* the framework says goodbye */
     };
     rc = web_sse_start(ctx, &handlers, sub, &sub->sse);
     if (rc != WEB_DONE || sub->sse == NULL) {

@@ -25,16 +25,16 @@ struct entry {
     double lat_deg;
     double lon_deg;
     double elev_m;
-    int64_t used_s;                              /* last asked about */
-    unsigned valid;                              /* bodies whose events are known */
-    double until_jd[ASTRO_BODY_COUNT];           /* known events hold for t < until */
+    int64_t used_s;                    /* last asked about */
+    unsigned valid;                    /* bodies whose events are known */
+    double until_jd[ASTRO_BODY_COUNT]; /* known events hold for t < until */
     int rc[ASTRO_BODY_COUNT];
     struct astro_riseset events[ASTRO_BODY_COUNT];
 };
 
 struct live_events {
     struct entry **buckets;
-    size_t nbuckets;                             /* a power of two */
+    size_t nbuckets; /* a power of two */
     size_t count;
 };
 
@@ -76,8 +76,8 @@ static void grow(struct live_events *e)
         while (e->buckets[i] != NULL) {
             struct entry *x = e->buckets[i];
             e->buckets[i] = x->next;
-            struct astro_observer o = {.lat_deg = x->lat_deg, .lon_deg = x->lon_deg,
-                                       .elev_m = x->elev_m};
+            struct astro_observer o = {
+                .lat_deg = x->lat_deg, .lon_deg = x->lon_deg, .elev_m = x->elev_m};
             size_t k = bucket_of(&bigger, &o);
             x->next = b[k];
             b[k] = x;
@@ -120,8 +120,8 @@ static double first_event_jd(const struct astro_riseset *ev, double from_jd)
 }
 
 int live_events_infos(struct live_events *e, const struct astro_ctx *astro,
-                      const struct astro_time *t, const struct astro_observer *obs,
-                      unsigned bodies, const struct app_body_info details[ASTRO_BODY_COUNT],
+                      const struct astro_time *t, const struct astro_observer *obs, unsigned bodies,
+                      const struct app_body_info details[ASTRO_BODY_COUNT],
                       struct app_body_info info[ASTRO_BODY_COUNT])
 {
     struct entry *x = entry_get(e, obs);

@@ -188,8 +188,7 @@ static void set_state(struct http_conn *conn, enum http_conn_state state)
         conn->deadline_ms = now + cfg->idle_timeout_ms;
         break;
     case HTTP_CONN_READING_HEAD:
-        conn->deadline_ms =
-            (conn->first_request ? conn->accepted_ms : now) + cfg->head_timeout_ms;
+        conn->deadline_ms = (conn->first_request ? conn->accepted_ms : now) + cfg->head_timeout_ms;
         break;
     case HTTP_CONN_READING_BODY:
         break;
@@ -199,9 +198,9 @@ static void set_state(struct http_conn *conn, enum http_conn_state state)
         break;
     case HTTP_CONN_CLOSING:
         conn->close_after_write = true;
-        conn->deadline_ms = now + (conn->stream != NULL
-                                       ? PT_MIN(cfg->idle_timeout_ms, cfg->stall_timeout_ms)
-                                       : cfg->idle_timeout_ms);
+        conn->deadline_ms =
+            now + (conn->stream != NULL ? PT_MIN(cfg->idle_timeout_ms, cfg->stall_timeout_ms)
+                                        : cfg->idle_timeout_ms);
         break;
     }
     arm_timer(conn);
@@ -451,8 +450,8 @@ static int append_head(struct http_conn *conn, int status, const char *content_t
         return PT_E_INVALID;
     http__buf_take(conn->server, &conn->out);
     /* Fixed parts, generously: status line, Date, Content-Type, Content-Length, Connection. */
-    size_t max = 16 + reason_len + 37 + 16 + type_len + 40 + 26 + defaults.len +
-                 extra_headers.len + 2;
+    size_t max =
+        16 + reason_len + 37 + 16 + type_len + 40 + 26 + defaults.len + extra_headers.len + 2;
     if (pt_buf_reserve(&conn->out, max) < 0)
         return PT_E_NOMEM;
     char *p = conn->out.data + conn->out.len;
@@ -729,9 +728,9 @@ static int parse_head(struct http_conn *conn)
 static void parse_requests(struct http_conn *conn)
 {
     const struct http_server_config *cfg = &conn->server->cfg;
-    while (!conn->closed && (conn->state == HTTP_CONN_IDLE ||
-                             conn->state == HTTP_CONN_READING_HEAD ||
-                             conn->state == HTTP_CONN_READING_BODY)) {
+    while (!conn->closed &&
+           (conn->state == HTTP_CONN_IDLE || conn->state == HTTP_CONN_READING_HEAD ||
+            conn->state == HTTP_CONN_READING_BODY)) {
         if (conn->out.len + conn->out_flight.len > OUT_HIGH_WATER) {
             /* Waiting for the client to read, not to send: the idle timeout applies. */
             if (!conn->paused) {
@@ -1032,9 +1031,9 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     size_t room = conn->in.limit - conn->in.len;
     size_t free_bytes = conn->in.cap - conn->in.len;
     /* Grow with what the client has sent: a few bytes of a head cost a small buffer. */
-    size_t want = free_bytes >= 512 ? free_bytes
-                                    : PT_MIN(PT_MAX(conn->in.len, (size_t)READ_FIRST),
-                                             (size_t)READ_CHUNK);
+    size_t want = free_bytes >= 512
+                      ? free_bytes
+                      : PT_MIN(PT_MAX(conn->in.len, (size_t)READ_FIRST), (size_t)READ_CHUNK);
     want = PT_MIN(want, room);
     if (want == 0 || pt_buf_reserve(&conn->in, want) < 0) {
         *buf = uv_buf_init(NULL, 0);
@@ -1060,8 +1059,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         if (conn->state == HTTP_CONN_STREAMING)
             http__conn_close(conn);
         else
-            fail(conn, conn->state == HTTP_CONN_READING_BODY ? PT_E_BODY_TOO_LARGE
-                                                              : PT_E_HEAD_TOO_LARGE);
+            fail(conn,
+                 conn->state == HTTP_CONN_READING_BODY ? PT_E_BODY_TOO_LARGE : PT_E_HEAD_TOO_LARGE);
         return;
     }
     uv_read_stop(stream);

@@ -446,8 +446,8 @@ static int open_listener(struct http_server *server)
         rc = uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&addr);
     if (rc != 0)
         return rc;
-    socklen_t len = addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                               : sizeof(struct sockaddr_in);
+    socklen_t len =
+        addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;

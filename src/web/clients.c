@@ -37,8 +37,7 @@ void web__client_release(struct web_app *app, struct web_client *c)
 {
     if (c->streams > 0 || c->jobs > 0)
         return;
-    for (struct web_client **pp = &app->clients[bucket_of(c->id)]; *pp != NULL;
-         pp = &(*pp)->next) {
+    for (struct web_client **pp = &app->clients[bucket_of(c->id)]; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == c) {
             *pp = c->next;
             free(c);
@@ -93,7 +92,7 @@ struct web_client *web__stream_slot_take(struct web_ctx *ctx)
 {
     struct web_app *app = ctx->app;
     size_t cap = app->cfg.max_streams_per_client > 0 ? app->cfg.max_streams_per_client
-                                                      : DEFAULT_STREAMS_PER_CLIENT;
+                                                     : DEFAULT_STREAMS_PER_CLIENT;
     struct web_client *c = web__client_get(app, web_client_id(ctx));
     if (c->streams >= cap) {
         web__client_release(app, c);

@@ -28,9 +28,9 @@ struct executor_job {
     web_work_fn work_fn;
     web_done_fn done_fn;
     void *data;
-    struct executor_job *next;  /* in the client's queue */
-    bool running;               /* handed to the thread pool */
-    bool aborted;               /* the client went away */
+    struct executor_job *next; /* in the client's queue */
+    bool running;              /* handed to the thread pool */
+    bool aborted;              /* the client went away */
 };
 
 static size_t cfg_or(size_t v, size_t dflt)

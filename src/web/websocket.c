@@ -62,8 +62,8 @@ static ssize_t on_stream_read(struct http_stream *s, struct pt_str data)
     size_t used = 0;
     while (!ws->close_sent) {
         struct http_ws_event ev;
-        ssize_t n = http_ws_decode(&ws->decoder, pt_str_make(data.ptr + used, data.len - used),
-                                   &ev);
+        ssize_t n =
+            http_ws_decode(&ws->decoder, pt_str_make(data.ptr + used, data.len - used), &ev);
         if (n < 0)
             return n;
         used += (size_t)n;
@@ -82,10 +82,9 @@ static ssize_t on_stream_read(struct http_stream *s, struct pt_str data)
             break;
         case HTTP_WS_CLOSE:
             /* Echo the peer's code (RFC 6455 §5.5.1), then close. */
-            web_ws_close(ws,
-                         ev.close_code == HTTP_WS_CLOSE_NO_STATUS ? HTTP_WS_CLOSE_NORMAL
-                                                                  : ev.close_code,
-                         NULL);
+            web_ws_close(
+                ws, ev.close_code == HTTP_WS_CLOSE_NO_STATUS ? HTTP_WS_CLOSE_NORMAL : ev.close_code,
+                NULL);
             break;
         case HTTP_WS_ERROR:
             web_ws_close(ws, ev.close_code, ev.payload.ptr);
@@ -134,8 +133,8 @@ int web_ws_accept(struct web_ctx *ctx, size_t max_message_bytes,
     ctx->status = 101;
     app->stats.responses[1]++;
     struct http_stream *s = NULL;
-    rc = http_stream_start(ctx->req, 101, NULL, pt_buf_str(&ctx->headers), false,
-                           &stream_handlers, ws, &s);
+    rc = http_stream_start(ctx->req, 101, NULL, pt_buf_str(&ctx->headers), false, &stream_handlers,
+                           ws, &s);
     if (rc < 0 || s == NULL) {
         web__stream_slot_give(app, client);
         http_ws_decoder_deinit(&ws->decoder);

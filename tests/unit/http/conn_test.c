@@ -42,37 +42,37 @@
 #define WAIT_MS 20000
 
 enum mode {
-    MODE_SYNC,         /* answer at once */
-    MODE_SUSPEND,      /* keep the request; the test answers later */
+    MODE_SYNC,            /* answer at once */
+    MODE_SUSPEND,         /* keep the request; the test answers later */
     MODE_RESET_THEN_WORK, /* request 1: reset the client, answer; request 2: a pool job */
-    MODE_STREAM,       /* take the connection as a stream */
-    MODE_BIG,          /* a 4 MiB answer */
+    MODE_STREAM,          /* take the connection as a stream */
+    MODE_BIG,             /* a 4 MiB answer */
 };
 
 struct fixture {
     uv_loop_t loop;
-    uv_timer_t tick;             /* keeps uv_run(ONCE) returning */
+    uv_timer_t tick; /* keeps uv_run(ONCE) returning */
     struct http_server *server;
     int port;
     enum mode mode;
-    int client_fd;               /* the test's client, -1 when closed */
-    int requests;                /* on_request calls */
-    int depth;                   /* on_request nesting: must never exceed 1 */
+    int client_fd; /* the test's client, -1 when closed */
+    int requests;  /* on_request calls */
+    int depth;     /* on_request nesting: must never exceed 1 */
     int max_depth;
-    struct http_request *held;   /* a suspended request */
-    int aborts;                  /* abort callbacks */
-    int respond_rc;              /* the result of the late http_respond */
+    struct http_request *held; /* a suspended request */
+    int aborts;                /* abort callbacks */
+    int respond_rc;            /* the result of the late http_respond */
     bool responded;
     /* MODE_RESET_THEN_WORK */
     uv_work_t work;
-    uv_sem_t release;            /* lets the job finish */
-    char *job_buf;               /* in the request's arena */
+    uv_sem_t release; /* lets the job finish */
+    char *job_buf;    /* in the request's arena */
     bool job_done;
     /* MODE_STREAM */
     struct http_stream *stream;
     int stream_closes;
-    bool in_stream_call;         /* inside an http_stream_* call made by the test */
-    bool close_inside_call;      /* on_close ran inside such a call: forbidden */
+    bool in_stream_call;    /* inside an http_stream_* call made by the test */
+    bool close_inside_call; /* on_close ran inside such a call: forbidden */
     int stopped;
 };
 
@@ -202,9 +202,8 @@ static void on_request(struct http_request *req)
             .on_close = on_stream_close,
             .on_shutdown = NULL,
         };
-        assert_int_equal(http_stream_start(req, 200, "text/plain", PT_STR_NULL, true, &h, f,
-                                           &f->stream),
-                         0);
+        assert_int_equal(
+            http_stream_start(req, 200, "text/plain", PT_STR_NULL, true, &h, f, &f->stream), 0);
         break;
     }
     case MODE_BIG: {
@@ -367,7 +366,8 @@ static void test_reset_during_flush(void **state)
     f.client_fd = connect_client(f.port);
     int small = 4096;
     setsockopt(f.client_fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    send_all(f.client_fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_all(f.client_fd,
+             "GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_true(run_until(&f, &f.requests));
     for (int i = 0; i < 20; i++)
         uv_run(&f.loop, UV_RUN_NOWAIT);
