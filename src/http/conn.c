@@ -1049,8 +1049,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || conn->closed)
         return;
     if (nread > 0) {
-        if (conn->state == HTTP_CONN_CLOSING)
-            return; /* discarded */
+        if (conn->state == HTTP_CONN_CLOSING) {
+            /* Discarded; a client that keeps sending is not read for long. */
+            conn->discarded += (size_t)nread;
+            if (conn->discarded > HTTP_LINGER_MAX_BYTES)
+                http__conn_close(conn);
+            return;
+        }
         conn->in.len += (size_t)nread;
         process_input(conn);
         return;

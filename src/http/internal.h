@@ -23,8 +23,10 @@
 #define HTTP_PEER_BUCKETS 4096
 /* Refused connections are still answered (503/429) up to this many beyond the limit. */
 #define HTTP_REFUSE_SLACK 256
-/* After the answer of a closing connection, wait this long for the client's FIN. */
+/* After the answer of a closing connection, wait this long for the client's FIN... */
 #define HTTP_LINGER_MS 2000
+/* ...reading and discarding at most this much meanwhile. */
+#define HTTP_LINGER_MAX_BYTES (1024 * 1024)
 /* Descriptors kept free for files, the ephemeris and the loop itself. */
 #define HTTP_FD_RESERVE 64
 
@@ -82,6 +84,7 @@ struct http_conn {
     bool first_request;           /* the head deadline counts from the accept */
     bool shut_down;               /* our FIN was sent (lingering) */
     uint64_t accepted_ms;         /* loop time of the accept */
+    size_t discarded;             /* bytes read and dropped while closing */
     uint64_t deadline_ms;         /* loop time at which the current wait expires, 0 none */
     uint64_t timer_due_ms;        /* loop time the timer is armed for, 0 if not */
     struct pt_buf in;             /* received bytes; request slices point here */
