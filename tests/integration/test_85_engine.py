@@ -596,3 +596,34 @@ def test_behind_a_proxy_clients_are_told_apart_by_x_forwarded_for(proxied):
     assert rc.status == 429, rc                      # one stream per client here
     for x in (a, b, c):
         x.close()
+
+
+# ---------------------------------------------------------------- live rounds
+
+def test_live_rounds_serve_many_distinct_observers(engine):
+    """200 SSE streams at 200 observers (4 clients of 50): each gets events that
+    carry its own observer, built off the loop in rounds (also run under TSan)."""
+    from conftest import SseReader
+    readers = []
+    for i in range(200):
+        s = connect_from(engine, f"127.0.0.{40 + i % 4}")
+        lat, lon = -60 + i * 0.5, -170 + i * 1.5
+        s.sendall(build_request("GET", f"/planets/stream?lat={lat}&lon={lon}&bodies=moon,mars"))
+        readers.append((s, lat, lon))
+    from conftest import Conn
+    got = 0
+    for s, lat, lon in readers:
+        c = Conn(s)
+        r = c.read_response("HEAD", 60)
+        assert r.status == 200, r
+        reader = SseReader(c, r)
+        for _ in range(2):
+            ev = reader.next_event(timeout=60).json()
+            assert ev["observer"]["lat"] == lat and ev["observer"]["lon"] == lon, ev
+            assert [b["name"] for b in ev["bodies"]] == ["moon", "mars"], ev
+        got += 1
+        s.close()
+    assert got == 200
+    m = engine.metrics()
+    assert m["planettracker_live_rounds_total"] >= 2, m
+    assert m["planettracker_live_observers_cached"] >= 1, m
