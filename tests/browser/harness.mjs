@@ -19,6 +19,10 @@ export const ARTIFACTS = path.join(REPO, 'build', 'test-artifacts');
 export const GREENWICH = { lat: 51.4769, lon: -0.0005 };
 export const BODIES = ['sun', 'moon', 'mercury', 'venus', 'mars', 'jupiter', 'saturn',
                        'uranus', 'neptune', 'pluto'];
+/** The deadline of every wait for a condition: generous, a loaded machine must not reach it. */
+export const WAIT_MS = 20000;
+/** The delay of the reference timer armed at each key press (see instrument()). */
+export const KEY_REF_MS = 1500;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -37,7 +41,7 @@ function freePort() {
 /**
  * Start PT_BINARY (default build/planettracker) with `serve` on 127.0.0.1 and wait
  * until GET /healthz answers 200. Returns {base, stop()}; stop() ends the server
- * (SIGTERM, then SIGKILL after 10 s) and resolves with {code, signal, stderr}.
+ * (SIGTERM, then SIGKILL after 20 s) and resolves with {code, signal, stderr}.
  * With PT_BASE_URL set, uses that server instead and stop() does nothing.
  */
 export async function startServer() {
@@ -77,7 +81,7 @@ export async function startServer() {
             child.kill('SIGKILL');
             throw new Error(`server did not answer /healthz within 30 s:\n${stdout}\n${stderr}`);
         }
-        await sleep(100);
+        await sleep(100); // the polling interval of this wait, not a wait of its own
     }
 
     return {
@@ -87,7 +91,8 @@ export async function startServer() {
         async stop() {
             if (!exitInfo) {
                 child.kill('SIGTERM');
-                const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+                // A deadline, not a wait: the exit is awaited; SIGKILL only if it hangs.
+                const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
                 await exited;
                 clearTimeout(timer);
             }
@@ -107,31 +112,56 @@ export function launchBrowser() {
 }
 
 /**
- * Page instrumentation, installed before the page's own scripts: the page-clock
- * time of every key press, of every fetch() (with its URL and method), of every
- * EventSource opened (with its URL; the objects themselves in __ptEventSources), and
- * of every change of the location the table shows. Timing asserted on these is
- * measured in the page, so a slow test process cannot make it flaky.
+ * Page instrumentation, installed before the page's own scripts (window.__pt):
+ *  - keys: the page-clock time of every key press; keyRefs[i]: when a reference
+ *    timer of KEY_REF_MS (1500 ms, written out below: this runs in the page) armed
+ *    at key i fired. Timers run in the order they are due, so a request made before
+ *    keyRefs[i] came from a timer of less than KEY_REF_MS armed after key i,
+ *    however late a loaded machine runs both.
+ *  - fetches: every fetch() (URL, method, body); streams: every EventSource opened
+ *    (URL; the objects themselves in __ptEventSources). Each with its time and its
+ *    cause: "type:key" of the event being handled when it was made ("keydown:Enter"),
+ *    "" when made from a timer or a promise.
+ *  - pushes: every "positions" event of a stream (its snapshot time and stream URL).
+ *  - observers: every change of the location the table shows; modes: every change
+ *    of the live indicator's data-mode.
+ * Timing asserted on these is measured in the page, so a slow test process cannot
+ * make it flaky.
  */
 export function instrument() {
-    window.__pt = { keys: [], fetches: [], streams: [], observers: [] };
+    window.__pt = { keys: [], keyRefs: [], fetches: [], streams: [], pushes: [], observers: [],
+                    modes: [] };
     Object.defineProperty(window, '__ptEventSources', { value: [], enumerable: false });
+    const cause = () => (window.event ? `${window.event.type}:${window.event.key ?? ''}` : '');
     if (window.EventSource) {
         const Real = window.EventSource;
         window.EventSource = class extends Real {
             constructor(url, init) {
                 super(url, init);
-                window.__pt.streams.push({ t: performance.now(), url: String(new URL(url, document.baseURI)) });
+                const href = String(new URL(url, document.baseURI));
+                window.__pt.streams.push({ t: performance.now(), url: href, cause: cause() });
                 window.__ptEventSources.push(this);
+                this.addEventListener('positions', (ev) => {
+                    let time = null;
+                    try {
+                        time = JSON.parse(ev.data).time;
+                    } catch {
+                        // a garbled event: logged without its time
+                    }
+                    window.__pt.pushes.push({ t: performance.now(), url: href, time });
+                });
             }
         };
     }
-    document.addEventListener('keydown', () => window.__pt.keys.push(performance.now()), true);
+    document.addEventListener('keydown', () => {
+        const i = window.__pt.keys.push(performance.now()) - 1;
+        setTimeout(() => { window.__pt.keyRefs[i] = performance.now(); }, 1500); // KEY_REF_MS
+    }, true);
     const realFetch = window.fetch.bind(window);
     window.fetch = (input, init) => {
         const url = String(input instanceof Request ? input.url : input);
         window.__pt.fetches.push({ t: performance.now(), url, method: init?.method ?? 'GET',
-                                   body: init?.body ? String(init.body) : '' });
+                                   body: init?.body ? String(init.body) : '', cause: cause() });
         return realFetch(input, init);
     };
     document.addEventListener('DOMContentLoaded', () => {
@@ -144,6 +174,15 @@ export function instrument() {
                 window.__pt.observers.push({ t: performance.now(), lat, lon });
             }
         }).observe(table, { attributes: true });
+        const live = document.getElementById('live');
+        if (live) {
+            new MutationObserver(() => {
+                const mode = live.dataset.mode ?? null;
+                if (window.__pt.modes.at(-1)?.mode !== mode) {
+                    window.__pt.modes.push({ t: performance.now(), mode });
+                }
+            }).observe(live, { attributes: true, attributeFilter: ['data-mode'] });
+        }
     });
 }
 
@@ -179,33 +218,60 @@ export function parseShown(text) {
     return Number.parseFloat(String(text).replace(/\u2212/g, '-'));
 }
 
+/**
+ * The table and the snapshot time it shows, read in one go (no push can come
+ * between): {time, rows}, rows as readTable(). To ask the API about the same instant.
+ */
+export async function readSnapshot(page) {
+    const { time, rows } = await page.$eval('#sky-table', (table) => ({
+        time: table.dataset.time,
+        rows: [...table.tBodies[0].rows].map((tr) => ({
+            name: tr.dataset.body,
+            az: tr.querySelector('[data-col="az"] .value').textContent,
+            alt: tr.querySelector('[data-col="alt"]').textContent,
+            up: tr.classList.contains('is-up'),
+        })),
+    }));
+    return {
+        time,
+        rows: rows.map((r) => ({ ...r, azText: r.az, altText: r.alt, az: parseShown(r.az),
+                                 alt: parseShown(r.alt) })),
+    };
+}
+
 /** The table as [{name, az, alt, up}], numbers parsed from what is displayed. */
 export async function readTable(page) {
-    const rows = await page.$$eval('#sky-table tbody tr', (trs) => trs.map((tr) => ({
-        name: tr.dataset.body,
-        az: tr.querySelector('[data-col="az"] .value').textContent,
-        alt: tr.querySelector('[data-col="alt"]').textContent,
-        up: tr.classList.contains('is-up'),
-    })));
-    return rows.map((r) => ({ ...r, azText: r.az, altText: r.alt, az: parseShown(r.az),
-                              alt: parseShown(r.alt) }));
+    return (await readSnapshot(page)).rows;
+}
+
+/**
+ * page.waitForFunction(fn, arg) with a deadline (default WAIT_MS) whose failure
+ * says what was waited for (`what`).
+ */
+export async function waitUntil(page, what, fn, arg, timeout = WAIT_MS) {
+    try {
+        return await page.waitForFunction(fn, arg, { timeout });
+    } catch (e) {
+        if (e.name !== 'TimeoutError') throw e;
+        throw new Error(`gave up after ${timeout / 1000} s waiting for ${what}`, { cause: e });
+    }
 }
 
 /** Wait until the table shows data computed for (lat, lon). */
-export async function waitForObserver(page, lat, lon, timeout = 10000) {
-    await page.waitForFunction(([la, lo]) => {
+export async function waitForObserver(page, lat, lon, timeout = WAIT_MS) {
+    await waitUntil(page, `the table to show the sky of ${lat}, ${lon}`, ([la, lo]) => {
         const t = document.getElementById('sky-table');
         return t.tBodies[0].rows.length > 0 &&
             Math.abs(Number(t.dataset.observerLat) - la) < 1e-6 &&
             Math.abs(Number(t.dataset.observerLon) - lo) < 1e-6;
-    }, [lat, lon], { timeout });
+    }, [lat, lon], timeout);
 }
 
 /** Wait for the next refresh of the table (its snapshot time changes). */
-export async function waitForRefresh(page, timeout = 5000) {
+export async function waitForRefresh(page, timeout = WAIT_MS) {
     const before = await page.getAttribute('#sky-table', 'data-time');
-    await page.waitForFunction((b) => document.getElementById('sky-table').dataset.time !== b,
-                               before, { timeout });
+    await waitUntil(page, `a refresh of the table (it shows ${before})`,
+                    (b) => document.getElementById('sky-table').dataset.time !== b, before, timeout);
 }
 
 /** How many of the page's EventSources are not closed (connecting or open). */

@@ -7,16 +7,21 @@
 // ("Live", "Polling", "Offline"). Also: the fields other layers add to each body
 // (magnitude, phase, elongation, constellation, rise/transit/set, status) show
 // when present. Run: node --test tests/browser/ (see README.md).
+//
+// Nothing here depends on the machine's speed: pushes and polls are logged in the
+// page with its clock (harness.mjs), every wait is for a condition with a generous
+// deadline (WAIT_MS), lower bounds are in milliseconds (a slow machine only makes
+// things later), and "soon enough" is a condition waited for, not a bound.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-    GREENWICH, assertCleanShutdown, enrichSnapshot, getJson, liveIndicator, openPage,
+    GREENWICH, WAIT_MS, assertCleanShutdown, enrichSnapshot, getJson, liveIndicator, openPage,
     openStreams, pageLog, parseShown, pollRequests, sleep, sseResponse, startSuite, stopSuite,
-    waitForObserver,
+    waitForObserver, waitUntil,
 } from './harness.mjs';
 
-const TIMEOUT = { timeout: 60000 };
+const TIMEOUT = { timeout: 120000 };
 const STREAM = /\/planets\/stream(\?|$)/;
 const POLL = /\/planets(\?|$)/;
 
@@ -42,21 +47,25 @@ test('live by default: one /planets/stream, new values every second, no polling'
     });
     await page.goto(server.base);
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
-    await page.waitForSelector('#live[data-mode="live"]', { timeout: 5000 });
+    await page.waitForSelector('#live[data-mode="live"]', { timeout: WAIT_MS });
     const indicator = await liveIndicator(page);
     assert.equal(indicator.text, 'Live');
     assert.equal(indicator.state, 'live');
 
-    // Several pushes, a second apart: the time and the positions move.
+    // Several pushes, a second apart: the time and the positions move. Waited for in
+    // the page's log of pushes: three more after `first`, two of them in a row one
+    // second apart (a loaded server may skip a second now and then, so not all).
     const first = await lastSnapshot(page);
-    const seen = new Set([first.time]);
-    const deadline = Date.now() + 8000;
-    while (seen.size < 4 && Date.now() < deadline) {
-        await page.waitForFunction((t) => window.__lastSnapshot.time !== t,
-                                   [...seen].at(-1), { timeout: 4000 });
-        seen.add((await lastSnapshot(page)).time);
+    await waitUntil(page, `3 pushes after ${first.time}, two in a row a second apart`, (t0) => {
+        const times = window.__pt.pushes.map((p) => Date.parse(p.time)).filter((t) => t >= Date.parse(t0));
+        return times.length >= 4 && times.slice(1).some((t, i) => t - times[i] === 1000);
+    }, first.time);
+    const times = (await pageLog(page)).pushes.map((p) => Date.parse(p.time));
+    for (const [i, t] of times.slice(1).entries()) {
+        const gap = t - times[i];
+        assert.ok(gap >= 1000 && gap % 1000 === 0, `pushes ${gap} ms apart: on whole seconds, ` +
+                  `at most one a second (${(await pageLog(page)).pushes.map((p) => p.time).join(' ')})`);
     }
-    assert.ok(seen.size >= 4, `snapshots seen: ${[...seen].join(', ')}`);
     // The page shows what the stream pushed (read at once, between two pushes).
     const { last, shown, updated } = await page.evaluate(() => ({
         last: window.__lastSnapshot,
@@ -64,8 +73,7 @@ test('live by default: one /planets/stream, new values every second, no polling'
             tr.querySelector('[data-col="alt"]').textContent),
         updated: document.getElementById('updated').dateTime,
     }));
-    const span = Date.parse(last.time) - Date.parse(first.time);
-    assert.ok(span >= 2000 && span <= 8000, `4 pushes over ${span} ms`);
+    assert.ok(Date.parse(last.time) - Date.parse(first.time) >= 3000, `${first.time} .. ${last.time}`);
     const moved = last.bodies.filter((b, i) => b.az !== first.bodies[i].az && b.alt !== first.bodies[i].alt);
     assert.equal(moved.length, last.bodies.length, 'every body moved between pushes');
     assert.equal(updated, last.time);
@@ -98,11 +106,10 @@ test('a typed location reopens the stream for it (and closes the old one)', TIME
     const { context, page, problems } = await openPage(browser, server.base);
     await page.goto(server.base);
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
-    const input = page.locator('#lat');
-    await input.click();
-    await input.press('ControlOrMeta+a');
-    await input.pressSequentially('-33.8688', { delay: 30 });
-    await waitForObserver(page, -33.8688, GREENWICH.lon, 3000);
+    // One input event: typed key by key, a machine stalled between two keys for the
+    // page's 500 ms pause would rightly open a stream for a half-typed value too.
+    await page.locator('#lat').fill('-33.8688');
+    await waitForObserver(page, -33.8688, GREENWICH.lon);
     const log = await pageLog(page);
     assert.equal(log.streams.length, 2, log.streams.map((s) => s.url).join(' '));
     assert.equal(new URL(log.streams[1].url).searchParams.get('lat'), '-33.8688');
@@ -121,38 +128,50 @@ test('the stream fails: polling every 2 s ("Polling"), then "Offline", then back
 
     // No stream: the page polls GET /planets and says so.
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
-    await page.waitForSelector('#live[data-mode="polling"]', { timeout: 5000 });
+    await page.waitForSelector('#live[data-mode="polling"]', { timeout: WAIT_MS });
     assert.equal((await liveIndicator(page)).text, 'Polling');
     const t1 = (await lastSnapshot(page)).time;
-    await page.waitForFunction((t) => window.__lastSnapshot.time !== t, t1, { timeout: 4000 });
+    await page.waitForFunction((t) => window.__lastSnapshot.time !== t, t1, { timeout: WAIT_MS });
     const t2 = (await lastSnapshot(page)).time;
     const dt = Date.parse(t2) - Date.parse(t1);
-    assert.ok(dt >= 1000 && dt <= 3500, `polled snapshots ${dt} ms apart`);
+    assert.ok(dt >= 1000, `polled snapshots ${dt} ms apart`);
+    // Every 2 s: never faster (page clock); and two polls in a row about 2 s apart
+    // (waited for: a loaded machine may run a poll's timer late now and then).
+    await waitUntil(page, 'two polls in a row at most 3.5 s apart', () => {
+        const polls = window.__pt.fetches.filter((f) => new URL(f.url).pathname.endsWith('/planets'));
+        return polls.slice(1).some((p, i) => p.t - polls[i].t <= 3500);
+    });
     let log = await pageLog(page);
     const polls = pollRequests(log);
     assert.ok(polls.length >= 2, `${polls.length} polls`);
     for (let i = 1; i < polls.length; i++) {
         const gap = polls[i].t - polls[i - 1].t;
-        assert.ok(gap >= 1500 && gap <= 3500, `polls ${gap.toFixed(0)} ms apart`);
+        assert.ok(gap >= 1500, `polls ${gap.toFixed(0)} ms apart`);
     }
     assert.ok(log.streams.length >= 1, 'the stream was tried first');
     assert.ok(log.streams[0].t <= polls[0].t, 'stream first, polling after');
 
     // The server is unreachable altogether: Offline.
     await page.route(POLL, (route) => route.abort('connectionrefused'));
-    await page.waitForSelector('#live[data-mode="offline"]', { timeout: 5000 });
+    await page.waitForSelector('#live[data-mode="offline"]', { timeout: WAIT_MS });
     assert.equal((await liveIndicator(page)).text, 'Offline');
 
     // Everything is back: the page returns to the stream by itself and stops polling.
     await page.unroute(POLL);
     await page.unroute(STREAM, failStream);
-    await page.waitForSelector('#live[data-mode="live"]', { timeout: 30000 });
+    // The stream is retried with a back-off of up to 30 s (source.js): a deadline past it.
+    await page.waitForSelector('#live[data-mode="live"]', { timeout: 30000 + WAIT_MS });
     assert.equal((await liveIndicator(page)).text, 'Live');
     assert.equal(await openStreams(page), 1);
-    const since = await page.evaluate(() => performance.now());
+    // No poll after the page went live, for 3 s (longer than the 2 s polling period):
+    // a "did not happen" window, which a slow machine can only make easier to pass.
+    // Only while the page stays live: if a stalled server lets the stream time out
+    // (6 s without an event), polling again is right.
     await sleep(3000);
     log = await pageLog(page);
-    assert.deepEqual(pollRequests(log).filter((f) => f.t > since + 100).map((f) => f.url), [],
+    const liveAt = log.modes.find((m) => m.mode === 'live').t;
+    const leftAt = log.modes.find((m) => m.t > liveAt && m.mode !== 'live')?.t ?? Infinity;
+    assert.deepEqual(pollRequests(log).filter((f) => f.t > liveAt && f.t < leftAt).map((f) => f.url), [],
                      'polling stopped once the stream delivers');
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
     assert.deepEqual(problems.filter((p) => !/Failed to load resource|EventSource|ERR_/.test(p)), []);
@@ -164,7 +183,7 @@ test('without EventSource the page polls', TIMEOUT, async () => {
     await context.addInitScript(() => { delete window.EventSource; });
     await page.goto(server.base);
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
-    await page.waitForSelector('#live[data-mode="polling"]', { timeout: 5000 });
+    await page.waitForSelector('#live[data-mode="polling"]', { timeout: WAIT_MS });
     const log = await pageLog(page);
     assert.equal(log.streams.length, 0);
     assert.ok(pollRequests(log).length >= 1);
@@ -180,7 +199,7 @@ test('magnitude, phase, elongation, constellation, rise/transit/set and status s
     const { context, page, problems } = await openPage(browser, server.base); // time zone UTC
     await page.route(STREAM, (route) => route.fulfill(sseResponse(snap)));
     await page.goto(server.base);
-    await page.waitForFunction((t) => window.__lastSnapshot?.time === t, snap.time, { timeout: 10000 });
+    await page.waitForFunction((t) => window.__lastSnapshot?.time === t, snap.time, { timeout: WAIT_MS });
 
     const cells = await page.$$eval('#sky-table tbody tr', (trs) => Object.fromEntries(trs.map((tr) => [
         tr.dataset.body,

@@ -13,11 +13,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-    ARTIFACTS, GREENWICH, assertCleanShutdown, enrichStreamScript, getJson, openPage,
+    ARTIFACTS, GREENWICH, WAIT_MS, assertCleanShutdown, enrichStreamScript, getJson, openPage,
     sseResponse, startSuite, stopSuite, waitForObserver,
 } from './harness.mjs';
 
-const TIMEOUT = { timeout: 60000 };
+const TIMEOUT = { timeout: 120000 };
 const PARIS = { latitude: 48.8566, longitude: 2.3522 };
 
 let server;
@@ -103,7 +103,7 @@ test('the chart has exactly one mark per body above the horizon, north up, east 
         await typeInto(page, 'lat', lat);
         await typeInto(page, 'lon', lon);
         await page.locator('#lon').press('Enter');
-        await waitForObserver(page, Number(lat), Number(lon), 5000);
+        await waitForObserver(page, Number(lat), Number(lon));
         const c = await readChart(page);
         checkChart(c, `${lat},${lon}`);
         for (const b of c.snapshot.bodies) if (b.alt > 0) seenUp.add(b.name);
@@ -112,7 +112,7 @@ test('the chart has exactly one mark per body above the horizon, north up, east 
 
     // It keeps matching as the stream pushes new positions.
     const t = (await readChart(page)).snapshot.time;
-    await page.waitForFunction((t0) => window.__lastSnapshot.time !== t0, t, { timeout: 4000 });
+    await page.waitForFunction((t0) => window.__lastSnapshot.time !== t0, t, { timeout: WAIT_MS });
     checkChart(await readChart(page), 'after a push');
     assert.deepEqual(problems, []);
     await context.close();
@@ -129,7 +129,7 @@ test('marks near the horizon: alt > 0 is drawn, alt <= 0 is listed below', TIMEO
     const { context, page, problems } = await openPage(browser, server.base);
     await page.route(/\/planets\/stream(\?|$)/, (route) => route.fulfill(sseResponse(snap)));
     await page.goto(server.base);
-    await page.waitForFunction((t) => window.__lastSnapshot?.time === t, snap.time, { timeout: 10000 });
+    await page.waitForFunction((t) => window.__lastSnapshot?.time === t, snap.time, { timeout: WAIT_MS });
     checkChart(await readChart(page), 'edge altitudes');
     assert.deepEqual(problems, []);
     await context.close();
@@ -224,7 +224,7 @@ test('screenshots: night mode (desktop, phone) and every field filled', TIMEOUT,
         if (details) await context.addInitScript({ content: enrichStreamScript() });
         await page.goto(server.base);
         await waitForObserver(page, PARIS.latitude, PARIS.longitude);
-        await page.waitForSelector('#live[data-mode="live"]', { timeout: 5000 });
+        await page.waitForSelector('#live[data-mode="live"]', { timeout: WAIT_MS });
         const width = await page.evaluate(() => document.documentElement.scrollWidth);
         assert.ok(width <= opts.viewport.width, `${file}: page is ${width} px wide`);
         await page.screenshot({ path: path.join(ARTIFACTS, file), fullPage: true });

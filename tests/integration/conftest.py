@@ -22,6 +22,14 @@ decoding, one SseEvent per blank-line block, with its arrival time);
 Server.open_ws() does a checked handshake and returns a WsClient (masked client
 frames from ws_frame(), a strict parser of server frames); Server.metrics(),
 wait_metric() and rss_kib() read /metrics and the server's VmRSS.
+
+No test may depend on the machine's speed (CI is a busy 2-core box, the server is
+the slow ASan+UBSan build): a test waits for a condition -- wait_for(),
+Server.wait_metric(), Server.wait_log(), Conn.wait_data(), a read with a deadline
+-- with a generous deadline (WAIT_TIMEOUT_S, IO_TIMEOUT_S) after which it fails
+saying what it waited for, never for a fixed time. A fixed sleep is only part of
+a scenario (a client pacing its bytes, keeping quiet on purpose), and what follows
+it does not assume the server did anything within that time.
 """
 
 import base64
@@ -53,12 +61,28 @@ SECRET_KEY = "test-secret"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 IO_TIMEOUT_S = 15.0
+WAIT_TIMEOUT_S = 20.0  # the deadline of a wait for a condition (wait_for and friends)
 
 BODIES = ["sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn", "uranus",
           "neptune", "pluto"]
 GREENWICH = (51.4769, -0.0005)
 # A fixed instant so that answers are reproducible byte for byte.
 FIXED_TIME = "2024-03-20T22:00:00Z"
+
+
+# ---------------------------------------------------------------- waiting
+
+def wait_for(predicate, what, timeout=WAIT_TIMEOUT_S, interval=0.05):
+    """Call predicate() every `interval` s until it returns something true, and
+    return that; after `timeout` s fail the test saying that it waited for `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
 
 
 # ---------------------------------------------------------------- responses
@@ -205,6 +229,22 @@ class Conn:
             pass
         return self._take(len(self.buf))
 
+    def wait_data(self, timeout=IO_TIMEOUT_S):
+        """Wait until the peer has sent something, without reading it (MSG_PEEK: a
+        client that does not read stays one). Fails if the peer closes first or
+        nothing comes within timeout."""
+        if self.buf:
+            return
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(1, socket.MSG_PEEK)
+        except socket.timeout:
+            raise AssertionError(f"nothing arrived within {timeout:.0f} s") from None
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        if not data:
+            raise AssertionError("the peer closed without sending anything")
+
     def wait_closed(self, timeout):
         """(closed, data): whether the peer closed within timeout, and what came first."""
         try:
@@ -326,6 +366,14 @@ class Server:
     def log_since(self, mark):
         with self.lock:
             return "\n".join(self.lines[mark:])
+
+    def wait_log(self, text, mark=0, timeout=WAIT_TIMEOUT_S):
+        """Wait until a line of the log from `mark` on (a log_mark()) holds text;
+        returns that line."""
+        def find():
+            with self.lock:
+                return next((line for line in self.lines[mark:] if text in line), None)
+        return wait_for(find, f"{text!r} in the log of server {self.name}", timeout)
 
     def is_running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -456,9 +504,9 @@ class Server:
             out[name] = float(value)
         return out
 
-    def wait_metric(self, name, want, timeout=5.0):
+    def wait_metric(self, name, want, timeout=WAIT_TIMEOUT_S):
         """Poll /metrics until name == want (the server notices closes a moment
-        later than the client); returns the last value seen."""
+        later than the client); returns the last value seen (callers assert it)."""
         deadline = time.monotonic() + timeout
         while True:
             got = self.metrics().get(name)

@@ -14,13 +14,15 @@ import time
 
 import pytest
 
-from conftest import SANITIZER_MARKERS, Server, build_request
+from conftest import IO_TIMEOUT_S, SANITIZER_MARKERS, Server, build_request, wait_for
+
+CONNECTIONS = "planettracker_connections"  # the /metrics gauge, counting the asking one
 
 SEED = 20240320
 FORM = "application/x-www-form-urlencoded"
 
 
-def exchange(server, payload, timeout=5.0):
+def exchange(server, payload, timeout=IO_TIMEOUT_S):
     """Send payload on a fresh connection, half-close, read until the server closes."""
     with server.connect(timeout) as c:
         try:
@@ -156,14 +158,17 @@ def test_connection_reset_at_every_stage(server, stage):
         "full-request": build_request("GET", "/planets"),
         "pipelined-unread": big * 200,
     }[stage]
+    base = server.metrics()[CONNECTIONS]
     for _ in range(5):
         c = server.connect()
         if payload:
             c.send(payload)
         if stage in ("full-request", "pipelined-unread"):
-            time.sleep(0.05)
+            c.wait_data()  # the server read the request and is answering: reset now
         _rst_close(c)
-    time.sleep(0.1)
+    # The server has seen the resets (and is still there to count them).
+    wait_for(lambda: server.metrics()[CONNECTIONS] <= base,
+             "the server to drop the reset connections")
     server.assert_serving()
 
 
@@ -174,6 +179,8 @@ def test_client_that_stops_reading_then_reads(server):
     names = ["css/style.css", "js/app.js", "index.html", "favicon.svg"]
     with server.connect(timeout=60) as c:
         c.send(b"".join(build_request("GET", f"/static/{names[i % 4]}") for i in range(n)))
+        # The client keeps quiet for a while (the scenario; the reads below wait for
+        # every answer with their own deadline, whatever the server did meanwhile).
         time.sleep(1.0)
         sizes = {}
         for i in range(n):
@@ -185,10 +192,13 @@ def test_client_that_stops_reading_then_reads(server):
 
 
 def test_client_that_never_reads_then_leaves(server):
+    base = server.metrics()[CONNECTIONS]
     with server.connect() as c:
         c.send(build_request("GET", "/static/css/style.css") * 500)
-        time.sleep(0.5)
-    time.sleep(0.2)
+        c.wait_data()  # the server is answering
+        time.sleep(0.5)  # and the client does not read (the scenario)
+    # The server noticed the client left, with its answers unsent.
+    wait_for(lambda: server.metrics()[CONNECTIONS] <= base, "the server to drop the connection")
     server.assert_serving()
 
 
@@ -279,7 +289,10 @@ def test_sigterm_with_connections_open():
         for _ in range(50):
             assert served.read_response().status == 200
         conns = [idle, half, silent, served]
-        time.sleep(0.3)
+        # All four were accepted before `served` was answered. A request sent after
+        # the half head was read with it or later: once answered, the server holds
+        # that half head too.
+        assert srv.get("/healthz").status == 200
         t0 = time.monotonic()
         problems = srv.stop()
         elapsed = time.monotonic() - t0
@@ -317,13 +330,11 @@ def test_stalled_reader_is_closed_after_timeouts():
     srv = Server("stalled", ["--idle-timeout-ms", "3000", "--head-timeout-ms", "1500"]).start()
     c = _stall(srv)
     try:
-        time.sleep(0.5)
-        assert _connections(srv) == 1
-        # Head timeout (1.5 s) then at most the idle timeout (3 s) to flush: 4.5 s, and margin.
-        deadline = time.monotonic() + 8
-        while _connections(srv) > 0 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert _connections(srv) == 0, "the stalled connection is still open after 8 s"
+        c.wait_data()  # served, then stalled: the server holds the connection
+        # Head timeout (1.5 s) then at most the idle timeout (3 s) to flush: 4.5 s;
+        # the deadline is generous, a connection that is never closed stays forever.
+        wait_for(lambda: _connections(srv) == 0, "the server to close the stalled connection",
+                 timeout=30, interval=0.2)
     finally:
         c.close()
         srv.stop()
@@ -334,7 +345,7 @@ def test_sigterm_with_a_stalled_reader():
                  ["--idle-timeout-ms", "3000", "--head-timeout-ms", "1500"]).start()
     c = _stall(srv)
     try:
-        time.sleep(0.5)
+        c.wait_data()  # served, then stalled: SIGTERM finds the answers backed up
         problems = srv.stop()  # SIGTERM, then up to 10 s
     finally:
         c.close()
