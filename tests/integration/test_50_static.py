@@ -166,15 +166,15 @@ def test_traversal_with_raw_socket_dot_segments(server):
 
 
 @pytest.mark.parametrize("method,path,allow", [
-    ("DELETE", "/planets/mars", {"GET", "HEAD"}),
-    ("POST", "/planets/mars", {"GET", "HEAD"}),
-    ("PUT", "/planets", {"GET", "HEAD"}),
-    ("POST", "/", {"GET", "HEAD"}),
-    ("DELETE", "/healthz", {"GET", "HEAD"}),
-    ("PUT", "/geo_location", {"POST"}),
-    ("POST", "/static/js/app.js", {"GET", "HEAD"}),
-    ("DELETE", "/static/nope", {"GET", "HEAD"}),
-    ("PATCH", "/planets/vulcan", {"GET", "HEAD"}),
+    ("DELETE", "/planets/mars", {"GET", "HEAD", "OPTIONS"}),
+    ("POST", "/planets/mars", {"GET", "HEAD", "OPTIONS"}),
+    ("PUT", "/planets", {"GET", "HEAD", "OPTIONS"}),
+    ("POST", "/", {"GET", "HEAD", "OPTIONS"}),
+    ("DELETE", "/healthz", {"GET", "HEAD", "OPTIONS"}),
+    ("PUT", "/geo_location", {"POST", "OPTIONS"}),
+    ("POST", "/static/js/app.js", {"GET", "HEAD", "OPTIONS"}),
+    ("DELETE", "/static/nope", {"GET", "HEAD", "OPTIONS"}),
+    ("PATCH", "/planets/vulcan", {"GET", "HEAD", "OPTIONS"}),
 ])
 def test_method_not_allowed_has_allow(server, method, path, allow):
     r = server.request(method, path, body=b"" if method in ("POST", "PUT", "PATCH") else None)

@@ -41,9 +41,13 @@ def asan_options(extra):
 @pytest.fixture(scope="module")
 def live_server(request):
     """Short stall timeout; a small ASan quarantine so that RSS follows live memory
-    rather than the 256 MB of freed blocks ASan keeps by default."""
+    rather than the 256 MB of freed blocks ASan keeps by default. Every client here
+    is 127.0.0.1, and these tests flood on purpose: the per-client caps are lifted
+    (test_85_engine.py tests them)."""
     return start_server(request, "live-attacks",
-                        ["--stall-timeout-ms", str(STALL_MS), "--idle-timeout-ms", "5000"],
+                        ["--stall-timeout-ms", str(STALL_MS), "--idle-timeout-ms", "5000",
+                         "--max-streams-per-client", "100000", "--max-conns-per-peer", "0",
+                         "--ws-observe-rate", "100000"],
                         env={"ASAN_OPTIONS": asan_options("quarantine_size_mb=8")})
 
 
