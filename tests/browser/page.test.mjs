@@ -384,6 +384,40 @@ test('screenshots: desktop and phone (night mode: sky.test.mjs)', TIMEOUT, async
     }
 });
 
+test('the page works under its Content-Security-Policy, framing refused', TIMEOUT, async () => {
+    const { context, page, problems } = await openPage(browser, server.base, {
+        permissions: ['geolocation'], geolocation: PARIS,
+    });
+    await page.addInitScript(() => {
+        window.__cspViolations = [];
+        document.addEventListener('securitypolicyviolation', (e) => {
+            window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+        });
+    });
+    const resp = await page.goto(server.base);
+    const csp = resp.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
+    assert.equal(resp.headers()['permissions-policy']?.startsWith('geolocation=(self)'), true);
+    // Everything the page does (location, live stream, table, chart, night mode) runs.
+    await waitForObserver(page, PARIS.latitude, PARIS.longitude);
+    await page.waitForFunction(() => document.querySelectorAll('#sky-table tbody tr').length === 10);
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+    // Another origin may not frame it: the frame stays empty (Chromium blocks it).
+    const framer = await context.newPage();
+    await framer.setContent(`<iframe id="f" src="${server.base}"></iframe>`);
+    await framer.waitForLoadState('load');
+    // Blocked, the frame holds Chromium's error page, not the page's own document.
+    const titles = await Promise.all(framer.frames().filter((f) => f !== framer.mainFrame())
+        .map((f) => f.title().catch(() => '')));
+    assert.equal(titles.length, 1);
+    assert.doesNotMatch(titles[0], /PlanetTracker/);
+    await framer.close();
+    assert.deepEqual(problems, []);
+    await context.close();
+});
+
 test('the server shuts down cleanly, with no sanitizer report', TIMEOUT, async (t) => {
     await browser.close();
     browser = null;
