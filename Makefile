@@ -15,7 +15,7 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libuv libpcre2-8 libcrypto jansson swe
+PKGS := libuv libpcre2-8 libcrypto jansson swe libcurl
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)
@@ -74,6 +74,11 @@ $(OUT)/gen/assets.c: $(OUT)/tools/embed $(ASSETS)
 	@mkdir -p $(dir $@)
 	$(OUT)/tools/embed web $(ASSETS) > $@.tmp && mv $@.tmp $@
 
+# The Earth-orientation data of data/iers/ is compiled in by src/app/eop_data.c.
+EOP_FILES := data/iers/finals2000A.all data/iers/Leap_Second.dat
+$(OUT)/obj/src/app/eop_data.o: CPPFLAGS += -DPT_DATA_DIR='"$(CURDIR)/data"'
+$(OUT)/obj/src/app/eop_data.o: $(EOP_FILES)
+
 $(OUT)/obj/gen/assets.o: $(OUT)/gen/assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -108,7 +113,13 @@ tsan-bins:
 	@$(MAKE) --no-print-directory SANITIZE=thread OUT=build/tsan build/tsan/planettracker \
 	    $(TSAN_UNITS)
 
-all-tests: $(OUT)/planettracker $(UNIT_BIN) fuzz-bins
+all-tests: $(OUT)/planettracker $(UNIT_BIN) fuzz-bins $(OUT)/tools/truth_ref
+
+# The reference positions for the API's own time data (tests/integration/test_50_api.py).
+$(OUT)/tools/truth_ref: tests/tools/truth_ref.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror $(shell $(PKG_CONFIG) --cflags swe) \
+	    -o $@ $< $(shell $(PKG_CONFIG) --libs swe) -lm
 
 unit: $(UNIT_BIN)
 	@scripts/run-tests $(OUT) unit

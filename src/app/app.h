@@ -49,6 +49,31 @@ struct app_config {
     bool trust_proxy;
     bool cookie_secure;
     bool no_microcache;
+    const char *data_dir;           /* downloaded data (Earth orientation); default ./var */
+    const char *eop_url;            /* finals2000A to fetch; NULL: none (offline) */
+    const char *eop_leap_url;       /* Leap_Second.dat to fetch; NULL: none */
+    double eop_refresh_hours;
+    uint64_t eop_timeout_ms;        /* one download, start to end */
+};
+
+/* Earth-orientation data: where the table in use came from, and the updater's record. */
+#define APP_EOP_FINALS_FILE "finals2000A.all"
+#define APP_EOP_LEAP_FILE "Leap_Second.dat"
+#define APP_EOP_MAX_BYTES (16u * 1024 * 1024)
+#define APP_EOP_DEFAULT_URL "https://datacenter.iers.org/products/eop/rapid/standard/finals2000A.all"
+#define APP_EOP_DEFAULT_LEAP_URL "https://hpiers.obspm.fr/iers/bul/bulc/Leap_Second.dat"
+
+struct app_eop_updater;
+
+struct app_eop {
+    char origin[256];               /* "built-in (data/iers)", a path or a URL */
+    struct pt_buf leap_text;        /* Leap_Second.dat of the table in use */
+    uint64_t updates_ok;
+    uint64_t updates_failed;
+    uint64_t updates_unchanged;     /* downloads not newer than the table in use */
+    double last_ok_unix_s;
+    char last_error[200];
+    struct app_eop_updater *updater; /* NULL when offline */
 };
 
 struct live_hub;
@@ -70,8 +95,35 @@ struct app_state {
     struct riseset_cache *riseset;   /* loop thread only */
     struct app_now_cache *now;       /* loop thread only: the current second's instant */
     struct microcache *microcache;   /* loop thread only; NULL when disabled */
+    struct app_eop *eop;             /* loop thread only (the table is in astro) */
     double started_unix_s;
 };
+
+/*
+ * Choose the Earth-orientation table: the one compiled in, or the copy an earlier
+ * download left in data_dir (may be NULL) if it is at least as recent; set it in
+ * astro. Returns 0, or PT_E_INVALID if even the compiled-in data does not parse.
+ */
+int app_eop_init(struct app_eop *eop, struct astro_ctx *astro, const char *data_dir);
+void app_eop_deinit(struct app_eop *eop);
+
+/* Seconds rounded to 0.1 us for display (time offsets in answers). */
+double app_round_us(double s);
+
+/* The provenance members of an answer (ut1_utc_s, polar_motion_as, eop). Any thread. */
+void app_render_eop(struct web_json *j, const struct astro_ctx *astro, const struct astro_time *t);
+
+/*
+ * Whether the Earth-orientation data is healthy today (recent predictions, leap
+ * table not expired); with j not NULL also writes the "eop" member of /healthz.
+ */
+bool app_eop_health(const struct app_state *st, struct web_json *j);
+
+/* Today's MJD (UTC). */
+int32_t app_mjd_now(void);
+
+/* Read a whole file of at most max bytes. OUT: *out (pt_buf_deinit). Returns 0 or -errno. */
+int app_read_file(const char *path, size_t max, struct pt_buf *out);
 
 /*
  * Fill cfg from the environment (HOST, PORT, SECRET_KEY, EPHE_PATH, STATIC_DIR)
@@ -79,6 +131,10 @@ struct app_state {
  * printing a usage error to stderr (exit 2).
  */
 int app_config_parse(struct app_config *cfg, int argc, char **argv);
+
+/* The Earth-orientation data compiled in (data/iers/): finals2000A.all and Leap_Second.dat. */
+struct pt_str app_eop_embedded_finals(void);
+struct pt_str app_eop_embedded_leap_seconds(void);
 
 /* `planettracker now ...` (argv[0] is "now"). Returns the process exit status. */
 int app_cmd_now(int argc, char **argv);

@@ -180,8 +180,10 @@ static int print_table(const struct app_state *st, const struct app_observer *ob
 {
     char iso[40];
     astro_time_format_iso(t, iso);
-    printf("%s  lat %.4f  lon %.4f  elevation %.0f m  (%s, dT %.1f s; times UTC)\n", iso, obs->astro.lat_deg,
-           obs->astro.lon_deg, obs->astro.elev_m, astro_ctx_ephemeris(st->astro), t->deltat_s);
+    printf("%s  lat %.4f  lon %.4f  elevation %.0f m  (%s; times UTC)\n", iso, obs->astro.lat_deg,
+           obs->astro.lon_deg, obs->astro.elev_m, astro_ctx_ephemeris(st->astro));
+    printf("time data: %s, UT1-UTC %+.4f s, TT-UT1 %.4f s, polar motion x %.4f\" y %.4f\"\n",
+           astro_eop_source_name(t->eop), t->ut1_utc_s, t->deltat_s, t->xp_as, t->yp_as);
     printf("%-8s %9s %9s  %-12s %10s %12s %6s  %-4s %-5s %-5s %-5s\n", "body", "az", "alt", "ra",
            "dec", "dist (au)", "mag", "con", "rise", "trans", "set");
     struct astro_position pos[ASTRO_BODY_COUNT];
@@ -228,6 +230,13 @@ int app_cmd_now(int argc, char **argv)
         fprintf(stderr, "planettracker now: cannot open the ephemeris\n");
         return 1;
     }
+    struct app_eop eop;
+    const char *data_dir = getenv("DATA_DIR");
+    if (app_eop_init(&eop, st.astro, data_dir != NULL && *data_dir ? data_dir : "var") < 0) {
+        astro_ctx_free(st.astro);
+        return 1;
+    }
+    st.eop = &eop;
     struct app_observer obs;
     struct astro_time t;
     rc = 2;
@@ -248,6 +257,7 @@ int app_cmd_now(int argc, char **argv)
         rc = 0;
     }
 out_free_astro:
+    app_eop_deinit(&eop);
     astro_ctx_free(st.astro);
     return rc;
 }

@@ -48,6 +48,12 @@ static const char usage[] =
     "  --trust-proxy         a proxy is in front: take the client from X-Forwarded-For and\n"
     "                        HTTPS from X-Forwarded-Proto [TRUST_PROXY=1]\n"
     "  --cookie-secure       always mark the session cookie Secure [COOKIE_SECURE=1]\n"
+    "  --data-dir DIR        downloaded data (Earth orientation) [DATA_DIR] (default ./var)\n"
+    "  --eop-url URL         IERS finals2000A to download, or none [EOP_URL]\n"
+    "                        (default the IERS Rapid Service's finals2000A.all)\n"
+    "  --eop-leap-url URL    IERS Leap_Second.dat to download, or none (default IERS)\n"
+    "  --eop-refresh-hours H how often to download them (default 24)\n"
+    "  --eop-timeout-ms N    a download must finish within this (default 60000)\n"
     "  -h, --help            print this help\n";
 
 static int parse_level(const char *s)
@@ -66,6 +72,16 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
         return -1;
     unsigned long long v = strtoull(s, &end, 10);
     if (*end != '\0' || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Hours as a decimal number, more than a second and at most a year. */
+static int parse_hours(const char *s, double *out)
+{
+    double v;
+    if (pt_str_to_double(pt_str_c(s), &v) < 0 || !(v >= 1.0 / 3600 && v <= 8760))
         return -1;
     *out = v;
     return 0;
@@ -91,6 +107,10 @@ static void from_env(struct app_config *cfg)
         cfg->trust_proxy = true;
     if ((v = getenv("COOKIE_SECURE")) != NULL && strcmp(v, "1") == 0)
         cfg->cookie_secure = true;
+    if ((v = getenv("DATA_DIR")) != NULL && *v)
+        cfg->data_dir = v;
+    if ((v = getenv("EOP_URL")) != NULL && *v)
+        cfg->eop_url = v;
     if ((v = getenv("LOG_LEVEL")) != NULL && parse_level(v) >= 0)
         cfg->log_level = parse_level(v);
 }
@@ -112,6 +132,11 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
     cfg->executor_max_pending = 256;
     cfg->executor_max_per_client = 8;
     cfg->ws_observe_per_s = 10;
+    cfg->data_dir = "var";
+    cfg->eop_url = APP_EOP_DEFAULT_URL;
+    cfg->eop_leap_url = APP_EOP_DEFAULT_LEAP_URL;
+    cfg->eop_refresh_hours = 24;
+    cfg->eop_timeout_ms = 60000;
     from_env(cfg);
 
     int i = 1;
@@ -184,12 +209,28 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--ws-observe-rate") == 0 && parse_uint(val, 100000, &n) == 0 &&
                    n > 0) {
             cfg->ws_observe_per_s = (unsigned)n;
+        } else if (strcmp(a, "--data-dir") == 0) {
+            cfg->data_dir = val;
+        } else if (strcmp(a, "--eop-url") == 0) {
+            cfg->eop_url = val;
+        } else if (strcmp(a, "--eop-leap-url") == 0) {
+            cfg->eop_leap_url = val;
+        } else if (strcmp(a, "--eop-refresh-hours") == 0 &&
+                   parse_hours(val, &cfg->eop_refresh_hours) == 0) {
+            /* parsed into the config */
+        } else if (strcmp(a, "--eop-timeout-ms") == 0 && parse_uint(val, 3600000, &n) == 0 &&
+                   n > 0) {
+            cfg->eop_timeout_ms = n;
         } else {
             fprintf(stderr, "planettracker: bad option or value: %s %s\n%s", a, val, usage);
             return -1;
         }
         i++;
     }
+    if (cfg->eop_url != NULL && strcmp(cfg->eop_url, "none") == 0)
+        cfg->eop_url = NULL;
+    if (cfg->eop_leap_url != NULL && strcmp(cfg->eop_leap_url, "none") == 0)
+        cfg->eop_leap_url = NULL;
     if (cfg->command == NULL)
         cfg->command = "serve";
     if (strcmp(cfg->command, "serve") != 0) {

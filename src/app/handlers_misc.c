@@ -20,8 +20,9 @@ int app_handle_healthz(struct web_ctx *ctx)
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
+    bool ok = astro_ctx_has_files(st->astro) && app_eop_health(st, NULL);
     WEB_JSON_KEY(&j, "status");
-    web_json_cstring(&j, "ok");
+    web_json_cstring(&j, ok ? "ok" : "degraded");
     WEB_JSON_KEY(&j, "version");
     web_json_cstring(&j, APP_VERSION);
     WEB_JSON_KEY(&j, "ephemeris");
@@ -37,6 +38,7 @@ int app_handle_healthz(struct web_ctx *ctx)
     web_json_double(&j, pt_clock_unix_s() - st->started_unix_s);
     WEB_JSON_KEY(&j, "connections");
     web_json_int(&j, (int64_t)http_server_connections(st->server));
+    app_eop_health(st, &j);
     web_json_object_end(&j);
     web_header_add(ctx, "Cache-Control: no-store");
     return web_send_json(ctx, 200, &j);

@@ -118,6 +118,12 @@ static int serve(const struct app_config *cfg)
     pt_log_info("ephemeris: %s", astro_ctx_has_files(m.state.astro)
                                      ? "Swiss Ephemeris files (DE431)"
                                      : "Moshier fallback (files not found)");
+    struct app_eop eop;
+    if (app_eop_init(&eop, m.state.astro, cfg->data_dir) < 0) {
+        astro_ctx_free(m.state.astro);
+        return 1;
+    }
+    m.state.eop = &eop;
 
     struct web_app_config wcfg = {0};
     wcfg.static_dir = cfg->static_dir;
@@ -198,6 +204,7 @@ static int serve(const struct app_config *cfg)
 out_free_app:
     web_app_free(app);
 out_free_astro:
+    app_eop_deinit(&eop);
     astro_ctx_free(m.state.astro);
     return rc;
 }

@@ -120,7 +120,8 @@ void app_render_context(struct web_json *j, const struct app_state *st,
     WEB_JSON_KEY(j, "jd_ut1");
     web_json_double(j, t->jd_ut1);
     WEB_JSON_KEY(j, "deltat_s");
-    web_json_double(j, t->deltat_s);
+    web_json_double(j, app_round_us(t->deltat_s));
+    app_render_eop(j, st->astro, t);
     WEB_JSON_KEY(j, "ephemeris");
     web_json_cstring(j, astro_ctx_ephemeris(st->astro));
     render_observer(j, obs);

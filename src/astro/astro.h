@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/base.h"
 
@@ -118,19 +119,39 @@ int astro_timescale_from_name(struct pt_str name);
 /* "utc", "ut1" or "tt"; NULL for an unknown value. */
 const char *astro_timescale_name(enum astro_timescale s);
 
-/* One instant, in the scales the computations need. */
+/* Where an instant's UT1 and polar motion came from. */
+enum astro_eop_source {
+    ASTRO_EOP_MODEL,     /* no Earth-orientation data for the instant: libswe's Delta T
+                            model, no polar motion */
+    ASTRO_EOP_OBSERVED,  /* IERS values (finals2000A, flag I) */
+    ASTRO_EOP_PREDICTED, /* IERS Bulletin A predictions (flag P) */
+};
+
+/* "model", "observed", "predicted". */
+const char *astro_eop_source_name(enum astro_eop_source s);
+
+/* One instant, in the scales the computations need, with the time data used. */
 struct astro_time {
     double jd_ut1;
     double jd_tt;
-    double deltat_s;            /* TT - UT1 that libswe applies to jd_ut1, seconds */
+    double deltat_s;            /* TT - UT1, seconds */
+    double ut1_utc_s;           /* UT1 - UTC, seconds (before 1972: 0, UTC is taken as UT1) */
+    double xp_as;               /* polar motion applied (arcsec; 0 with the model) */
+    double yp_as;
+    enum astro_eop_source eop;  /* where UT1 and the polar motion came from */
     double unix_s;              /* the instant as Unix seconds (UTC), for display */
     enum astro_timescale scale; /* the scale the caller gave the instant in */
 };
 
 /*
  * The UTC instant unix_s (seconds since 1970-01-01T00:00:00Z, leap seconds not
- * counted, as POSIX time). UTC is converted with libswe's swe_utc_to_jd (its leap
- * second table; before 1972 UTC is taken as UT1). OUT: *out (scale ASTRO_UTC,
+ * counted, as POSIX time). With Earth-orientation data (astro_ctx_set_eop) that
+ * covers the instant: TT = UTC + TAI-UTC (the data's leap-second table) + 32.184 s,
+ * UT1 = UTC + UT1-UTC interpolated, polar motion interpolated (eop OBSERVED or
+ * PREDICTED). Outside the data (before it, after the predictions end): UT1 is
+ * taken as UTC (leap seconds keep them within 0.9 s), TT = UT1 + libswe's Delta T
+ * model, no polar motion (eop MODEL). Without data: libswe's swe_utc_to_jd (its
+ * own leap table; before 1972 UTC taken as UT1). OUT: *out (scale ASTRO_UTC,
  * unix_s exactly as given).
  * Returns 0; PT_E_INVALID for NaN or infinity; PT_E_RANGE outside
  * astro_ctx_jd_range(). Thread-safe.
@@ -145,8 +166,10 @@ int astro_time_from_unix(const struct astro_ctx *ctx, double unix_s, struct astr
  *     minus the offset). Second 60 is accepted in UTC on days with a leap second.
  *   - a decimal number: seconds since 1970-01-01T00:00:00 of `scale`.
  * UT1 readings give jd_ut1 = swe_julday(Y, M, D, h + m/60.0 + s/3600.0, Gregorian)
- * bit for bit, as the truth did; UTC goes through swe_utc_to_jd; TT gives jd_tt and
- * jd_ut1 = jd_tt - Delta T.
+ * bit for bit, as the truth did; UTC readings are converted as astro_time_from_unix
+ * does (second 60 only on a day that ends with a leap second); for UT1 and TT the
+ * other scales come from the Earth-orientation data where it covers the instant
+ * (UTC found by iteration), else from libswe's Delta T model.
  * OUT: *out. Returns 0; PT_E_INVALID for bad syntax or an impossible date or time
  * (month 13, February 30, hour 24, minute 60, offset 24:00); PT_E_RANGE outside
  * astro_ctx_jd_range(). Thread-safe.
@@ -169,6 +192,81 @@ int astro_time_from_jd(const struct astro_ctx *ctx, double jd, enum astro_timesc
  * Returns the length (without the NUL). Thread-safe.
  */
 size_t astro_time_format_iso(const struct astro_time *t, char out[40]);
+
+/* ------------------------------------------------------------------------ */
+/* Earth orientation (eop.c)                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * IERS Earth-orientation data: daily UT1-UTC and polar motion (finals2000A,
+ * observed and Bulletin A predictions) and the leap-second table
+ * (Leap_Second.dat). Immutable once parsed: any thread may read it.
+ */
+struct astro_eop;
+
+/* The values at one instant. */
+struct astro_eop_value {
+    double ut1_tai_s;  /* UT1 - TAI (UT1-UTC is this plus the instant's TAI-UTC) */
+    double xp_as;      /* polar motion, arcseconds */
+    double yp_as;
+    bool observed;     /* both neighbouring rows observed (else a prediction is involved) */
+};
+
+/* What a table holds, for health checks. Days are MJD (UTC). */
+struct astro_eop_info {
+    int32_t first_mjd;
+    int32_t last_mjd;          /* the end of the predictions */
+    int32_t last_observed_mjd; /* the last observed day (first_mjd - 1 if none) */
+    int32_t leap_expires_mjd;  /* after it, a leap second may have been added */
+    int32_t tai_utc_last_s;    /* TAI-UTC since the last leap second */
+    size_t rows;
+};
+
+/*
+ * Parse finals2000A text and Leap_Second.dat text (both borrowed, not
+ * NUL-terminated). Strict: fixed columns as ReadMe.finals2000A defines them,
+ * consecutive days, |UT1-UTC| <= 1 s and |x|, |y| <= 2", I/P flags, observed rows
+ * before predicted ones, at least 30 rows; a leap table from 1972-01-01 in steps
+ * of one second with a "File expires on" line. OUT: *out (astro_eop_free), and on
+ * error a sentence in why[0 .. why_len) (may be NULL). Returns 0 or PT_E_INVALID.
+ * Thread-safe.
+ */
+int astro_eop_parse(struct pt_str finals, struct pt_str leap_seconds, struct astro_eop **out,
+                    char *why, size_t why_len);
+
+/* Free a table. NULL does nothing. */
+void astro_eop_free(struct astro_eop *e);
+
+/*
+ * The values at mjd_utc (MJD, UTC, fractional), linearly interpolated between the
+ * daily rows (UT1-TAI, so that a leap second does not disturb it). OUT: *out.
+ * Returns 0, or PT_E_RANGE outside [first_mjd, last_mjd]. Thread-safe.
+ */
+int astro_eop_at(const struct astro_eop *e, double mjd_utc, struct astro_eop_value *out);
+
+/* TAI-UTC (seconds) on the UTC day mjd_utc_day; 0 before 1972. Thread-safe. */
+int32_t astro_eop_tai_utc(const struct astro_eop *e, int32_t mjd_utc_day);
+
+/* True if the UTC day mjd_utc_day ends with a leap second. Thread-safe. */
+bool astro_eop_has_leap_after(const struct astro_eop *e, int32_t mjd_utc_day);
+
+/* What the table holds. OUT: *out. Thread-safe. */
+void astro_eop_info(const struct astro_eop *e, struct astro_eop_info *out);
+
+/* "YYYY-MM-DD" of an MJD. */
+void astro_mjd_format(int32_t mjd, char out[11]);
+
+/*
+ * Use e (ownership taken) for every later time conversion of ctx; NULL goes back
+ * to the models. Lock-free for readers: a conversion uses the table it loaded; the
+ * table replaced is freed at the second replacement after it, or with the
+ * context, so a reader may hold one for the length of a computation (not for
+ * minutes). Call from one thread at a time (the loop); readers on any thread.
+ */
+void astro_ctx_set_eop(struct astro_ctx *ctx, struct astro_eop *e);
+
+/* The table in use, or NULL (borrowed; see astro_ctx_set_eop for how long). */
+const struct astro_eop *astro_ctx_eop(const struct astro_ctx *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Angles                                                                     */

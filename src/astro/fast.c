@@ -591,7 +591,14 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
     }
     double gm = w[FR_GM] + s * w[FR_GM + 1];
     double ga = w[FR_GA] + s * w[FR_GA + 1];
-    double ut_obs = jd_tt - (w[FR_DT] + s * w[FR_DT + 1]);
+    /*
+     * libswe places the observer at UT = TT - Delta T(TT) of its own Delta T, which
+     * is the request's UT1 when the Delta T is the caller's (swe_set_delta_t_userdef,
+     * as the reference cases were computed). With the IERS UT1 of a UTC request the
+     * model's Delta T would put the observer up to 0.44 s of Earth rotation away
+     * (6.7", 0.1" of lunar parallax): the observer is placed at the request's UT1.
+     */
+    double ut_obs = jd_ut1;
 
     /* swi_get_observer: geodetic to geocentric on libswe's ellipsoid, mean sidereal
      * time (SEFLG_NONUT), velocity of the Earth's rotation, then back to J2000. */

@@ -8,6 +8,7 @@
 #define PT_ASTRO_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "astro/astro.h"
@@ -26,7 +27,15 @@ struct astro_ctx {
     pthread_key_t thread_key; /* set (to the context) in each thread configured for it */
     struct astro_cache *cache; /* fast path: mutable, internally synchronized; NULL = exact only */
     double bias[9];            /* ICRS -> mean J2000 frame-bias matrix (row major), as libswe's */
+    _Atomic(struct astro_eop *) eop; /* Earth-orientation data, or NULL: see astro_ctx_set_eop */
+    struct astro_eop *eop_retired;   /* the table eop replaced, freed at the next replacement */
 };
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+int64_t astro__days_from_civil(int64_t y, int m, int d);
+
+/* Inverse of astro__days_from_civil. OUT: *y, *m, *d. */
+void astro__civil_from_days(int64_t z, int64_t *y, int *m, int *d);
 
 /*
  * Make sure the calling thread's copy of libswe is configured for ctx (ephemeris

@@ -13,6 +13,7 @@
  * "chrono-Compatible Low-Level Date Algorithms" (public domain), re-derived here.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <swephexp.h>
 
@@ -77,7 +78,7 @@ static int days_in_month(int y, int m)
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; any year). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t astro__days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = floor_div(y, 400);
@@ -88,7 +89,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 }
 
 /* Inverse of days_from_civil. OUT: *y, *m, *d. */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void astro__civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = floor_div(z, 146097);
@@ -100,6 +101,9 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = yoe + era * 400 + (*m <= 2);
 }
+
+#define days_from_civil astro__days_from_civil
+#define civil_from_days astro__civil_from_days
 
 /* ------------------------------------------------------------------------ */
 /* ISO 8601 syntax                                                            */
@@ -246,8 +250,56 @@ double astro__deltat_days(const struct astro_ctx *ctx, double jd_ut1)
     return swe_deltat_ex(jd_ut1, ctx->eph_flag, serr);
 }
 
-/* Complete *out from jd_ut1 (thread already entered). */
-static int finish_ut1(const struct astro_ctx *ctx, double jd_ut1, struct astro_time *out)
+const char *astro_eop_source_name(enum astro_eop_source src)
+{
+    switch (src) {
+    case ASTRO_EOP_OBSERVED:
+        return "observed";
+    case ASTRO_EOP_PREDICTED:
+        return "predicted";
+    case ASTRO_EOP_MODEL:
+        break;
+    }
+    return "model";
+}
+
+#define MJD_JD 2400000.5
+#define MJD_1972 41317.0 /* 1972-01-01: UTC with leap seconds begins */
+#define TT_TAI_S 32.184
+
+static const struct astro_eop *eop_of(const struct astro_ctx *ctx)
+{
+    return atomic_load_explicit(&ctx->eop, memory_order_acquire);
+}
+
+/* The model's fields: no polar motion. */
+static void set_model(struct astro_time *out)
+{
+    out->xp_as = 0;
+    out->yp_as = 0;
+    out->eop = ASTRO_EOP_MODEL;
+}
+
+static void set_eop(struct astro_time *out, const struct astro_eop_value *v)
+{
+    out->xp_as = v->xp_as;
+    out->yp_as = v->yp_as;
+    out->eop = v->observed ? ASTRO_EOP_OBSERVED : ASTRO_EOP_PREDICTED;
+}
+
+/* jd_ut1 solving jd_ut1 + Delta T(jd_ut1) = jd_tt (libswe's model). */
+static double model_ut1_from_tt(const struct astro_ctx *ctx, double jd_tt)
+{
+    /* Delta T changes by under 1e-7 s per second, so each iteration gains seven
+     * digits; three leave an error far below a microsecond. */
+    double jd_ut1 = jd_tt;
+    for (int k = 0; k < 3; k++)
+        jd_ut1 = jd_tt - astro__deltat_days(ctx, jd_ut1);
+    return jd_ut1;
+}
+
+/* Complete *out from jd_ut1 by the model (thread already entered). */
+static int model_from_ut1(const struct astro_ctx *ctx, double jd_ut1, struct astro_time *out)
 {
     if (!astro__jd_in_range(ctx, jd_ut1))
         return PT_E_RANGE;
@@ -255,28 +307,162 @@ static int finish_ut1(const struct astro_ctx *ctx, double jd_ut1, struct astro_t
     out->jd_ut1 = jd_ut1;
     out->jd_tt = jd_ut1 + dt;
     out->deltat_s = dt * SECONDS_PER_DAY;
-    out->unix_s = unix_from_jd_ut1(jd_ut1);
+    set_model(out);
+    return 0;
+}
+
+/*
+ * Complete *out for the UTC instant at jd_utc, read on the UTC day mjd_day (the
+ * day decides TAI-UTC: a reading of second 60 belongs to the day it ends).
+ */
+static int eop_from_utc(const struct astro_ctx *ctx, const struct astro_eop *e, double jd_utc,
+                        int32_t mjd_day, struct astro_time *out)
+{
+    double mjd_utc = jd_utc - MJD_JD;
+    if (mjd_day < MJD_1972) {
+        /* Before 1972 UTC is taken as UT1, as libswe does. */
+        int rc = model_from_ut1(ctx, jd_utc, out);
+        out->ut1_utc_s = 0;
+        return rc;
+    }
+    double tt_utc = astro_eop_tai_utc(e, mjd_day) + TT_TAI_S;
+    double jd_tt = jd_utc + tt_utc / SECONDS_PER_DAY;
+    struct astro_eop_value v;
+    if (astro_eop_at(e, mjd_utc, &v) == 0) {
+        double ut1_utc = v.ut1_tai_s + astro_eop_tai_utc(e, mjd_day);
+        out->jd_ut1 = jd_utc + ut1_utc / SECONDS_PER_DAY;
+        out->jd_tt = jd_tt;
+        out->ut1_utc_s = ut1_utc;
+        out->deltat_s = tt_utc - ut1_utc;
+        set_eop(out, &v);
+    } else {
+        /* Past the predictions: leap seconds keep UT1 within 0.9 s of UTC. */
+        int rc = model_from_ut1(ctx, jd_utc, out);
+        out->ut1_utc_s = 0;
+        return rc;
+    }
+    return astro__jd_in_range(ctx, out->jd_ut1) ? 0 : PT_E_RANGE;
+}
+
+/* Complete *out from jd_ut1 with the data (UTC found by iteration). */
+static int eop_from_ut1(const struct astro_ctx *ctx, const struct astro_eop *e, double jd_ut1,
+                        struct astro_time *out)
+{
+    if (!astro__jd_in_range(ctx, jd_ut1))
+        return PT_E_RANGE;
+    double mjd_ut1 = jd_ut1 - MJD_JD;
+    if (mjd_ut1 < MJD_1972) {
+        int rc = model_from_ut1(ctx, jd_ut1, out);
+        out->ut1_utc_s = 0;
+        return rc;
+    }
+    /* |UT1-UTC| < 1 s: two rounds settle UTC to well under a microsecond. */
+    double ut1_utc = 0;
+    double mjd_utc = mjd_ut1;
+    int32_t tai_utc = 0;
+    struct astro_eop_value v;
+    bool have = false;
+    for (int k = 0; k < 3; k++) {
+        mjd_utc = mjd_ut1 - ut1_utc / SECONDS_PER_DAY;
+        tai_utc = astro_eop_tai_utc(e, (int32_t)floor(mjd_utc));
+        have = astro_eop_at(e, mjd_utc, &v) == 0;
+        if (!have)
+            break;
+        ut1_utc = v.ut1_tai_s + tai_utc;
+    }
+    if (!have) {
+        /* Outside the data: UT1 taken as UTC, as for a UTC request there. */
+        int rc = model_from_ut1(ctx, jd_ut1, out);
+        out->ut1_utc_s = 0;
+        return rc;
+    }
+    out->jd_ut1 = jd_ut1;
+    out->ut1_utc_s = ut1_utc;
+    out->deltat_s = tai_utc + TT_TAI_S - ut1_utc;
+    out->jd_tt = jd_ut1 + out->deltat_s / SECONDS_PER_DAY;
+    set_eop(out, &v);
+    return 0;
+}
+
+/* Complete *out from jd_tt with the data. */
+static int eop_from_tt(const struct astro_ctx *ctx, const struct astro_eop *e, double jd_tt,
+                       struct astro_time *out)
+{
+    double mjd_tai = jd_tt - MJD_JD - TT_TAI_S / SECONDS_PER_DAY;
+    int32_t tai_utc = astro_eop_tai_utc(e, (int32_t)floor(mjd_tai));
+    double mjd_utc = mjd_tai - tai_utc / SECONDS_PER_DAY;
+    tai_utc = astro_eop_tai_utc(e, (int32_t)floor(mjd_utc));
+    mjd_utc = mjd_tai - tai_utc / SECONDS_PER_DAY;
+    struct astro_eop_value v;
+    if (mjd_utc < MJD_1972 || astro_eop_at(e, mjd_utc, &v) < 0) {
+        /* Outside the data: the model's Delta T, UT1 taken as UTC. */
+        double jd_ut1 = model_ut1_from_tt(ctx, jd_tt);
+        if (!astro__jd_in_range(ctx, jd_ut1))
+            return PT_E_RANGE;
+        out->jd_ut1 = jd_ut1;
+        out->jd_tt = jd_tt;
+        out->deltat_s = (jd_tt - jd_ut1) * SECONDS_PER_DAY;
+        out->ut1_utc_s = 0;
+        set_model(out);
+        return 0;
+    }
+    double ut1_utc = v.ut1_tai_s + tai_utc;
+    out->jd_tt = jd_tt;
+    out->ut1_utc_s = ut1_utc;
+    out->deltat_s = tai_utc + TT_TAI_S - ut1_utc;
+    out->jd_ut1 = jd_tt - out->deltat_s / SECONDS_PER_DAY;
+    set_eop(out, &v);
+    return astro__jd_in_range(ctx, out->jd_ut1) ? 0 : PT_E_RANGE;
+}
+
+/* Unix seconds (UTC) of a UT1 or TT instant, for display: from UT1-UTC when known. */
+static double unix_of(const struct astro_time *t)
+{
+    if (isfinite(t->ut1_utc_s))
+        return (t->jd_ut1 - JD_UNIX_EPOCH) * SECONDS_PER_DAY - t->ut1_utc_s;
+    return unix_from_jd_ut1(t->jd_ut1);
+}
+
+/* Complete *out from jd_ut1 (thread already entered). */
+static int finish_ut1(const struct astro_ctx *ctx, double jd_ut1, struct astro_time *out)
+{
+    const struct astro_eop *e = eop_of(ctx);
+    int rc;
+    if (e != NULL) {
+        rc = eop_from_ut1(ctx, e, jd_ut1, out);
+    } else {
+        rc = model_from_ut1(ctx, jd_ut1, out);
+        out->ut1_utc_s = NAN; /* unknown without a leap-second table */
+    }
+    if (rc < 0)
+        return rc;
+    out->unix_s = unix_of(out);
     out->scale = ASTRO_UT1;
     return 0;
 }
 
-/* Complete *out from jd_tt: jd_ut1 solves jd_ut1 + deltaT(jd_ut1) = jd_tt. */
+/* Complete *out from jd_tt (thread already entered). */
 static int finish_tt(const struct astro_ctx *ctx, double jd_tt, struct astro_time *out)
 {
     if (!isfinite(jd_tt))
         return PT_E_INVALID;
-    /* Delta T changes by under 1e-7 s per second, so each iteration gains seven
-     * digits; three leave an error far below a microsecond. */
-    double jd_ut1 = jd_tt;
-    for (int k = 0; k < 3; k++)
-        jd_ut1 = jd_tt - astro__deltat_days(ctx, jd_ut1);
-    if (!astro__jd_in_range(ctx, jd_ut1))
-        return PT_E_RANGE;
-    double dt = astro__deltat_days(ctx, jd_ut1);
-    out->jd_ut1 = jd_ut1;
-    out->jd_tt = jd_tt;
-    out->deltat_s = dt * SECONDS_PER_DAY;
-    out->unix_s = unix_from_jd_ut1(jd_ut1);
+    const struct astro_eop *e = eop_of(ctx);
+    if (e != NULL) {
+        int rc = eop_from_tt(ctx, e, jd_tt, out);
+        if (rc < 0)
+            return rc;
+    } else {
+        double jd_ut1 = model_ut1_from_tt(ctx, jd_tt);
+        if (!astro__jd_in_range(ctx, jd_ut1))
+            return PT_E_RANGE;
+        double dt = astro__deltat_days(ctx, jd_ut1);
+        out->jd_ut1 = jd_ut1;
+        out->jd_tt = jd_tt;
+        out->deltat_s = dt * SECONDS_PER_DAY;
+        out->ut1_utc_s = NAN;
+        set_model(out);
+    }
+    out->unix_s = unix_of(out);
     out->scale = ASTRO_TT;
     return 0;
 }
@@ -285,6 +471,20 @@ static int finish_tt(const struct astro_ctx *ctx, double jd_tt, struct astro_tim
 static int finish_utc(const struct astro_ctx *ctx, const struct clock_reading *r, double unix_s,
                       struct astro_time *out)
 {
+    const struct astro_eop *e = eop_of(ctx);
+    if (e != NULL) {
+        int32_t mjd_day = (int32_t)(days_from_civil(r->year, r->month, r->day) + 40587);
+        /* Second 60 only at the end of a day that has a leap second. */
+        if (r->sec >= 60.0 && !(r->hour == 23 && r->min == 59 &&
+                                 mjd_day >= MJD_1972 && astro_eop_has_leap_after(e, mjd_day)))
+            return PT_E_INVALID;
+        int rc = eop_from_utc(ctx, e, JD_UNIX_EPOCH + unix_s / SECONDS_PER_DAY, mjd_day, out);
+        if (rc < 0)
+            return rc;
+        out->unix_s = unix_s;
+        out->scale = ASTRO_UTC;
+        return 0;
+    }
     char serr[AS_MAXCH] = "";
     double dret[2];
     /* Refuses second 60 on a day without a leap second, among others. */
@@ -296,6 +496,8 @@ static int finish_utc(const struct astro_ctx *ctx, const struct clock_reading *r
     out->jd_tt = dret[0];
     out->jd_ut1 = dret[1];
     out->deltat_s = astro__deltat_days(ctx, dret[1]) * SECONDS_PER_DAY;
+    out->ut1_utc_s = (dret[1] - (JD_UNIX_EPOCH + unix_s / SECONDS_PER_DAY)) * SECONDS_PER_DAY;
+    set_model(out);
     out->unix_s = unix_s;
     out->scale = ASTRO_UTC;
     return 0;

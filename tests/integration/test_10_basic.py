@@ -22,7 +22,8 @@ def test_healthz_with_urllib(server):
         assert r.status == 200
         assert r.headers["Content-Type"].startswith("application/json")
         doc = json.loads(r.read())
-    assert doc["status"] == "ok"
+    # Degraded only by the age of the Earth-orientation data compiled in (test_55).
+    assert doc["status"] == "ok" or doc["eop"]["warnings"], doc
     assert doc["ephemeris"] == "swisseph"
     assert doc["ephemeris_files"] is True
     assert "warning" not in doc
@@ -43,7 +44,7 @@ def test_healthz_raw(server):
     # from a copy the server refreshes by a timer on each second (a second or so old).
     assert int(before) - 2 <= date <= after, (r.header("Date"), before, after)
     doc = r.json()
-    assert doc["status"] == "ok"
+    assert doc["status"] == "ok" or doc["eop"]["warnings"], doc
     assert doc["ephemeris"] == "swisseph"
     assert doc["ephemeris_files"] is True
 

@@ -46,7 +46,7 @@ def test_pipelining_three_in_one_send(server):
     assert [a.status for a in answers] == [200, 200, 200]
     assert answers[0].json()["name"] == "mars"
     assert answers[1].json()["name"] == "venus"
-    assert answers[2].json()["status"] == "ok"
+    assert answers[2].json()["status"] in ("ok", "degraded")
 
 
 def test_pipelining_mixed_methods_and_bodies(server):

@@ -180,7 +180,9 @@ def test_cli_now_matches_the_api(server):
     table = subprocess.run([Server.binary(), "now", "--lat", "48.85", "--lon", "2.35",
                             "--time", t], capture_output=True, text=True, timeout=60, check=True)
     lines = table.stdout.splitlines()
-    assert len(lines) == 12 and all(any(line.startswith(b) for line in lines) for b in BODIES)
+    # A header, the time data, the column names, ten bodies.
+    assert len(lines) == 13 and all(any(line.startswith(b) for line in lines) for b in BODIES)
+    assert lines[1].startswith("time data: observed, UT1-UTC "), lines[1]
     bad = subprocess.run([Server.binary(), "now", "--lat", "95", "--lon", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--lat" in bad.stderr
