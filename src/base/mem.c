@@ -61,7 +61,7 @@ struct pt_arena_cleanup {
     void *data;
 };
 
-#define ALIGN (sizeof(max_align_t))
+#define ALIGN (_Alignof(max_align_t))
 
 static struct pt_arena_block *block_new(size_t size)
 {

@@ -23,7 +23,7 @@ static void test_arena_alloc_alignment_and_growth(void **state)
     for (int i = 1; i < 2000; i += 7) {
         char *p = pt_arena_alloc(&a, (size_t)i);
         assert_non_null(p);
-        assert_int_equal((uintptr_t)p % sizeof(max_align_t), 0);
+        assert_int_equal((uintptr_t)p % _Alignof(max_align_t), 0);
         memset(p, 0xab, (size_t)i); /* ASan reports any overlap or overflow */
         assert_ptr_not_equal(p, prev);
         prev = p;

@@ -490,24 +490,33 @@ static void test_emfile_is_counted(void **state)
     (void)state;
     struct fixture f;
     start(&f, MODE_SYNC, 20000);
-    int pipefd[2];
-    assert_int_equal(pipe(pipefd), 0);
+    /* One pipe each way: with a single pipe the child could read back its own byte. */
+    int up[2], down[2];
+    assert_int_equal(pipe(up), 0);
+    assert_int_equal(pipe(down), 0);
     pid_t child = fork();
     if (child == 0) {
         /* The clients live in another process, with descriptors of their own. */
+        /* No cmocka assertion here: a failure must end the child, not run the suite on. */
         int fds[200];
-        for (int i = 0; i < 200; i++)
-            fds[i] = connect_client(f.port);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f.port)};
+        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+        for (int i = 0; i < 200; i++) {
+            fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+            if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0)
+                _exit(1);
+        }
         char go;
-        assert_int_equal(write(pipefd[1], "c", 1), 1);
-        if (read(pipefd[0], &go, 1) != 1)
+        if (write(up[1], "c", 1) != 1 || read(down[0], &go, 1) != 1)
             _exit(1);
         for (int i = 0; i < 200; i++)
             close(fds[i]);
         _exit(0);
     }
+    close(up[1]); /* a child that dies ends the read below */
+    close(down[0]);
     char c;
-    assert_int_equal(read(pipefd[0], &c, 1), 1);
+    assert_int_equal(read(up[0], &c, 1), 1);
     struct rlimit old, low;
     getrlimit(RLIMIT_NOFILE, &old);
     low = old;
@@ -523,12 +532,12 @@ static void test_emfile_is_counted(void **state)
     }
     assert_true(st.refused_emfile > 0);
     assert_true(st.accepted > 0);
-    assert_int_equal(write(pipefd[1], "g", 1), 1);
+    assert_int_equal(write(down[1], "g", 1), 1);
     int status;
     waitpid(child, &status, 0);
     setrlimit(RLIMIT_NOFILE, &old);
-    close(pipefd[0]);
-    close(pipefd[1]);
+    close(up[0]);
+    close(down[1]);
     /* Serving resumes once descriptors are back. */
     f.client_fd = connect_client(f.port);
     send_all(f.client_fd, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
