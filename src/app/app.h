@@ -119,6 +119,19 @@ void app_render_eop(struct web_json *j, const struct astro_ctx *astro, const str
  */
 bool app_eop_health(const struct app_state *st, struct web_json *j);
 
+/* The Earth-orientation gauges and the updater's counters, in Prometheus text, into b. */
+void app_eop_metrics(const struct app_state *st, struct pt_buf *b);
+
+/*
+ * The updater (eop_update.c): with --eop-url, fetch and apply newer data every
+ * --eop-refresh-hours (the first check about a second after the start). Returns
+ * 0 (also when offline) or PT_E_NOMEM. Stop closes its handles and abandons what
+ * is in flight (call on shutdown); free after the loop has run dry.
+ */
+int app_eop_updater_start(struct app_state *st, uv_loop_t *loop);
+void app_eop_updater_stop(struct app_state *st);
+void app_eop_updater_free(struct app_state *st);
+
 /* Today's MJD (UTC). */
 int32_t app_mjd_now(void);
 

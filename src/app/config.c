@@ -51,7 +51,7 @@ static const char usage[] =
     "  --data-dir DIR        downloaded data (Earth orientation) [DATA_DIR] (default ./var)\n"
     "  --eop-url URL         IERS finals2000A to download, or none [EOP_URL]\n"
     "                        (default the IERS Rapid Service's finals2000A.all)\n"
-    "  --eop-leap-url URL    IERS Leap_Second.dat to download, or none (default IERS)\n"
+    "  --eop-leap-url URL    IERS Leap_Second.dat to download, or none [EOP_LEAP_URL]\n"
     "  --eop-refresh-hours H how often to download them (default 24)\n"
     "  --eop-timeout-ms N    a download must finish within this (default 60000)\n"
     "  -h, --help            print this help\n";
@@ -111,8 +111,19 @@ static void from_env(struct app_config *cfg)
         cfg->data_dir = v;
     if ((v = getenv("EOP_URL")) != NULL && *v)
         cfg->eop_url = v;
+    if ((v = getenv("EOP_LEAP_URL")) != NULL && *v)
+        cfg->eop_leap_url = v;
     if ((v = getenv("LOG_LEVEL")) != NULL && parse_level(v) >= 0)
         cfg->log_level = parse_level(v);
+}
+
+/* NULL (none) or an http(s) URL with a host. */
+static bool is_http_url(const char *u)
+{
+    if (u == NULL)
+        return true;
+    size_t n = strncmp(u, "http://", 7) == 0 ? 7 : strncmp(u, "https://", 8) == 0 ? 8 : 0;
+    return n > 0 && u[n] != '\0' && u[n] != '/';
 }
 
 int app_config_parse(struct app_config *cfg, int argc, char **argv)
@@ -231,6 +242,11 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         cfg->eop_url = NULL;
     if (cfg->eop_leap_url != NULL && strcmp(cfg->eop_leap_url, "none") == 0)
         cfg->eop_leap_url = NULL;
+    if (!is_http_url(cfg->eop_url) || !is_http_url(cfg->eop_leap_url)) {
+        fprintf(stderr, "planettracker: --eop-url and --eop-leap-url take an http:// or "
+                        "https:// URL, or none\n");
+        return -1;
+    }
     if (cfg->command == NULL)
         cfg->command = "serve";
     if (strcmp(cfg->command, "serve") != 0) {

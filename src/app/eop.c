@@ -236,6 +236,21 @@ bool app_eop_health(const struct app_state *st, struct web_json *j)
     web_json_int(j, (int64_t)st->eop->updates_ok);
     WEB_JSON_KEY(j, "updates_failed");
     web_json_int(j, (int64_t)st->eop->updates_failed);
+    WEB_JSON_KEY(j, "updates_unchanged");
+    web_json_int(j, (int64_t)st->eop->updates_unchanged);
+    WEB_JSON_KEY(j, "updater");
+    web_json_cstring(j, st->eop->updater != NULL ? st->cfg->eop_url : "off");
+    WEB_JSON_KEY(j, "last_update");
+    if (st->eop->last_ok_unix_s > 0) {
+        char when[32];
+        time_t t = (time_t)st->eop->last_ok_unix_s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        web_json_cstring(j, when);
+    } else {
+        web_json_null(j);
+    }
     if (st->eop->last_error[0] != '\0') {
         WEB_JSON_KEY(j, "last_error");
         web_json_cstring(j, st->eop->last_error);
@@ -247,4 +262,45 @@ bool app_eop_health(const struct app_state *st, struct web_json *j)
     web_json_array_end(j);
     web_json_object_end(j);
     return nwarn == 0;
+}
+
+/* ------------------------------------------------------------- metrics */
+
+void app_eop_metrics(const struct app_state *st, struct pt_buf *b)
+{
+    const struct app_eop *rec = st->eop;
+    pt_buf_appendf(b,
+                   "# HELP planettracker_eop_updates_total Earth-orientation update cycles, by "
+                   "result.\n"
+                   "# TYPE planettracker_eop_updates_total counter\n"
+                   "planettracker_eop_updates_total{result=\"ok\"} %llu\n"
+                   "planettracker_eop_updates_total{result=\"unchanged\"} %llu\n"
+                   "planettracker_eop_updates_total{result=\"failed\"} %llu\n"
+                   "# HELP planettracker_eop_last_update_timestamp_seconds When data was last "
+                   "applied by the updater (0: never).\n"
+                   "# TYPE planettracker_eop_last_update_timestamp_seconds gauge\n"
+                   "planettracker_eop_last_update_timestamp_seconds %.0f\n",
+                   (unsigned long long)rec->updates_ok, (unsigned long long)rec->updates_unchanged,
+                   (unsigned long long)rec->updates_failed, rec->last_ok_unix_s);
+    const struct astro_eop *e = astro_ctx_eop(st->astro);
+    if (e == NULL)
+        return;
+    struct astro_eop_info info;
+    astro_eop_info(e, &info);
+    int32_t today = app_mjd_now();
+    pt_buf_appendf(b,
+                   "# HELP planettracker_eop_prediction_age_days Days from the last observed "
+                   "day of the data in use to today.\n"
+                   "# TYPE planettracker_eop_prediction_age_days gauge\n"
+                   "planettracker_eop_prediction_age_days %d\n"
+                   "# HELP planettracker_eop_predictions_left_days Days of predictions left "
+                   "after today.\n"
+                   "# TYPE planettracker_eop_predictions_left_days gauge\n"
+                   "planettracker_eop_predictions_left_days %d\n"
+                   "# HELP planettracker_leap_seconds_expiry_days Days until the leap-second "
+                   "table expires (negative: expired).\n"
+                   "# TYPE planettracker_leap_seconds_expiry_days gauge\n"
+                   "planettracker_leap_seconds_expiry_days %d\n",
+                   today - info.last_observed_mjd, info.last_mjd - today,
+                   info.leap_expires_mjd - today);
 }

@@ -184,6 +184,7 @@ int app_handle_metrics(struct web_ctx *ctx)
                    "planettracker_uptime_seconds %.3f\n",
                    astro_ctx_has_files(st->astro) ? 1 : 0,
                    pt_clock_unix_s() - st->started_unix_s);
+    app_eop_metrics(st, b);
     web_header_add(ctx, "Cache-Control: no-store");
     return web_send(ctx, 200, "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -10,6 +10,7 @@
  * ignored (a reload needs the master/worker runtime, not built yet): it must
  * never kill the server. Cleanup hooks run in reverse order of start.
  */
+#include <curl/curl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     m->stopping = true;
     pt_log_info("signal %d: finishing what was received (at most %llu ms)", signum,
                 (unsigned long long)m->state.cfg->graceful_timeout_ms);
+    app_eop_updater_stop(&m->state);
     live_hub_stop(m->state.live);
     http_server_stop(m->state.server, on_server_stopped, m);
 }
@@ -185,6 +187,8 @@ static int serve(const struct app_config *cfg)
     m.state.now = &now_cache;
     m.state.microcache = cfg->no_microcache ? NULL : microcache_new();
     web_app_on_cleanup(app, free_microcache, m.state.microcache);
+    if (app_eop_updater_start(&m.state, m.loop) < 0)
+        pt_log_warn("Earth orientation: the updater could not start");
     uv_signal_init(m.loop, &m.sigint);
     uv_signal_init(m.loop, &m.sigterm);
     uv_signal_init(m.loop, &m.sighup);
@@ -199,6 +203,7 @@ static int serve(const struct app_config *cfg)
     rc = 0;
     if (uv_loop_close(m.loop) != 0)
         pt_log_warn("handles still open at exit");
+    app_eop_updater_free(&m.state);
     web_app_cleanup(app);
 
 out_free_app:
@@ -211,12 +216,21 @@ out_free_astro:
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "now") == 0)
-        return app_cmd_now(argc - 1, argv + 1);
+    /* Once, before any thread: libcurl's global state (TLS, DNS). */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        fprintf(stderr, "planettracker: libcurl does not initialize\n");
+        return 1;
+    }
+    int rc;
     struct app_config cfg;
-    int rc = app_config_parse(&cfg, argc, argv);
-    if (rc != 0)
-        return rc > 0 ? 0 : 2;
-    pt_log_set_level((enum pt_log_level)cfg.log_level);
-    return serve(&cfg);
+    if (argc > 1 && strcmp(argv[1], "now") == 0) {
+        rc = app_cmd_now(argc - 1, argv + 1);
+    } else if ((rc = app_config_parse(&cfg, argc, argv)) != 0) {
+        rc = rc > 0 ? 0 : 2;
+    } else {
+        pt_log_set_level((enum pt_log_level)cfg.log_level);
+        rc = serve(&cfg);
+    }
+    curl_global_cleanup();
+    return rc;
 }

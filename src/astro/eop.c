@@ -228,7 +228,12 @@ static int parse_finals(struct pt_str text, struct astro_eop *e, char *why, size
         prev_mjd = (int32_t)mjd;
         bool has_ut1 = line.len >= 68 && !field_is_blank(line, 59, 68);
         bool has_pm = line.len >= 46 && !field_is_blank(line, 19, 27);
-        if (!has_ut1 || !has_pm) {
+        if (has_ut1 != has_pm) {
+            say(why, why_len, "finals2000A, line %d: a row cut short (polar motion without "
+                "UT1-UTC, or the reverse)", lineno);
+            return PT_E_INVALID;
+        }
+        if (!has_ut1) {
             ended = true; /* the future rows of the file carry no values */
             continue;
         }
@@ -278,6 +283,15 @@ static int parse_finals(struct pt_str text, struct astro_eop *e, char *why, size
 int astro_eop_parse(struct pt_str finals, struct pt_str leap_seconds, struct astro_eop **out,
                     char *why, size_t why_len)
 {
+    /* Both files end with a newline; a download cut anywhere else is refused whole. */
+    if (finals.len == 0 || finals.ptr[finals.len - 1] != '\n') {
+        say(why, why_len, "finals2000A: the text does not end with a newline (truncated?)");
+        return PT_E_INVALID;
+    }
+    if (leap_seconds.len == 0 || leap_seconds.ptr[leap_seconds.len - 1] != '\n') {
+        say(why, why_len, "leap seconds: the text does not end with a newline (truncated?)");
+        return PT_E_INVALID;
+    }
     struct astro_eop *e = pt_xcalloc(1, sizeof(*e));
     int rc = parse_leaps(leap_seconds, e, why, why_len);
     if (rc == 0)

@@ -54,7 +54,8 @@ export async function startServer() {
     const port = await freePort();
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pt-browser-'));
     const env = { ...process.env };
-    for (const k of ['PORT', 'HOST', 'DATABASE_URL', 'REDIS_URL', 'WORKERS']) delete env[k];
+    for (const k of ['PORT', 'HOST', 'DATABASE_URL', 'REDIS_URL', 'WORKERS', 'DATA_DIR', 'EOP_LEAP_URL']) delete env[k];
+    env.EOP_URL = 'none'; // no download from the IERS during tests
     const child = spawn(bin, ['serve', '--port', String(port), '--host', '127.0.0.1'],
                         { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

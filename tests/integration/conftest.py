@@ -37,10 +37,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -299,6 +301,7 @@ class Server:
         self.binary_path = binary
         self.extra_args = list(extra_args)
         self.env_overrides = dict(env or {})
+        self.data_dir = None  # made by _env, removed by stop
         self.proc = None
         self.host = None
         self.port = None
@@ -321,6 +324,13 @@ class Server:
                   "DATABASE_URL", "REDIS_URL"):
             env.pop(k, None)
         env["SECRET_KEY"] = SECRET_KEY
+        # No download from the IERS during tests, and no data left by `make run` in ./var:
+        # each server reads and writes an empty directory of its own.
+        env["EOP_URL"] = "none"
+        env.pop("EOP_LEAP_URL", None)
+        if self.data_dir is None:
+            self.data_dir = tempfile.mkdtemp(prefix=f"pt-data-{self.name}-")
+        env["DATA_DIR"] = self.data_dir
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         env.update(self.env_overrides)
@@ -392,6 +402,9 @@ class Server:
         else:
             problems.append("had already exited before the end of the session")
         self.reader.join(10)
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
         if self.proc.returncode != 0:
             problems.append(f"exit status {self.proc.returncode}")
         text = self.log_text()
