@@ -39,15 +39,15 @@
 struct update_job {
     uv_work_t work;
     struct app_eop_updater *u;
-    struct pt_buf finals;             /* the download */
-    struct pt_buf leap;               /* downloaded, or a copy of the one in use */
-    const struct astro_eop *current;  /* the table in use (only the loop swaps it) */
+    struct pt_buf finals;            /* the download */
+    struct pt_buf leap;              /* downloaded, or a copy of the one in use */
+    const struct astro_eop *current; /* the table in use (only the loop swaps it) */
     const char *data_dir;
     /* results */
-    struct astro_eop *table;          /* to apply, or NULL */
+    struct astro_eop *table; /* to apply, or NULL */
     bool unchanged;
     char why[200];
-    char etag[128];                   /* the download's validators, kept once applied */
+    char etag[128]; /* the download's validators, kept once applied */
     char last_modified[64];
 };
 
@@ -58,12 +58,12 @@ struct app_eop_updater {
     uv_timer_t timer;
     struct client_fetch *finals_fetch;
     struct client_fetch *leap_fetch;
-    struct client_result finals;      /* the answers of this cycle */
+    struct client_result finals; /* the answers of this cycle */
     struct client_result leap;
-    bool have_leap;                   /* the leap fetch ended (or none was asked) */
+    bool have_leap; /* the leap fetch ended (or none was asked) */
     bool have_finals;
-    struct update_job *job;           /* on the pool, or NULL */
-    char etag[128];                   /* validators of the finals applied last */
+    struct update_job *job; /* on the pool, or NULL */
+    char etag[128];         /* validators of the finals applied last */
     char last_modified[64];
     unsigned failures_in_row;
     bool stopping;
@@ -86,8 +86,7 @@ static void record_failure(struct app_eop_updater *u, const char *fmt, ...)
     va_end(ap);
     rec->updates_failed++;
     u->failures_in_row++;
-    pt_log_warn("Earth orientation: update failed, keeping the data in use: %s",
-                rec->last_error);
+    pt_log_warn("Earth orientation: update failed, keeping the data in use: %s", rec->last_error);
 }
 
 static uint64_t refresh_ms(const struct app_eop_updater *u)
@@ -185,8 +184,10 @@ static bool is_newer(const struct astro_eop *cur, const struct astro_eop *next, 
     if (b.first_mjd > a.first_mjd) {
         astro_mjd_format(a.first_mjd, da);
         astro_mjd_format(b.first_mjd, db);
-        snprintf(why, len, "the download starts on %s, the data in use on %s (use "
-                 "finals2000A.all, not finals2000A.daily)", db, da);
+        snprintf(why, len,
+                 "the download starts on %s, the data in use on %s (use "
+                 "finals2000A.all, not finals2000A.daily)",
+                 db, da);
         return false;
     }
     if (b.last_observed_mjd == a.last_observed_mjd && b.last_mjd <= a.last_mjd &&
@@ -455,8 +456,8 @@ int app_eop_updater_start(struct app_state *st, uv_loop_t *loop)
     struct app_eop_updater *u = pt_xcalloc(1, sizeof(*u));
     u->loop = loop;
     u->st = st;
-    struct client_config ccfg = {.user_agent = "PlanetTracker/" APP_VERSION
-                                               " (Earth-orientation updater)"};
+    struct client_config ccfg = {.user_agent =
+                                     "PlanetTracker/" APP_VERSION " (Earth-orientation updater)"};
     if (client_new(loop, &ccfg, &u->client) < 0) {
         free(u);
         return PT_E_NOMEM;

@@ -134,7 +134,7 @@ static int32_t parse_expiry(struct pt_str line)
         buf[n] = '\0';
         int d, y;
         char mon[16];
-        if (sscanf(buf, "%d %15s %d", &d, mon, &y) != 3)
+        if (sscanf(buf, "%2d %15s %4d", &d, mon, &y) != 3)
             return -1;
         for (int m = 0; m < 12; m++) {
             if (strcmp(mon, month_names[m]) == 0 && d >= 1 && d <= 31 && y > 1972 && y < 3000)
@@ -143,6 +143,25 @@ static int32_t parse_expiry(struct pt_str line)
         return -1;
     }
     return -1;
+}
+
+/* The five numbers of a leap-second line, all whole; false for anything else. */
+static bool leap_fields(struct pt_str line, double f[5])
+{
+    size_t i = 0, n = 0;
+    while (n < 5) {
+        while (i < line.len && (line.ptr[i] == ' ' || line.ptr[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < line.len && line.ptr[i] != ' ' && line.ptr[i] != '\t')
+            i++;
+        if (i == start || i - start > 24 ||
+            pt_str_to_double(pt_str_make(line.ptr + start, i - start), &f[n]) != 0 ||
+            !isfinite(f[n]) || f[n] != floor(f[n]))
+            return false;
+        n++;
+    }
+    return pt_str_trim(pt_str_make(line.ptr + i, line.len - i)).len == 0;
 }
 
 static int parse_leaps(struct pt_str text, struct astro_eop *e, char *why, size_t why_len)
@@ -163,23 +182,17 @@ static int parse_leaps(struct pt_str text, struct astro_eop *e, char *why, size_
             continue;
         }
         /* "    41317.0    1  1 1972       10" */
-        char buf[128];
-        if (t.len >= sizeof(buf)) {
-            say(why, why_len, "leap seconds, line %d: too long", lineno);
-            return PT_E_INVALID;
-        }
-        memcpy(buf, t.ptr, t.len);
-        buf[t.len] = '\0';
-        double mjd;
-        int d, m, y, tai_utc;
-        char extra;
-        if (sscanf(buf, "%lf %d %d %d %d %c", &mjd, &d, &m, &y, &tai_utc, &extra) != 5 ||
-            mjd != floor(mjd) || tai_utc < 10 || tai_utc > 100 ||
-            astro__days_from_civil(y, m, d) + MJD_UNIX_EPOCH != (int64_t)mjd) {
+        double f[5];
+        if (!leap_fields(t, f) || f[0] < 41317 || f[0] > 100000 || f[1] < 1 || f[1] > 31 ||
+            f[2] < 1 || f[2] > 12 || f[3] < 1972 || f[3] > 3000 || f[4] < 10 || f[4] > 100 ||
+            astro__days_from_civil((int64_t)f[3], (int)f[2], (int)f[1]) + MJD_UNIX_EPOCH !=
+                (int64_t)f[0]) {
             say(why, why_len, "leap seconds, line %d: not \"MJD day month year TAI-UTC\"",
                 lineno);
             return PT_E_INVALID;
         }
+        double mjd = f[0];
+        int tai_utc = (int)f[4];
         if (e->nleaps > 0 && (mjd <= e->leaps[e->nleaps - 1].mjd ||
                               tai_utc != e->leaps[e->nleaps - 1].tai_utc_s + 1)) {
             say(why, why_len, "leap seconds, line %d: dates or steps out of order", lineno);

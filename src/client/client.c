@@ -34,7 +34,7 @@ struct sock {
     uv_poll_t poll;
     struct client *c;
     curl_socket_t fd;
-    struct sock *prev, *next;      /* c->socks */
+    struct sock *prev, *next; /* c->socks */
 };
 
 struct client_fetch {
@@ -58,9 +58,9 @@ struct client {
     struct client_fetch *fetches;
     size_t nfetches;
     char user_agent[128];
-    int in_action;                 /* inside socket_action or the done loop */
+    int in_action; /* inside socket_action or the done loop */
     bool closing;
-    size_t handles_open;           /* timer + polls not yet closed */
+    size_t handles_open; /* timer + polls not yet closed */
     void (*closed)(void *data);
     void *closed_data;
 };
@@ -306,8 +306,8 @@ static bool set_options(struct client_fetch *f, const struct client_request *req
     return ok;
 }
 
-int client_get(struct client *c, const struct client_request *req, client_done_fn done,
-               void *data, struct client_fetch **out)
+int client_get(struct client *c, const struct client_request *req, client_done_fn done, void *data,
+               struct client_fetch **out)
 {
     if (out != NULL)
         *out = NULL;

@@ -23,18 +23,18 @@ struct client;
 struct client_fetch;
 
 struct client_config {
-    const char *user_agent;        /* NULL: "PlanetTracker" */
-    long max_host_connections;     /* 0: 4 open connections to one host at most */
+    const char *user_agent;    /* NULL: "PlanetTracker" */
+    long max_host_connections; /* 0: 4 open connections to one host at most */
 };
 
 /* One GET. Borrowed for the call only (copied). */
 struct client_request {
-    const char *url;               /* http:// or https:// (nothing else, redirects included) */
-    const char *const *headers;    /* "Name: value" lines, NULL-terminated; may be NULL */
-    uint64_t timeout_ms;           /* the whole transfer; 0: 60 s */
-    uint64_t connect_timeout_ms;   /* 0: 10 s (at most timeout_ms) */
-    uint64_t stall_timeout_ms;     /* no byte for this long fails; rounded up to seconds; 0: 30 s */
-    size_t max_bytes;              /* body limit after decoding; 0: 16 MiB */
+    const char *url;             /* http:// or https:// (nothing else, redirects included) */
+    const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
+    uint64_t timeout_ms;         /* the whole transfer; 0: 60 s */
+    uint64_t connect_timeout_ms; /* 0: 10 s (at most timeout_ms) */
+    uint64_t stall_timeout_ms;   /* no byte for this long fails; rounded up to seconds; 0: 30 s */
+    size_t max_bytes;            /* body limit after decoding; 0: 16 MiB */
 };
 
 struct client_result {
@@ -44,12 +44,12 @@ struct client_result {
      * DNS, TLS, bad URL: see message).
      */
     int error;
-    long status;                   /* HTTP status of the last answer; 0 if none */
-    struct pt_buf body;            /* the callback may take it (then zero it); else freed */
-    char etag[128];                /* the answer's ETag, or "" */
-    char last_modified[64];        /* its Last-Modified, or "" */
-    char message[256];             /* what went wrong, for logs; "" when error is 0 */
-    double seconds;                /* from start to end */
+    long status;            /* HTTP status of the last answer; 0 if none */
+    struct pt_buf body;     /* the callback may take it (then zero it); else freed */
+    char etag[128];         /* the answer's ETag, or "" */
+    char last_modified[64]; /* its Last-Modified, or "" */
+    char message[256];      /* what went wrong, for logs; "" when error is 0 */
+    double seconds;         /* from start to end */
 };
 
 typedef void (*client_done_fn)(struct client_result *r, void *data);
@@ -62,8 +62,8 @@ int client_new(uv_loop_t *loop, const struct client_config *cfg, struct client *
  * call). OUT: *out (may be NULL), valid until done runs or client_fetch_cancel.
  * Returns 0, PT_E_INVALID (no URL) or PT_E_CLOSED (client closing).
  */
-int client_get(struct client *c, const struct client_request *req, client_done_fn done,
-               void *data, struct client_fetch **out);
+int client_get(struct client *c, const struct client_request *req, client_done_fn done, void *data,
+               struct client_fetch **out);
 
 /* Abandon a fetch: its done is not called. */
 void client_fetch_cancel(struct client_fetch *f);

@@ -427,7 +427,13 @@ def test_out_of_descriptors_is_counted_and_logged():
         wait_for(answered, 60, "the refusals")
         for s in socks:
             s.close()
-        wait_for(lambda: srv.metrics()["planettracker_connections"] <= 2, 60, "the closes")
+        def closed():
+            # Until the server has seen the closes it may still be at capacity (503).
+            try:
+                return srv.metrics()["planettracker_connections"] <= 2
+            except (OSError, AssertionError):
+                return False
+        wait_for(closed, 60, "the closes")
         m = srv.metrics()
         assert m['planettracker_connections_refused_total{reason="capacity"}'] >= 1, m
         assert m['planettracker_connections_refused_total{reason="emfile"}'] >= 1, m

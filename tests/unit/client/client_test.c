@@ -38,9 +38,9 @@ struct server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     int port;
-    int accepted;          /* connections */
+    int accepted; /* connections */
     int requests;
-    int open;              /* connections not yet closed */
+    int open; /* connections not yet closed */
 };
 
 struct peer {
@@ -86,8 +86,8 @@ static void answer(struct peer *p, const char *status, const char *extra, const 
                    size_t body_len)
 {
     char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %s\r\nContent-Length: %zu\r\n%s\r\n", status, body_len, extra);
+    int n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n%s\r\n", status,
+                     body_len, extra);
     send_bytes(p, head, (size_t)n);
     if (body_len > 0)
         send_bytes(p, body, body_len);
@@ -131,8 +131,8 @@ static void on_peer_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         uv_close((uv_handle_t *)st, on_peer_closed);
         return;
     }
-    size_t take = (size_t)n < sizeof(p->head) - p->len - 1 ? (size_t)n
-                                                            : sizeof(p->head) - p->len - 1;
+    size_t take =
+        (size_t)n < sizeof(p->head) - p->len - 1 ? (size_t)n : sizeof(p->head) - p->len - 1;
     memcpy(p->head + p->len, buf->base, take);
     p->len += take;
     p->head[p->len] = '\0';
@@ -195,10 +195,10 @@ static void close_peer(uv_handle_t *h, void *arg)
 
 struct fixture {
     uv_loop_t loop;
-    uv_timer_t tick;       /* keeps uv_run(ONCE) returning: it runs due timers, then waits */
+    uv_timer_t tick; /* keeps uv_run(ONCE) returning: it runs due timers, then waits */
     struct server server;
     struct client *client;
-    int done;              /* callbacks */
+    int done; /* callbacks */
     int closed;
     struct client_result last;
     char url[128];
