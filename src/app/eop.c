@@ -149,8 +149,8 @@ void app_render_eop(struct web_json *j, const struct astro_ctx *astro, const str
     web_json_double(j, app_round_us(t->ut1_utc_s));
     WEB_JSON_KEY(j, "polar_motion_as");
     web_json_array_begin(j);
-    web_json_double(j, t->xp_as);
-    web_json_double(j, t->yp_as);
+    web_json_double(j, app_round_us(t->xp_as)); /* 0.1 uas, for short digits too */
+    web_json_double(j, app_round_us(t->yp_as));
     web_json_array_end(j);
     WEB_JSON_KEY(j, "eop");
     web_json_object_begin(j);
