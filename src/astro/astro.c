@@ -162,6 +162,7 @@ int astro_ctx_new(const char *ephe_path, struct astro_ctx **out)
 
     struct astro_ctx *ctx = pt_xcalloc(1, sizeof(*ctx));
     memcpy(ctx->ephe_path, ephe_path, strlen(ephe_path) + 1);
+    ctx->observer_nutation = true;
     if (pthread_key_create(&ctx->thread_key, on_thread_exit) != 0) {
         err = PT_E_NOMEM;
         goto out_free_ctx;
@@ -226,6 +227,11 @@ void astro_ctx_set_eop(struct astro_ctx *ctx, struct astro_eop *e)
     /* The one replaced before is surely unused by now; this one may still be read. */
     astro_eop_free(ctx->eop_retired);
     ctx->eop_retired = old;
+}
+
+void astro_ctx_set_observer_nutation(struct astro_ctx *ctx, bool on)
+{
+    ctx->observer_nutation = on;
 }
 
 const struct astro_eop *astro_ctx_eop(const struct astro_ctx *ctx)

@@ -268,6 +268,17 @@ void astro_ctx_set_eop(struct astro_ctx *ctx, struct astro_eop *e);
 /* The table in use, or NULL (borrowed; see astro_ctx_set_eop for how long). */
 const struct astro_eop *astro_ctx_eop(const struct astro_ctx *ctx);
 
+/*
+ * Where astro_position_compute() places the topocentric observer: turned by the
+ * apparent sidereal time about the true pole of date (true, the default: the real
+ * Earth, and JPL Horizons), or by the mean sidereal time about the mean pole, as
+ * libswe does (SEFLG_NONUT in its observer routine; false, to compare with
+ * astro_position_compute_exact()). They differ by up to about 0.15" for the Moon
+ * (the site moves by up to about 250 m), under 0.002" for the planets. Call before
+ * the context is shared between threads.
+ */
+void astro_ctx_set_observer_nutation(struct astro_ctx *ctx, bool on);
+
 /* ------------------------------------------------------------------------ */
 /* Angles                                                                     */
 /* ------------------------------------------------------------------------ */

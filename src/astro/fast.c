@@ -232,6 +232,13 @@ static void mat_vec(const double m[9], const double v[3], double out[3])
         out[i] = m[3 * i] * v[0] + m[3 * i + 1] * v[1] + m[3 * i + 2] * v[2];
 }
 
+/* out = m^T · v (m row major): the inverse rotation. out may not alias v. */
+static void mat_tvec(const double m[9], const double v[3], double out[3])
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = m[i] * v[0] + m[3 + i] * v[1] + m[6 + i] * v[2];
+}
+
 /* Cubic Hermite coefficients (in s in [0, 1]) from positions and velocities (per day)
  * at both ends of an interval of len days. c: c0[3] c1[3] c2[3] c3[3]. */
 static void hermite_fit(const double p0[6], const double p1[6], double len, double c[12])
@@ -600,23 +607,37 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
      */
     double ut_obs = jd_ut1;
 
-    /* swi_get_observer: geodetic to geocentric on libswe's ellipsoid, mean sidereal
-     * time (SEFLG_NONUT), velocity of the Earth's rotation, then back to J2000. */
+    /*
+     * The site on libswe's ellipsoid, turned by the sidereal time and carried with
+     * the Earth's rotation. libswe (swi_get_observer with SEFLG_NONUT) turns it by
+     * the mean sidereal time about the mean pole and rotates it back to J2000 by
+     * precession alone, leaving out nutation: the site is then up to about 250 m
+     * from where the Earth puts it, 0.1" on the Moon. By default it is placed as the
+     * real Earth does (and JPL Horizons): apparent sidereal time, true equator of
+     * date, back to ICRS by (N·P·B)^T. Against Horizons this cut the Moon's RA/Dec
+     * error from 0.088" to 0.017" median (bench/RESULTS.md).
+     */
+    bool nut = ctx->observer_nutation;
     double lat = obs->lat_deg * DEG2RAD;
     double coslat = cos(lat), sinlat = sin(lat);
     double f1 = (1.0 - EARTH_OBLATENESS) * (1.0 - EARTH_OBLATENESS);
     double cc = 1.0 / sqrt(coslat * coslat + f1 * sinlat * sinlat);
     double ss = f1 * cc;
-    double theta_m = era_deg(ut_obs) + gm;
-    double ang = (obs->lon_deg + theta_m) * DEG2RAD;
+    double theta = era_deg(ut_obs) + (nut ? ga : gm);
+    double ang = (obs->lon_deg + theta) * DEG2RAD;
     double cosl = cos(ang), sinl = sin(ang);
     double rxy = (EARTH_RADIUS_M * cc + obs->elev_m) * coslat;
     double xm[3] = {rxy * cosl / AUNIT_M, rxy * sinl / AUNIT_M,
                     (EARTH_RADIUS_M * ss + obs->elev_m) * sinlat / AUNIT_M};
     double vm[3] = {-EARTH_ROT_RAD_DAY * xm[1], EARTH_ROT_RAD_DAY * xm[0], 0.0};
     double ov[3];
-    mat_vec(pt, xm, r->o);
-    mat_vec(pt, vm, ov);
+    if (nut) {
+        mat_tvec(r->npb, xm, r->o);
+        mat_tvec(r->npb, vm, ov);
+    } else {
+        mat_vec(pt, xm, r->o);
+        mat_vec(pt, vm, ov);
+    }
     for (int i = 0; i < 3; i++) {
         r->ob[i] = r->e[i] + r->o[i];
         r->obv[i] = r->ev[i] + ov[i];
@@ -625,9 +646,11 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
     r->coslat = coslat;
 
     /* swe_azalt's local apparent sidereal time differs from the angle above by the
-     * equation of the equinoxes and the UT1 difference: a few arcseconds at most, so
-     * rotate (cosl, sinl) by it instead of evaluating sin and cos again. */
-    double d = ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (ga - gm)) * DEG2RAD;
+     * equation of the equinoxes (libswe's placement) and the UT1 difference: a few
+     * arcseconds at most, so rotate (cosl, sinl) by it instead of evaluating sin and
+     * cos again. */
+    double d = ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (nut ? 0.0 : ga - gm)) *
+               DEG2RAD;
     double cd = 1.0 - d * d / 2.0, sd = d - d * d * d / 6.0;
     r->cos_lst = cosl * cd - sinl * sd;
     r->sin_lst = sinl * cd + cosl * sd;

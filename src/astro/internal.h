@@ -29,6 +29,7 @@ struct astro_ctx {
     double bias[9];            /* ICRS -> mean J2000 frame-bias matrix (row major), as libswe's */
     _Atomic(struct astro_eop *) eop; /* Earth-orientation data, or NULL: see astro_ctx_set_eop */
     struct astro_eop *eop_retired;   /* the table eop replaced, freed at the next replacement */
+    bool observer_nutation;          /* fast path: observer about the true pole (default) */
 };
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */

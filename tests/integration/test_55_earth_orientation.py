@@ -7,8 +7,11 @@ yp_as), independently of this server. Also: the provenance of every answer,
 observed / predicted / model, leap seconds, /healthz and `planettracker now`."""
 
 import csv
+import gzip
 import json
 import math
+import re
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -17,6 +20,8 @@ import pytest
 from conftest import IO_TIMEOUT_S, SseReader, Server, build_request, query
 
 NOW_TRUTH = Path(__file__).resolve().parents[1] / "data" / "truth-cases-now-public.csv"
+HORIZONS_MOON = Path(__file__).resolve().parents[1] / "data" / "horizons" / "airless_Moon.txt.gz"
+MONTHS = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
 ARCSEC = 1 / 3600.0
 
 
@@ -34,7 +39,7 @@ def now_rows():
 
 def test_the_sky_for_utc_requests_matches_the_iers_based_reference(server):
     """Every one of the 1000 cases, airless az/alt: within 0.01" of the reference
-    (the Moon 0.12"), and the time data stated equal to the reference's. The old
+    (the Moon 0.16": see below), and the time data stated equal to the reference's. The old
     Delta T model was 1.6-7.9" off here (bench/RESULTS.md)."""
     worst = {}
     with server.connect() as c:
@@ -47,7 +52,11 @@ def test_the_sky_for_utc_requests_matches_the_iers_based_reference(server):
             doc = resp.json()
             err = great_circle_as(doc["az"], doc["alt_airless"], float(r["az_deg"]),
                                   float(r["alt_airless_deg"]))
-            tol = 0.12 if r["body"] == "moon" else 0.01
+            # The reference is libswe's, which places the observer without nutation;
+            # we place it about the true pole, as the Earth and JPL Horizons do, which
+            # moves the Moon by up to 0.154" from it (the reference's error:
+            # test_the_moon_matches_jpl_horizons below).
+            tol = 0.16 if r["body"] == "moon" else 0.01
             assert err <= tol, (r["id"], r["body"], r["iso_utc"], f'{err:.4f}"')
             assert abs(doc["ut1_utc_s"] - float(r["dut1_s"])) < 1e-6, (doc["ut1_utc_s"], r)
             assert abs(doc["polar_motion_as"][0] - float(r["xp_as"])) < 1e-5, r
@@ -56,6 +65,53 @@ def test_the_sky_for_utc_requests_matches_the_iers_based_reference(server):
             assert doc["eop"]["source"] in ("observed", "predicted"), doc["eop"]
             worst[r["body"]] = max(worst.get(r["body"], 0), err)
     assert len(worst) == 10, worst
+
+
+def horizons_moon_rows():
+    """JPL Horizons (DE431, April 2019), the Moon seen from 81 W 29 N 10 m, airless,
+    every 10 days: (UTC ISO, apparent RA, Dec) for 1973-2018, where Horizons used
+    IERS UT1 and polar motion as we do."""
+    out, inside = [], False
+    with gzip.open(HORIZONS_MOON, "rt") as f:
+        for line in f:
+            inside = (inside or line.startswith("$$SOE")) and not line.startswith("$$EOE")
+            m = re.match(r"\s*(\d{4})-(\w{3})-(\d{2}) (\d{2}):(\d{2})\s+[A-Za-z*]*\s+[-\d.]+\s+"
+                         r"[-\d.]+\s+([-\d.]+)\s+([-\d.]+)", line)
+            if inside and m and 1973 <= int(m.group(1)) <= 2018:
+                iso = (f"{m.group(1)}-{MONTHS[m.group(2)]:02d}-{m.group(3)}T"
+                       f"{m.group(4)}:{m.group(5)}:00Z")
+                out.append((iso, float(m.group(6)), float(m.group(7))))
+    return out
+
+
+def test_the_moon_matches_jpl_horizons(server):
+    """The observer placed about the true pole (nutation included), not about the mean
+    pole as libswe does: the Moon's apparent topocentric RA/Dec against JPL Horizons,
+    1680 instants 1973-2018, within 0.02" median and 0.04" max once Horizons' constant
+    RA offset (about +0.05", its equinox) is removed. libswe's placement gives 0.088"
+    median and 0.19" max here (bench/RESULTS.md). Horizons prints 5 decimals of a
+    degree (0.018" steps)."""
+    rows = horizons_moon_rows()
+    assert len(rows) > 1600, len(rows)
+    docs = []
+    with server.connect() as c:
+        for iso, _, _ in rows:
+            c.send(build_request("GET", query("/planets/moon", lat=29, lon=-81, elevation=10,
+                                              pressure=0, time=iso)))
+            resp = c.read_response()
+            assert resp.status == 200, resp
+            docs.append(resp.json())
+    dra = [((d["ra"] - ra + 180) % 360 - 180) * 3600 * math.cos(math.radians(dec))
+           for (_, ra, dec), d in zip(rows, docs)]
+    offset = statistics.median(dra)
+    assert 0.03 < offset < 0.07, offset
+    errs = []
+    for (iso, ra, dec), d in zip(rows, docs):
+        ra_fixed = d["ra"] - offset / 3600 / math.cos(math.radians(dec))
+        errs.append(great_circle_as(ra_fixed, d["dec"], ra, dec))
+    errs.sort()
+    median, worst = statistics.median(errs), errs[-1]
+    assert median <= 0.02 and worst <= 0.04, (f'median {median:.4f}"', f'max {worst:.4f}"')
 
 
 def provenance_ok(doc):

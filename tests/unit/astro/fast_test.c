@@ -117,6 +117,9 @@ static int setup_ctx(void **state)
     struct astro_ctx *ctx;
     if (astro_ctx_new(DEBIAN_EPHE, &ctx) != 0 || !astro_ctx_has_files(ctx))
         return -1;
+    /* Compared with libswe: its placement of the observer (test_observer_nutation
+     * checks the default one). */
+    astro_ctx_set_observer_nutation(ctx, false);
     *state = ctx;
     return 0;
 }
@@ -223,6 +226,56 @@ static void test_random_cases(void **state)
         compare(&f, &e, &err[body]);
     }
     report("random instants 1800-2400, random observers, fast vs libswe", err, LIMIT_ARCSEC);
+}
+
+/*
+ * The default placement of the observer (about the true pole, with nutation)
+ * against libswe's (mean pole): the planets cannot feel a site moved by a few
+ * hundred metres (under 0.002"), the Moon must, by about 0.1" (the site moves by
+ * the nutation tilt, 7-9", of an Earth radius: up to 0.3 km at 384,000 km, times
+ * the projection). Its accuracy against JPL Horizons is an integration test
+ * (test_55_earth_orientation.py), since the difference here says nothing of which
+ * is right.
+ */
+static void test_observer_nutation(void **state)
+{
+    (void)state;
+    if (!have_debian_files())
+        skip();
+    struct astro_ctx *nut, *mean;
+    assert_int_equal(astro_ctx_new(DEBIAN_EPHE, &nut), 0);
+    assert_int_equal(astro_ctx_new(DEBIAN_EPHE, &mean), 0);
+    astro_ctx_set_observer_nutation(mean, false);
+    rng_state = 0x5DEECE66DULL;
+    double worst[ASTRO_BODY_COUNT] = {0}, moon_sum = 0;
+    int moon_n = 0;
+    for (int i = 0; i < 200 * ASTRO_BODY_COUNT; i++) {
+        enum astro_body body = (enum astro_body)(i % ASTRO_BODY_COUNT);
+        struct astro_time t;
+        assert_int_equal(astro_time_from_jd(nut, 2451545.0 + rnd() * 10000.0, ASTRO_UT1, &t), 0);
+        struct astro_observer obs = {rnd() * 170.0 - 85.0, rnd() * 360.0 - 180.0, rnd() * 3000.0,
+                                     0.0, 0.0};
+        struct astro_position a, b;
+        assert_int_equal(astro_position_compute(nut, body, &t, &obs, &a), 0);
+        assert_int_equal(astro_position_compute(mean, body, &t, &obs, &b), 0);
+        double e = sep_arcsec(a.ra_deg, a.dec_deg, b.ra_deg, b.dec_deg);
+        worst[body] = fmax(worst[body], e);
+        if (body == ASTRO_MOON) {
+            moon_sum += e;
+            moon_n++;
+        }
+    }
+    for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
+        print_message("  %-8s %.5f\"\n", astro_body_name((enum astro_body)b), worst[b]);
+        if (b != ASTRO_MOON && worst[b] > 0.002)
+            fail_msg("%s moved by %.5f\"", astro_body_name((enum astro_body)b), worst[b]);
+    }
+    double moon_mean = moon_sum / moon_n;
+    print_message("  the Moon: mean %.4f\", max %.4f\"\n", moon_mean, worst[ASTRO_MOON]);
+    assert_true(moon_mean > 0.03 && moon_mean < 0.15);
+    assert_true(worst[ASTRO_MOON] < 0.25);
+    astro_ctx_free(nut);
+    astro_ctx_free(mean);
 }
 
 /* The Moon at the middle of 1.5-hour steps, where cubic Hermite interpolation is
@@ -374,6 +427,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truth_cases, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(test_random_cases, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(test_moon_interpolation, setup_ctx, teardown_ctx),
+        cmocka_unit_test(test_observer_nutation),
         cmocka_unit_test_setup_teardown(test_batch, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(test_slot_collisions, setup_ctx, teardown_ctx),
         cmocka_unit_test(test_threads_share_cache),
