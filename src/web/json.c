@@ -221,19 +221,38 @@ static int shortest_digits(uint64_t bits, char digits[20], const char **first, i
     if (hi >> 64 != 0 || lo > hi)
         return 0; /* cannot happen in the range above; stay safe */
 
-    /* The most trailing zeros: shrink [lo, hi] by 10 while it keeps an integer. */
+    /*
+     * The most trailing zeros: the largest j such that [lo, hi] holds a multiple of
+     * 10^j. If 10^j works so does every smaller power, and ceilings and floors of
+     * integer quotients compose, so after two steps of one j is found bit by bit
+     * from 16 down (j <= 19 since hi < 2^64), with constant divisors
+     * (multiplications): at most seven steps where shrinking by 10 at a time took up
+     * to nineteen (a rounded value such as 0.1181557 took ten).
+     */
     uint64_t l = (uint64_t)lo;
     uint64_t h = (uint64_t)hi;
     int j = 0;
-    for (;;) {
-        uint64_t ln = l / 10 + (l % 10 != 0);
-        uint64_t hn = h / 10;
-        if (ln > hn)
-            break;
-        l = ln;
-        h = hn;
-        j++;
+#define SHRINK(pw, n)                                                                              \
+    do {                                                                                           \
+        uint64_t ln_ = l / (pw) + (l % (pw) != 0), hn_ = h / (pw);                                \
+        if (ln_ <= hn_) {                                                                          \
+            l = ln_;                                                                               \
+            h = hn_;                                                                               \
+            j += (n);                                                                              \
+        }                                                                                          \
+    } while (0)
+    /* Computed values (16-17 digits) stop within two steps; shorter ones go on. */
+    SHRINK(10ULL, 1);
+    if (j == 1)
+        SHRINK(10ULL, 1);
+    if (j == 2) {
+        SHRINK(10000000000000000ULL, 16);
+        SHRINK(100000000ULL, 8);
+        SHRINK(10000ULL, 4);
+        SHRINK(100ULL, 2);
+        SHRINK(10ULL, 1);
     }
+#undef SHRINK
 
     /* Round x to a multiple of 10^j (ties to even), then clamp into [l, h]. */
     uint64_t vint = (uint64_t)(b >> s);
