@@ -12,7 +12,8 @@
  * table they loaded). Whatever fails (refused, 404, stalled, truncated,
  * corrupt, older, disk) leaves the data in use as it is, is logged and counted
  * (/metrics, /healthz), and the next cycle comes sooner (back-off from 10
- * minutes up to the refresh interval). A leap-second file that cannot be had
+ * minutes up to the refresh interval). Data that cannot be saved (a read-only
+ * --data-dir) is still served, and the failure to save it said. A leap-second file that cannot be had
  * keeps the one in use; the update of UT1 goes on.
  *
  * Loop thread, except the job (parse_and_save), which touches only its own
@@ -47,7 +48,8 @@ struct update_job {
     struct astro_eop *table; /* to apply, or NULL */
     bool unchanged;
     char why[200];
-    char etag[128]; /* the download's validators, kept once applied */
+    char save_error[160]; /* applied, but not saved in data_dir: why */
+    char etag[128];       /* the download's validators, kept once applied */
     char last_modified[64];
 };
 
@@ -215,13 +217,12 @@ static void parse_and_save(uv_work_t *w)
         rc = save_atomically(job->data_dir, APP_EOP_LEAP_FILE, pt_buf_str(&job->leap));
     if (rc == 0)
         rc = save_atomically(job->data_dir, APP_EOP_FINALS_FILE, pt_buf_str(&job->finals));
-    if (rc < 0) /* not applied either: a restart would not find what is served */
-        snprintf(job->why, sizeof(job->why), "cannot write into %s: %s", job->data_dir,
-                 strerror(-rc));
-    else
-        job->table = t;
-    if (job->table == NULL)
-        astro_eop_free(t);
+    /* Served anyway: better data now matters more than finding it again after a
+     * restart; the failure to keep it is said in the log and /healthz. */
+    if (rc < 0)
+        snprintf(job->save_error, sizeof(job->save_error), "cannot write into %s: %s",
+                 job->data_dir, strerror(-rc));
+    job->table = t;
 }
 
 static void job_free(struct update_job *job)
@@ -248,6 +249,12 @@ static void apply(struct app_eop_updater *u, struct update_job *job)
     snprintf(st->eop->origin, sizeof(st->eop->origin), "%s", st->cfg->eop_url);
     st->eop->updates_ok++;
     st->eop->last_ok_unix_s = pt_clock_unix_s();
+    if (job->save_error[0] != '\0') {
+        snprintf(st->eop->last_error, sizeof(st->eop->last_error), "%s (the update is in use)",
+                 job->save_error);
+        pt_log_warn("Earth orientation: %s; the update is in use until a restart",
+                    job->save_error);
+    }
     snprintf(u->etag, sizeof(u->etag), "%s", job->etag);
     snprintf(u->last_modified, sizeof(u->last_modified), "%s", job->last_modified);
     u->failures_in_row = 0;

@@ -256,6 +256,25 @@ def test_a_leap_file_that_cannot_be_had_keeps_the_one_in_use(iers, tmp_path):
         stop_clean(srv)
 
 
+def test_an_update_that_cannot_be_saved_is_still_served(iers, tmp_path):
+    """--data-dir that cannot be created (a regular file is in the way): the new data
+    is in use anyway, and /healthz says it could not be kept."""
+    iers.mode = "good"
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    srv = start("eop-nosave", [
+        "--eop-url", f"{iers.base}/finals", "--eop-leap-url", "none",
+        "--eop-refresh-hours", "1", "--data-dir", str(blocker / "data")])
+    try:
+        e = wait_for(lambda: (lambda h: h if h["updates_ok"] >= 1 else None)(health_eop(srv)),
+                     "the update")
+        assert "cannot write into" in e["last_error"], e
+        doc = answer(srv)
+        assert doc["eop"]["file_date"] > "2026-08-14", doc["eop"]  # the built-in's date
+    finally:
+        stop_clean(srv)
+
+
 def test_shutdown_is_not_held_by_a_stalled_download(iers, tmp_path):
     iers.mode = "stall"
     srv = start("eop-stall-stop", [
