@@ -10,11 +10,12 @@
  * file, fsync, rename, fsync of the directory); back on the loop, swap the new
  * table into the astro context (lock-free: requests in flight finish on the
  * table they loaded). Whatever fails (refused, 404, stalled, truncated,
- * corrupt, older, disk) leaves the data in use as it is, is logged and counted
+ * corrupt, older) leaves the data in use as it is, is logged and counted
  * (/metrics, /healthz), and the next cycle comes sooner (back-off from 10
  * minutes up to the refresh interval). Data that cannot be saved (a read-only
- * --data-dir) is still served, and the failure to save it said. A leap-second file that cannot be had
- * keeps the one in use; the update of UT1 goes on.
+ * --data-dir) is still served, and the failure to keep it is said. A
+ * leap-second file that cannot be had keeps the one in use; the update of UT1
+ * goes on.
  *
  * Loop thread, except the job (parse_and_save), which touches only its own
  * struct update_job and the immutable tables.
