@@ -253,8 +253,7 @@ static void apply(struct app_eop_updater *u, struct update_job *job)
     if (job->save_error[0] != '\0') {
         snprintf(st->eop->last_error, sizeof(st->eop->last_error), "%s (the update is in use)",
                  job->save_error);
-        pt_log_warn("Earth orientation: %s; the update is in use until a restart",
-                    job->save_error);
+        pt_log_warn("Earth orientation: %s; the update is in use until a restart", job->save_error);
     }
     snprintf(u->etag, sizeof(u->etag), "%s", job->etag);
     snprintf(u->last_modified, sizeof(u->last_modified), "%s", job->last_modified);
