@@ -134,7 +134,13 @@ struct astro_cache {
     struct cache_table frame;
     struct cache_table body[ASTRO_BODY_COUNT];
     struct cache_table pheno[ASTRO_BODY_COUNT];
+    struct cache_table geo[ASTRO_BODY_COUNT]; /* apparent places at whole UT1 hours */
 };
+
+/* Geo block words (astro__fast_topo_hour): the geocentric apparent vector of date (au),
+ * the apparent sidereal angle (ERA + GAST - ERA, degrees), 1 if only the full path is
+ * right there (a planet at the Sun's limb), TT - UT1 it was made with. */
+enum { GEO_W = 0, GEO_THETA = 3, GEO_EXACT = 4, GEO_DT = 5, GEO_WORDS = 6 };
 
 #define KEY_EMPTY ((uint64_t)INT64_MIN)
 
@@ -538,6 +544,7 @@ int astro__fast_init(struct astro_ctx *ctx)
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
         table_init(&c->body[b], BODY_WORDS);
         table_init(&c->pheno[b], PHENO_WORDS);
+        table_init(&c->geo[b], GEO_WORDS);
     }
     ctx->cache = c;
     return 0;
@@ -553,6 +560,7 @@ void astro__fast_deinit(struct astro_ctx *ctx)
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
         free(c->body[b].mem);
         free(c->pheno[b].mem);
+        free(c->geo[b].mem);
     }
     free(c);
     ctx->cache = NULL;
@@ -921,6 +929,67 @@ int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double j
     if (err < 0)
         return err;
     return request_body(&r, body, out, ha_deg);
+}
+
+/* The geo block of body at UT1 hour `hour` (jd_ut1 = hour / 24): from the cache, else
+ * computed with the observer at the geocentre and published. */
+static int geo_block(const struct astro_ctx *ctx, enum astro_body body, int64_t hour,
+                     double dt_days, double g[GEO_WORDS])
+{
+    if (table_get(&ctx->cache->geo[body], hour, g) && fabs(g[GEO_DT] - dt_days) < 1e-7)
+        return 0;
+    double jd_ut1 = (double)hour / 24.0;
+    struct astro_observer centre = {0.0, 0.0, 0.0, 0.0, 0.0};
+    struct request r;
+    int err = request_prepare(ctx, jd_ut1, jd_ut1 + dt_days, &centre, &r);
+    if (err < 0)
+        return err;
+    for (int i = 0; i < 3; i++) {
+        r.o[i] = 0.0;
+        r.ob[i] = r.e[i];
+        r.obv[i] = r.ev[i];
+    }
+    double u[3], dist;
+    bool exact;
+    err = body_vector(&r, body, u, &dist, &exact);
+    if (err < 0)
+        return err;
+    mat_vec(r.npb, u, &g[GEO_W]);
+    g[GEO_THETA] = era_deg(jd_ut1) + r.fw[FR_GA] + r.s * r.fw[FR_GA + 1];
+    g[GEO_EXACT] = exact ? 1.0 : 0.0;
+    g[GEO_DT] = dt_days;
+    table_put(&ctx->cache->geo[body], hour, g);
+    return 0;
+}
+
+int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int64_t hour,
+                          double dt_days, const struct astro_observer *obs, double *alt_deg,
+                          double *ha_deg, double *dist_topo_au)
+{
+    double g[GEO_WORDS];
+    int err = geo_block(ctx, body, hour, dt_days, g);
+    if (err < 0)
+        return err;
+    if (g[GEO_EXACT] != 0.0)
+        return 1;
+    /* The site in the true equator of date, as request_prepare places it. */
+    double lat = obs->lat_deg * DEG2RAD;
+    double coslat = cos(lat), sinlat = sin(lat);
+    double f1 = (1.0 - EARTH_OBLATENESS) * (1.0 - EARTH_OBLATENESS);
+    double cc = 1.0 / sqrt(coslat * coslat + f1 * sinlat * sinlat);
+    double ang = (obs->lon_deg + g[GEO_THETA]) * DEG2RAD;
+    double cosl = cos(ang), sinl = sin(ang);
+    double rxy = (EARTH_RADIUS_M * cc + obs->elev_m) * coslat / AUNIT_M;
+    double w[3] = {g[GEO_W] - rxy * cosl, g[GEO_W + 1] - rxy * sinl,
+                   g[GEO_W + 2] - (EARTH_RADIUS_M * f1 * cc + obs->elev_m) * sinlat / AUNIT_M};
+    double xh = w[0] * cosl + w[1] * sinl;
+    double yh = w[0] * sinl - w[1] * cosl;
+    double up = sinlat * w[2] + coslat * xh;
+    double north = coslat * w[2] - sinlat * xh;
+    *ha_deg = atan2(yh, xh) * RAD2DEG;
+    *alt_deg = atan(up / sqrt(north * north + yh * yh)) * RAD2DEG;
+    *dist_topo_au = norm3(w);
+    return 0;
 }
 
 int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,

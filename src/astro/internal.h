@@ -82,6 +82,19 @@ int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double j
                      double jd_tt, const struct astro_observer *obs, struct astro_position *out,
                      double *ha_deg);
 
+/*
+ * A cheap altitude for bracketing rise and set: the body's geocentric apparent place
+ * at the whole UT1 hour `hour` (jd_ut1 = hour / 24, jd_tt = jd_ut1 + dt_days), cached
+ * and shared by every observer, moved to obs by the parallax of its site. Within about
+ * 1" of astro__fast_topo() (diurnal aberration and the light time from the site are
+ * left out). OUT: airless *alt_deg, topocentric *ha_deg in (-180, 180], *dist_topo_au.
+ * Returns 0, 1 when only astro__fast_topo() is right there (a planet at the Sun's
+ * limb), or PT_E_EPHEMERIS. Thread-safe.
+ */
+int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int64_t hour,
+                          double dt_days, const struct astro_observer *obs, double *alt_deg,
+                          double *ha_deg, double *dist_topo_au);
+
 /* astro__fast_position() for every body at one instant (observer part done once).
  * OUT: out[ASTRO_BODY_COUNT]. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
 int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,

@@ -26,6 +26,10 @@
 #define MOON_RADIUS_M 1737500.0    /* libswe's pla_diam[SE_MOON] / 2 */
 #define SAMPLES_PER_DAY 24
 #define TOL_DAYS (0.01 / 86400.0) /* root refinement stops at 0.01 s */
+/* ... or as soon as the value is within 0.07" of the horizon (or of the meridian): the
+ * altitude moves by up to 15"/s, so 0.005 s at most there, and where it moves slowly
+ * (a graze), the instant is not defined better than that anyway. */
+#define TOL_VALUE_DEG 2e-5
 #define MAX_ITER 60
 
 /* How far astro_riseset_next() looks: a little over a day, the Moon's 24 h 50 min. */
@@ -50,7 +54,18 @@ struct search {
     enum astro_body body;
     struct astro_observer obs; /* airless */
     double dt_days;            /* TT - UT1 over the window (changes by under 1 ms) */
+    bool shared_grid;          /* bracket on whole UT1 hours, shared by every observer */
 };
+
+/* The limb's angular radius at a topocentric distance, degrees (0 for a point). */
+static double semi_diameter(enum astro_body body, double dist_topo_au)
+{
+    if (body == ASTRO_SUN)
+        return asin(SUN_RADIUS_M / (dist_topo_au * AUNIT_M)) * RAD2DEG;
+    if (body == ASTRO_MOON)
+        return asin(MOON_RADIUS_M / (dist_topo_au * AUNIT_M)) * RAD2DEG;
+    return 0.0;
+}
 
 /* One sample at jd (UT1). OUT: *f, the altitude of the limb (centre) above -34',
  * degrees; *ha, the hour angle, degrees in (-180, 180]. */
@@ -75,12 +90,22 @@ static int sample(const struct search *s, double jd, double *f, double *ha)
     }
     if (err < 0)
         return err;
-    double sd = 0.0;
-    if (s->body == ASTRO_SUN)
-        sd = asin(SUN_RADIUS_M / (p.distance_topo_au * AUNIT_M)) * RAD2DEG;
-    else if (s->body == ASTRO_MOON)
-        sd = asin(MOON_RADIUS_M / (p.distance_topo_au * AUNIT_M)) * RAD2DEG;
-    *f = p.alt_airless_deg + sd - HORIZON_DEG;
+    *f = p.alt_airless_deg + semi_diameter(s->body, p.distance_topo_au) - HORIZON_DEG;
+    return 0;
+}
+
+/* sample() at a whole UT1 hour from the shared geocentric place (within about 1" of
+ * it: for bracketing only). OUT: *f, *ha, *exact (true when sample() had to answer). */
+static int sample_hour(const struct search *s, int64_t hour, double *f, double *ha, bool *exact)
+{
+    double alt, dist;
+    int rc = astro__fast_topo_hour(s->ctx, s->body, hour, s->dt_days, &s->obs, &alt, ha, &dist);
+    if (rc < 0)
+        return rc;
+    *exact = rc == 1;
+    if (*exact)
+        return sample(s, (double)hour / 24.0, f, ha);
+    *f = alt + semi_diameter(s->body, dist) - HORIZON_DEG;
     return 0;
 }
 
@@ -110,8 +135,8 @@ static int refine(const struct search *s, bool hour_angle, double a, double fa, 
         int err = value(s, hour_angle, c, &fc);
         if (err < 0)
             return err;
-        if (fc == 0.0)
-            break;
+        if (fabs(fc) < TOL_VALUE_DEG)
+            break; /* c is the root */
         if ((fc > 0.0) == (fb > 0.0)) {
             b = c;
             fb = fc;
@@ -177,36 +202,123 @@ static void keep_first(double *slot, double t)
         *slot = t;
 }
 
+/*
+ * The samples of a window: every 1/24 of it; or, with a shared grid, the two ends and
+ * every whole UT1 hour between them (the hours' places are shared by every observer,
+ * so a new observer costs the parallax of its site there, not a full reduction).
+ * OUT: t[], f[], ha[], exact[] (whether f is sample()'s own); returns the number of
+ * intervals, or an error.
+ */
+static int window_samples(const struct search *s, double t0, double days, double *t, double *f,
+                          double *ha, bool *exact)
+{
+    double end = t0 + days;
+    int n = 0;
+    t[0] = t0;
+    exact[0] = true;
+    int err = sample(s, t0, &f[0], &ha[0]);
+    if (s->shared_grid) {
+        for (int64_t h = (int64_t)floor(t0 * 24.0) + 1; err == 0 && (double)h / 24.0 < end; h++) {
+            if ((double)h / 24.0 <= t0)
+                continue;
+            n++;
+            t[n] = (double)h / 24.0;
+            err = sample_hour(s, h, &f[n], &ha[n], &exact[n]);
+        }
+        n++;
+        t[n] = end;
+        exact[n] = true;
+        if (err == 0)
+            err = sample(s, end, &f[n], &ha[n]);
+    } else {
+        n = (int)ceil(days * SAMPLES_PER_DAY);
+        double step = days / n;
+        for (int i = 1; i <= n && err == 0; i++) {
+            t[i] = t0 + i * step;
+            exact[i] = true;
+            err = sample(s, t[i], &f[i], &ha[i]);
+        }
+    }
+    return err < 0 ? err : n;
+}
+
+/* Replace sample i by sample()'s own value; true if its sign changed. */
+static int make_exact(const struct search *s, double *t, double *f, double *ha, bool *exact, int i,
+                      bool *flipped)
+{
+    *flipped = false;
+    if (exact[i])
+        return 0;
+    double fe;
+    int err = sample(s, t[i], &fe, &ha[i]);
+    if (err < 0)
+        return err;
+    *flipped = (fe < 0.0) != (f[i] < 0.0);
+    f[i] = fe;
+    exact[i] = true;
+    return 0;
+}
+
+/* A crossing of the horizon between samples a and a + 1, both exact, refined. */
+static int crossing(const struct search *s, const double *t, const double *f, int a,
+                    struct window_result *out)
+{
+    if ((f[a] < 0.0) == (f[a + 1] < 0.0))
+        return 0;
+    double root;
+    int err = refine(s, false, t[a], f[a], t[a + 1], f[a + 1], &root);
+    if (err == 0)
+        keep_first(f[a] < 0.0 ? &out->rise : &out->set, root);
+    return err;
+}
+
 static int search_window(const struct search *s, double t0, double days, struct window_result *out)
 {
-    int n = (int)ceil(days * SAMPLES_PER_DAY);
-    double step = days / n;
-    double t[SAMPLES_PER_DAY * 2 + 2], f[SAMPLES_PER_DAY * 2 + 2], ha[SAMPLES_PER_DAY * 2 + 2];
-    for (int i = 0; i <= n; i++) {
-        t[i] = t0 + i * step;
-        int err = sample(s, t[i], &f[i], &ha[i]);
-        if (err < 0)
-            return err;
-    }
+    double t[SAMPLES_PER_DAY * 2 + 4], f[SAMPLES_PER_DAY * 2 + 4], ha[SAMPLES_PER_DAY * 2 + 4];
+    bool exact[SAMPLES_PER_DAY * 2 + 4];
+    int n = window_samples(s, t0, days, t, f, ha, exact);
+    if (n < 0)
+        return n;
     out->rise = out->transit = out->set = NAN;
     bool crossed = false;
     for (int i = 0; i < n; i++) {
-        double root;
         int err = 0;
         if ((f[i] < 0.0) != (f[i + 1] < 0.0)) {
-            /* A sign change: one crossing (an odd number; one at hourly spacing). */
-            crossed = true;
-            err = refine(s, false, t[i], f[i], t[i + 1], f[i + 1], &root);
+            /* A sign change: one crossing (an odd number; one at hourly spacing). With
+             * the shared grid's approximate values, both ends are made exact first; a
+             * sign that flips moves the crossing to the interval before (handled here)
+             * or after (handled next). */
+            bool flip_a, flip_b;
+            err = make_exact(s, t, f, ha, exact, i, &flip_a);
             if (err == 0)
-                keep_first(f[i] < 0.0 ? &out->rise : &out->set, root);
+                err = make_exact(s, t, f, ha, exact, i + 1, &flip_b);
+            if (err == 0 && flip_a && i > 0) {
+                bool unused;
+                err = make_exact(s, t, f, ha, exact, i - 1, &unused);
+                if (err == 0 && (f[i - 1] < 0.0) != (f[i] < 0.0)) {
+                    crossed = true;
+                    err = crossing(s, t, f, i - 1, out);
+                }
+            }
+            if (err == 0 && (f[i] < 0.0) != (f[i + 1] < 0.0)) {
+                crossed = true;
+                err = crossing(s, t, f, i, out);
+            }
         } else if (i > 0 && (f[i - 1] < 0.0) == (f[i] < 0.0) && fabs(f[i]) < fabs(f[i - 1]) &&
                    fabs(f[i]) <= fabs(f[i + 1])) {
             /* The samples approach the horizon and leave it again: the extremum between
              * them may cross it (a graze). */
             bool below = f[i] < 0.0;
             double tm, fm;
-            err = extremum(s, t[i - 1], t[i + 1], below, &tm, &fm);
-            if (err == 0 && (fm < 0.0) != below) {
+            bool unused;
+            err = make_exact(s, t, f, ha, exact, i - 1, &unused);
+            if (err == 0)
+                err = make_exact(s, t, f, ha, exact, i + 1, &unused);
+            /* Exact ends that cross are a sign change, handled as such. */
+            bool graze = err == 0 && (f[i - 1] < 0.0) == below && (f[i + 1] < 0.0) == below;
+            if (graze)
+                err = extremum(s, t[i - 1], t[i + 1], below, &tm, &fm);
+            if (graze && err == 0 && (fm < 0.0) != below) {
                 crossed = true;
                 double r1, r2;
                 err = refine(s, false, t[i - 1], f[i - 1], tm, fm, &r1);
@@ -219,6 +331,7 @@ static int search_window(const struct search *s, double t0, double days, struct 
             }
         }
         if (err == 0 && ha[i] < 0.0 && ha[i + 1] >= 0.0 && ha[i + 1] - ha[i] < 90.0) {
+            double root;
             err = refine(s, true, t[i], ha[i], t[i + 1], ha[i + 1], &root);
             if (err == 0)
                 keep_first(&out->transit, root);
@@ -262,7 +375,7 @@ static int search_init(const struct astro_ctx *ctx, enum astro_body body, double
         !astro__jd_in_range(ctx, jd0 + days))
         return PT_E_RANGE;
     astro__thread_enter(ctx);
-    *s = (struct search){ctx, body, *obs, astro__deltat_days(ctx, jd0 + 0.5 * days)};
+    *s = (struct search){ctx, body, *obs, astro__deltat_days(ctx, jd0 + 0.5 * days), false};
     s->obs.pressure_hpa = 0.0;
     return 0;
 }
@@ -276,6 +389,9 @@ int astro_riseset_next(const struct astro_ctx *ctx, enum astro_body body,
     int err = search_init(ctx, body, t->jd_ut1, days, obs, &s);
     if (err < 0)
         return err;
+    /* The next events of "now" are asked for by every observer: bracket on the shared
+     * hours (a range of days for one observer gains nothing from it). */
+    s.shared_grid = ctx->cache != NULL;
     struct window_result w;
     err = search_window(&s, t->jd_ut1, days, &w);
     if (err < 0)

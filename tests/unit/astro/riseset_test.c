@@ -318,6 +318,58 @@ static void test_consistency(void **state)
     }
 }
 
+/*
+ * astro_riseset_next() brackets on whole UT1 hours with a cheap altitude shared by
+ * every observer; astro_events_range() samples the window itself with the full
+ * reduction. Both refine with the full reduction, so where their windows overlap
+ * (the first day) they must find the same events within 0.1 s (both stop refining
+ * within 0.07" of the horizon), for any body, place and instant: the cheap values may
+ * only choose the brackets.
+ */
+static void test_shared_grid_agrees(void **state)
+{
+    const struct astro_ctx *ctx = *state;
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    int compared = 0;
+    double worst = 0.0;
+    for (int i = 0; i < 1500; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double u1 = (double)(x >> 11) / 9007199254740992.0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double u2 = (double)(x >> 11) / 9007199254740992.0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double u3 = (double)(x >> 11) / 9007199254740992.0;
+        enum astro_body body = (enum astro_body)(i % ASTRO_BODY_COUNT);
+        struct astro_observer obs = {u1 * 150.0 - 75.0, u2 * 360.0 - 180.0, 0.0, 0.0, 0.0};
+        struct astro_time t;
+        assert_int_equal(astro_time_from_jd(ctx, 2451545.0 + u3 * 15000.0, ASTRO_UT1, &t), 0);
+        struct astro_riseset next, day;
+        assert_int_equal(astro_riseset_next(ctx, body, &t, &obs, &next), 0);
+        assert_int_equal(astro_events_range(ctx, body, &t, 1, &obs, &day), 0);
+        const struct astro_time *a[3] = {&next.rise, &next.transit, &next.set};
+        const struct astro_time *b[3] = {&day.rise, &day.transit, &day.set};
+        for (int k = 0; k < 3; k++) {
+            bool in_a = !isnan(a[k]->jd_ut1) && a[k]->jd_ut1 < t.jd_ut1 + 0.99;
+            bool in_b = !isnan(b[k]->jd_ut1) && b[k]->jd_ut1 < t.jd_ut1 + 0.99;
+            if (in_a != in_b)
+                fail_msg("case %d (%s, %.4f %.4f, jd %.6f) event %d: next %.6f, day %.6f", i,
+                         astro_body_name(body), obs.lat_deg, obs.lon_deg, t.jd_ut1, k,
+                         a[k]->jd_ut1, b[k]->jd_ut1);
+            if (in_a) {
+                double d = fabs(a[k]->jd_ut1 - b[k]->jd_ut1) * 86400.0;
+                worst = fmax(worst, d);
+                compared++;
+                if (d > 0.1)
+                    fail_msg("case %d (%s) event %d differs by %.3f s", i, astro_body_name(body),
+                             k, d);
+            }
+        }
+    }
+    print_message("shared-hour brackets: %d events compared, worst difference %.4f s\n",
+                  compared, worst);
+    assert_true(compared > 2000);
+}
+
 static void test_moon_year(void **state)
 {
     const struct astro_ctx *ctx = *state;
@@ -348,6 +400,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_names),
         cmocka_unit_test_setup_teardown(test_limits, setup_debian_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(test_shared_grid_agrees, setup_debian_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(test_consistency, setup_debian_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(test_moon_year, setup_debian_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(test_usno_events, setup_debian_ctx, teardown_ctx),
