@@ -46,7 +46,17 @@ int astro_constellation_find(double ra_deg, double dec_deg)
     double ra_h = ra / 15.0;
     if (ra_h >= 24.0)
         ra_h -= 24.0;
-    for (size_t i = 0; i < astro__constellation_bound_count; i++) {
+    /* The rows go down in dec_lo_deg (constellation_test checks it): none before the
+     * first with dec_lo_deg <= dec can match, so the scan starts there. */
+    size_t lo = 0, hi = astro__constellation_bound_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (astro__constellation_bounds[mid].dec_lo_deg > dec)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < astro__constellation_bound_count; i++) {
         const struct astro__constellation_bound *b = &astro__constellation_bounds[i];
         if (dec >= b->dec_lo_deg && ra_h >= b->ra_lo_h && ra_h < b->ra_hi_h)
             return b->index;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "astro/astro.h"
+#include "astro/internal.h" /* the boundary table, for its order */
 
 struct star {
     const char *name;
@@ -99,6 +100,16 @@ static void test_every_constellation(void **state)
             fail_msg("%s never found", astro_constellation_abbr(i));
 }
 
+/* astro_constellation_find() starts its scan by bisection on dec_lo_deg: Roman's rows
+ * must go down in declination (a regenerated table that did not would fail here). */
+static void test_rows_in_declination_order(void **state)
+{
+    (void)state;
+    for (size_t i = 1; i < astro__constellation_bound_count; i++)
+        if (astro__constellation_bounds[i].dec_lo_deg > astro__constellation_bounds[i - 1].dec_lo_deg)
+            fail_msg("row %zu goes up in declination", i);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -121,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_bright_stars),
         cmocka_unit_test(test_poles_and_wraps),
         cmocka_unit_test(test_every_constellation),
+        cmocka_unit_test(test_rows_in_declination_order),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
