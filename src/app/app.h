@@ -135,8 +135,6 @@ void app_eop_updater_free(struct app_state *st);
 /* Today's MJD (UTC). */
 int32_t app_mjd_now(void);
 
-/* Read a whole file of at most max bytes. OUT: *out (pt_buf_deinit). Returns 0 or -errno. */
-int app_read_file(const char *path, size_t max, struct pt_buf *out);
 
 /*
  * Fill cfg from the environment (HOST, PORT, SECRET_KEY, EPHE_PATH, STATIC_DIR)

@@ -23,36 +23,6 @@
 /* Predictions this old (days past the last observation) make the health degraded. */
 #define STALE_DAYS 30
 
-/* Read a whole file (at most max bytes) into *out (malloc'ed). Returns 0 or -errno. */
-int app_read_file(const char *path, size_t max, struct pt_buf *out)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    pt_buf_init(out, max);
-    int rc = 0;
-    for (;;) {
-        if (pt_buf_reserve(out, 65536) < 0) {
-            rc = -EFBIG;
-            break;
-        }
-        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        out->len += (size_t)n;
-    }
-    close(fd);
-    if (rc < 0)
-        pt_buf_deinit(out);
-    return rc;
-}
-
 /* The table kept in data_dir by an earlier download, or NULL. */
 static struct astro_eop *load_saved(const char *data_dir, struct pt_buf *leap_text)
 {
@@ -62,10 +32,12 @@ static struct astro_eop *load_saved(const char *data_dir, struct pt_buf *leap_te
     snprintf(fpath, sizeof(fpath), "%s/%s", data_dir, APP_EOP_FINALS_FILE);
     snprintf(lpath, sizeof(lpath), "%s/%s", data_dir, APP_EOP_LEAP_FILE);
     struct pt_buf f, l;
-    if (app_read_file(fpath, APP_EOP_MAX_BYTES, &f) < 0)
-        return NULL;
-    if (app_read_file(lpath, APP_EOP_MAX_BYTES, &l) < 0) {
+    pt_buf_init(&f, APP_EOP_MAX_BYTES);
+    pt_buf_init(&l, APP_EOP_MAX_BYTES);
+    if (pt_buf_read_file(&f, fpath, APP_EOP_MAX_BYTES) < 0 ||
+        pt_buf_read_file(&l, lpath, APP_EOP_MAX_BYTES) < 0) {
         pt_buf_deinit(&f);
+        pt_buf_deinit(&l);
         return NULL;
     }
     struct astro_eop *e = NULL;

@@ -215,6 +215,13 @@ int pt_buf_appendf(struct pt_buf *b, const char *fmt, ...) PT_PRINTF(2, 3);
 /* Drop the first n bytes, moving the rest to the front. */
 void pt_buf_consume(struct pt_buf *b, size_t n);
 
+/*
+ * Append the whole file at path to b, which may then hold at most max bytes (and
+ * never more than its limit). Returns 0, PT_E_NOMEM when the file is larger (b
+ * keeps what was read), or -errno from open(2) or read(2).
+ */
+int pt_buf_read_file(struct pt_buf *b, const char *path, size_t max);
+
 static inline struct pt_str pt_buf_str(const struct pt_buf *b)
 {
     return pt_str_make(b->data, b->len);

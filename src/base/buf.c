@@ -3,9 +3,12 @@
  * buf.c -- bounded byte buffers of base.h. A buffer never grows past the limit
  * given at initialization; appends that would cross it fail and change nothing.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "base.h"
 
@@ -83,4 +86,34 @@ void pt_buf_consume(struct pt_buf *b, size_t n)
     }
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
+}
+
+int pt_buf_read_file(struct pt_buf *b, const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    for (;;) {
+        if (b->len >= max || pt_buf_reserve(b, 65536) < 0) {
+            /* Full: the file is larger unless it ends exactly here. */
+            char probe;
+            ssize_t more = read(fd, &probe, 1);
+            rc = more == 0 ? 0 : more < 0 ? -errno : PT_E_NOMEM;
+            break;
+        }
+        size_t room = PT_MIN(b->cap - b->len, max - b->len);
+        ssize_t n = read(fd, b->data + b->len, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        b->len += (size_t)n;
+    }
+    close(fd);
+    return rc;
 }

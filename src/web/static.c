@@ -101,28 +101,12 @@ static int read_disk_copy(struct web_ctx *ctx, const char *dir, const char *name
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof(path))
         return web_error(ctx, 404, "not_found", "no such static file");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int rc = pt_buf_read_file(&ctx->body, path, STATIC_MAX_DISK_BYTES);
+    if (rc == PT_E_NOMEM)
+        return web_error(ctx, 500, "internal_error", "static file too large");
+    if (rc < 0)
         return web_error(ctx, 404, "not_found", "no such static file in %s", dir);
-    int rc = 0;
-    for (;;) {
-        if (pt_buf_reserve(&ctx->body, 16384) < 0 || ctx->body.len > STATIC_MAX_DISK_BYTES) {
-            rc = web_error(ctx, 500, "internal_error", "static file too large");
-            break;
-        }
-        ssize_t got = read(fd, ctx->body.data + ctx->body.len, ctx->body.cap - ctx->body.len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            rc = web_error(ctx, 500, "internal_error", "static file unreadable");
-            break;
-        }
-        if (got == 0)
-            break;
-        ctx->body.len += (size_t)got;
-    }
-    close(fd);
-    return rc;
+    return 0;
 }
 
 /*

@@ -10,7 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "base/base.h"
 
@@ -157,6 +160,31 @@ static void test_http_date(void **state)
     assert_string_equal(d, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
+static void test_buf_read_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/pt-base-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789", 10), 10);
+    close(fd);
+    struct pt_buf b;
+    pt_buf_init(&b, 1 << 20);
+    assert_int_equal(pt_buf_read_file(&b, path, 10), 0); /* exactly the limit */
+    assert_int_equal(b.len, 10);
+    assert_memory_equal(b.data, "0123456789", 10);
+    pt_buf_deinit(&b);
+    pt_buf_init(&b, 1 << 20);
+    assert_int_equal(pt_buf_read_file(&b, path, 9), PT_E_NOMEM);
+    assert_int_equal(b.len, 9);
+    pt_buf_deinit(&b);
+    unlink(path);
+    pt_buf_init(&b, 1 << 20);
+    assert_int_equal(pt_buf_read_file(&b, path, 100), -ENOENT);
+    assert_int_equal(b.len, 0);
+    pt_buf_deinit(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_str_to_double_strict),
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_http_date),
+        cmocka_unit_test(test_buf_read_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
