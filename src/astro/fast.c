@@ -570,6 +570,55 @@ void astro__fast_deinit(struct astro_ctx *ctx)
 /* Per request                                                                */
 /* ------------------------------------------------------------------------ */
 
+/* An observer's site on libswe's ellipsoid, turned by the sidereal angle theta_deg
+ * (longitude added here), in the equator of that angle. */
+struct site {
+    double x[3];             /* geocentric, au */
+    double sinlat, coslat;   /* geodetic latitude */
+    double cos_lst, sin_lst; /* local sidereal angle */
+};
+
+static void site_place(const struct astro_observer *obs, double theta_deg, struct site *out)
+{
+    double lat = obs->lat_deg * DEG2RAD;
+    out->coslat = cos(lat);
+    out->sinlat = sin(lat);
+    double f1 = (1.0 - EARTH_OBLATENESS) * (1.0 - EARTH_OBLATENESS);
+    double cc = 1.0 / sqrt(out->coslat * out->coslat + f1 * out->sinlat * out->sinlat);
+    double ang = (obs->lon_deg + theta_deg) * DEG2RAD;
+    out->cos_lst = cos(ang);
+    out->sin_lst = sin(ang);
+    double rxy = (EARTH_RADIUS_M * cc + obs->elev_m) * out->coslat;
+    out->x[0] = rxy * out->cos_lst / AUNIT_M;
+    out->x[1] = rxy * out->sin_lst / AUNIT_M;
+    double ss = f1 * cc;
+    out->x[2] = (EARTH_RADIUS_M * ss + obs->elev_m) * out->sinlat / AUNIT_M;
+}
+
+/* swe_azalt for a vector w of date seen from a site (latitude and local sidereal
+ * angle): OUT the hour angle (may be NULL), azimuth (may be NULL) and airless
+ * altitude, degrees. */
+static void horizon(const double w[3], double sinlat, double coslat, double cos_lst, double sin_lst,
+                    double *ha_deg, double *az_deg, double *alt_deg)
+{
+    double xh = w[0] * cos_lst + w[1] * sin_lst; /* r cos(dec) cos(H) */
+    double yh = w[0] * sin_lst - w[1] * cos_lst; /* r cos(dec) sin(H) */
+    double up = sinlat * w[2] + coslat * xh;
+    double north = coslat * w[2] - sinlat * xh;
+    double east = -yh;
+    if (ha_deg != NULL)
+        *ha_deg = atan2(yh, xh) * RAD2DEG;
+    if (az_deg != NULL) {
+        double az = atan2(east, north) * RAD2DEG;
+        if (az < 0.0)
+            az += 360.0;
+        if (az >= 360.0)
+            az -= 360.0;
+        *az_deg = az;
+    }
+    *alt_deg = atan(up / sqrt(north * north + east * east)) * RAD2DEG;
+}
+
 /* The observer's part shared by every body at one instant. */
 struct request {
     const struct astro_ctx *ctx;
@@ -626,17 +675,10 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
      * error from 0.088" to 0.017" median (bench/RESULTS.md).
      */
     bool nut = ctx->observer_nutation;
-    double lat = obs->lat_deg * DEG2RAD;
-    double coslat = cos(lat), sinlat = sin(lat);
-    double f1 = (1.0 - EARTH_OBLATENESS) * (1.0 - EARTH_OBLATENESS);
-    double cc = 1.0 / sqrt(coslat * coslat + f1 * sinlat * sinlat);
-    double ss = f1 * cc;
-    double theta = era_deg(ut_obs) + (nut ? ga : gm);
-    double ang = (obs->lon_deg + theta) * DEG2RAD;
-    double cosl = cos(ang), sinl = sin(ang);
-    double rxy = (EARTH_RADIUS_M * cc + obs->elev_m) * coslat;
-    double xm[3] = {rxy * cosl / AUNIT_M, rxy * sinl / AUNIT_M,
-                    (EARTH_RADIUS_M * ss + obs->elev_m) * sinlat / AUNIT_M};
+    struct site st;
+    site_place(obs, era_deg(ut_obs) + (nut ? ga : gm), &st);
+    const double *xm = st.x;
+    double cosl = st.cos_lst, sinl = st.sin_lst;
     double vm[3] = {-EARTH_ROT_RAD_DAY * xm[1], EARTH_ROT_RAD_DAY * xm[0], 0.0};
     double ov[3];
     if (nut) {
@@ -650,15 +692,14 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
         r->ob[i] = r->e[i] + r->o[i];
         r->obv[i] = r->ev[i] + ov[i];
     }
-    r->sinlat = sinlat;
-    r->coslat = coslat;
+    r->sinlat = st.sinlat;
+    r->coslat = st.coslat;
 
     /* swe_azalt's local apparent sidereal time differs from the angle above by the
      * equation of the equinoxes (libswe's placement) and the UT1 difference: a few
      * arcseconds at most, so rotate (cosl, sinl) by it instead of evaluating sin and
      * cos again. */
-    double d = ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (nut ? 0.0 : ga - gm)) *
-               DEG2RAD;
+    double d = ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (nut ? 0.0 : ga - gm)) * DEG2RAD;
     double cd = 1.0 - d * d / 2.0, sd = d - d * d * d / 6.0;
     r->cos_lst = cosl * cd - sinl * sd;
     r->sin_lst = sinl * cd + cosl * sd;
@@ -892,20 +933,8 @@ static int request_body(const struct request *r, enum astro_body body, struct as
     out->distance_au = dist_geo;
 
     /* swe_azalt: hour angle from the apparent sidereal time, then the horizon. */
-    double xh = w[0] * r->cos_lst + w[1] * r->sin_lst; /* r cos(dec) cos(H) */
-    double yh = w[0] * r->sin_lst - w[1] * r->cos_lst; /* r cos(dec) sin(H) */
-    double up = r->sinlat * w[2] + r->coslat * xh;
-    double north = r->coslat * w[2] - r->sinlat * xh;
-    double east = -yh;
-    if (ha_deg != NULL)
-        *ha_deg = atan2(yh, xh) * RAD2DEG;
-    double az = atan2(east, north) * RAD2DEG;
-    if (az < 0.0)
-        az += 360.0;
-    if (az >= 360.0)
-        az -= 360.0;
-    out->az_deg = az;
-    out->alt_airless_deg = atan(up / sqrt(north * north + east * east)) * RAD2DEG;
+    horizon(w, r->sinlat, r->coslat, r->cos_lst, r->sin_lst, ha_deg, &out->az_deg,
+            &out->alt_airless_deg);
     out->alt_deg =
         r->obs->pressure_hpa > 0.0 ? refract(out->alt_airless_deg, r->obs) : out->alt_airless_deg;
     return 0;
@@ -973,21 +1002,12 @@ int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int
     if (g[GEO_EXACT] != 0.0)
         return 1;
     /* The site in the true equator of date, as request_prepare places it. */
-    double lat = obs->lat_deg * DEG2RAD;
-    double coslat = cos(lat), sinlat = sin(lat);
-    double f1 = (1.0 - EARTH_OBLATENESS) * (1.0 - EARTH_OBLATENESS);
-    double cc = 1.0 / sqrt(coslat * coslat + f1 * sinlat * sinlat);
-    double ang = (obs->lon_deg + g[GEO_THETA]) * DEG2RAD;
-    double cosl = cos(ang), sinl = sin(ang);
-    double rxy = (EARTH_RADIUS_M * cc + obs->elev_m) * coslat / AUNIT_M;
-    double w[3] = {g[GEO_W] - rxy * cosl, g[GEO_W + 1] - rxy * sinl,
-                   g[GEO_W + 2] - (EARTH_RADIUS_M * f1 * cc + obs->elev_m) * sinlat / AUNIT_M};
-    double xh = w[0] * cosl + w[1] * sinl;
-    double yh = w[0] * sinl - w[1] * cosl;
-    double up = sinlat * w[2] + coslat * xh;
-    double north = coslat * w[2] - sinlat * xh;
-    *ha_deg = atan2(yh, xh) * RAD2DEG;
-    *alt_deg = atan(up / sqrt(north * north + yh * yh)) * RAD2DEG;
+    struct site st;
+    site_place(obs, g[GEO_THETA], &st);
+    double w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = g[GEO_W + i] - st.x[i];
+    horizon(w, st.sinlat, st.coslat, st.cos_lst, st.sin_lst, ha_deg, NULL, alt_deg);
     *dist_topo_au = norm3(w);
     return 0;
 }
