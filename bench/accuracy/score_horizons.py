@@ -15,14 +15,12 @@ import gzip
 import http.client
 import json
 import math
-import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
+
+from scoring import great_circle_as, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "tests" / "data" / "horizons" / "airless_Moon.txt.gz"
@@ -51,33 +49,6 @@ def rows():
             yield iso, *(float(m.group(i)) for i in range(8, 12))
 
 
-def sep_as(ra1, d1, ra2, d2):
-    a1, b1, a2, b2 = (math.radians(v) for v in (ra1, d1, ra2, d2))
-    h = math.sin((b2 - b1) / 2) ** 2 + math.cos(b1) * math.cos(b2) * math.sin((a2 - a1) / 2) ** 2
-    return math.degrees(2 * math.asin(math.sqrt(h))) * 3600
-
-
-def start(binary):
-    env = dict(os.environ, EOP_URL="none", DATA_DIR=tempfile.mkdtemp(prefix="pt-hz-"),
-               SECRET_KEY="score")
-    p = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    found, ready = {}, threading.Event()
-
-    def read():
-        for raw in p.stdout:
-            m = re.search(rb"listening on http://[\d.]+:(\d+)/", raw)
-            if m and not ready.is_set():
-                found["port"] = int(m.group(1))
-                ready.set()
-        ready.set()
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(60) or "port" not in found:
-        p.kill()
-        sys.exit(f"{binary} did not start")
-    return p, found["port"]
-
-
 def stats(v):
     s = sorted(v)
     return f"{statistics.median(s):.4f} / {s[int(0.95 * len(s))]:.4f} / {s[-1]:.4f}"
@@ -85,7 +56,7 @@ def stats(v):
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "build" / "planettracker")
-    proc, port = start(binary)
+    proc, port = start_server(binary)
     radec, azel, dra = [], [], []
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -103,8 +74,8 @@ def main():
         off = statistics.median(dra)  # arcsec on the sky
         for (iso, ra, dec, az, el), doc in zip(data, answers):
             ra_fixed = doc["ra"] - off / 3600 / math.cos(math.radians(dec))
-            radec.append(sep_as(ra_fixed, doc["dec"], ra, dec))
-            azel.append(sep_as(doc["az"], doc["alt_airless"], az, el))
+            radec.append(great_circle_as(ra_fixed, doc["dec"], ra, dec))
+            azel.append(great_circle_as(doc["az"], doc["alt_airless"], az, el))
     finally:
         proc.terminate()
         proc.wait(30)

@@ -14,46 +14,14 @@ builds from before the Earth-orientation work too (they ignore EOP_URL)."""
 import csv
 import http.client
 import json
-import math
-import os
-import re
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
+
+from scoring import great_circle_as, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "data" / "truth-cases-now-public.csv"
-
-
-def great_circle_as(az1, alt1, az2, alt2):
-    a1, b1, a2, b2 = (math.radians(v) for v in (az1, alt1, az2, alt2))
-    h = math.sin((b2 - b1) / 2) ** 2 + math.cos(b1) * math.cos(b2) * math.sin((a2 - a1) / 2) ** 2
-    return math.degrees(2 * math.asin(math.sqrt(h))) * 3600
-
-
-def start(binary):
-    env = dict(os.environ, EOP_URL="none", DATA_DIR=tempfile.mkdtemp(prefix="pt-score-"),
-               SECRET_KEY="score")
-    p = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    port = threading.Event()
-    found = {}
-
-    def read():
-        for raw in p.stdout:
-            m = re.search(rb"listening on http://[\d.]+:(\d+)/", raw)
-            if m and "port" not in found:
-                found["port"] = int(m.group(1))
-                port.set()
-        port.set()
-    threading.Thread(target=read, daemon=True).start()
-    if not port.wait(60) or "port" not in found:
-        p.kill()
-        sys.exit(f"{binary} did not start")
-    return p, found["port"]
 
 
 def pct(values, q):
@@ -63,7 +31,7 @@ def pct(values, q):
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "build" / "planettracker")
-    proc, port = start(binary)
+    proc, port = start_server(binary)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         by_body, by_year = {}, {}
