@@ -133,9 +133,7 @@ void app_render_eop(struct web_json *j, const struct astro_ctx *astro, const str
     if (e != NULL) {
         struct astro_eop_info info;
         astro_eop_info(e, &info);
-        char date[11];
-        astro_mjd_format(info.last_observed_mjd + 1, date);
-        web_json_cstring(j, date);
+        web_json_cstring(j, info.file_date);
     } else {
         web_json_null(j);
     }
@@ -189,8 +187,7 @@ bool app_eop_health(const struct app_state *st, struct web_json *j)
     WEB_JSON_KEY(j, "origin");
     web_json_cstring(j, st->eop->origin);
     WEB_JSON_KEY(j, "file_date");
-    astro_mjd_format(info.last_observed_mjd + 1, d);
-    web_json_cstring(j, d);
+    web_json_cstring(j, info.file_date);
     WEB_JSON_KEY(j, "last_observed");
     astro_mjd_format(info.last_observed_mjd, d);
     web_json_cstring(j, d);

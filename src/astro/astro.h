@@ -220,6 +220,7 @@ struct astro_eop_info {
     int32_t leap_expires_mjd;  /* after it, a leap second may have been added */
     int32_t tai_utc_last_s;    /* TAI-UTC since the last leap second */
     size_t rows;
+    char file_date[11];        /* "YYYY-MM-DD": the day after the last observed one */
 };
 
 /*

@@ -54,6 +54,7 @@ struct astro_eop {
     size_t nleaps;
     struct leap_step *leaps;
     int32_t leap_expires_mjd;    /* "File expires on ..." of Leap_Second.dat */
+    char file_date[11];          /* made once: every answer carries it */
 };
 
 /* ------------------------------------------------------------- parsing */
@@ -313,6 +314,7 @@ int astro_eop_parse(struct pt_str finals, struct pt_str leap_seconds, struct ast
         astro_eop_free(e);
         return rc;
     }
+    astro_mjd_format(e->mjd_last_observed + 1, e->file_date);
     *out = e;
     return 0;
 }
@@ -366,6 +368,7 @@ void astro_eop_info(const struct astro_eop *e, struct astro_eop_info *out)
     out->leap_expires_mjd = e->leap_expires_mjd;
     out->tai_utc_last_s = e->leaps[e->nleaps - 1].tai_utc_s;
     out->rows = e->nrows;
+    memcpy(out->file_date, e->file_date, sizeof(out->file_date));
 }
 
 void astro_mjd_format(int32_t mjd, char out[11])
