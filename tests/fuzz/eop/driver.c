@@ -21,16 +21,9 @@
 #include <string.h>
 
 #include "astro/astro.h"
+#include "../check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static const char leap_default[] = "#  File expires on 28 June 2027\n"
                                    "    41317.0    1  1 1972       10\n"

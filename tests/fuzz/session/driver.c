@@ -22,16 +22,9 @@
 #include <string.h>
 
 #include "web/session.h"
+#include "../check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define NOW 1700000000LL /* 2023-11-14; the seed tokens expire in 2100 */
 
