@@ -54,6 +54,11 @@ struct app_config {
     const char *eop_leap_url;       /* Leap_Second.dat to fetch; NULL: none */
     double eop_refresh_hours;
     uint64_t eop_timeout_ms;        /* one download, start to end */
+    const char *database_url;       /* DATABASE_URL: PostgreSQL; NULL: SQLite in data_dir */
+    size_t db_pool;                 /* PostgreSQL connections */
+    size_t max_sites_per_owner;
+    size_t max_tokens_per_owner;
+    const char *zoneinfo;           /* tzdata.zi: the valid time-zone names */
 };
 
 /* Earth-orientation data: where the table in use came from, and the updater's record. */
@@ -79,6 +84,8 @@ struct app_eop {
 struct live_hub;
 struct riseset_cache;
 struct microcache;
+struct store;
+struct app_zones;
 
 /* The instant of the current whole second, reused for every request in it. */
 struct app_now_cache {
@@ -96,6 +103,9 @@ struct app_state {
     struct app_now_cache *now;       /* loop thread only: the current second's instant */
     struct microcache *microcache;   /* loop thread only; NULL when disabled */
     struct app_eop *eop;             /* loop thread only (the table is in astro) */
+    struct store *store;             /* saved sites and tokens (src/store) */
+    const struct app_zones *zones;   /* valid time-zone names (read-only) */
+    struct pt_str openapi;           /* the /openapi.json document (read-only) */
     double started_unix_s;
 };
 
@@ -396,5 +406,59 @@ int app_handle_openapi(struct web_ctx *ctx);
 int app_handle_planet(struct web_ctx *ctx);
 int app_handle_planets(struct web_ctx *ctx);
 int app_handle_geo_location(struct web_ctx *ctx);
+
+/* ------------------------------------------------------------ saved sites */
+
+/* One member of a site body: the schema that drives validation, errors and /openapi.json. */
+enum app_field_kind {
+    APP_FIELD_TEXT,      /* a string of min..max characters */
+    APP_FIELD_LAT,       /* an angle: number, or decimal degrees / D:M:S text */
+    APP_FIELD_LON,
+    APP_FIELD_NUMBER,
+    APP_FIELD_TIMEZONE,  /* an IANA zone name of the system's zoneinfo */
+};
+
+struct app_site_field {
+    const char *name;
+    enum app_field_kind kind;
+    bool required;       /* in POST and PUT (PATCH requires nothing) */
+    bool nullable;
+    double min;          /* range of the value, or of the length in characters */
+    double max;
+    const char *unit;
+    const char *description;
+};
+
+extern const struct app_site_field app_site_fields[];
+extern const size_t app_site_num_fields;
+
+/* The whole /openapi.json (web/openapi.json and the sites routes), malloc'd; NULL on error. */
+char *app_openapi_build(void);
+
+/* The time-zone names of a tzdata.zi file (plus "UTC"); a missing file leaves only UTC. */
+struct app_zones *app_zones_load(const char *path);
+void app_zones_free(struct app_zones *z);
+bool app_zone_valid(const struct app_zones *z, const char *name);
+size_t app_zones_count(const struct app_zones *z);
+
+/* The session's owner id (32 hex digits), if it has one. */
+bool app_session_owner(struct web_ctx *ctx, char owner[33]);
+
+/*
+ * Middleware: `site={id}` on the observer routes (/planets..., /ws) loads that
+ * site of the requester (404 for anyone else's) into ctx->local (a struct
+ * store_site) before the handler runs.
+ */
+int app_mw_site(struct web_ctx *ctx);
+
+int app_handle_sites_list(struct web_ctx *ctx);
+int app_handle_site_create(struct web_ctx *ctx);
+int app_handle_site_get(struct web_ctx *ctx);
+int app_handle_site_put(struct web_ctx *ctx);
+int app_handle_site_patch(struct web_ctx *ctx);
+int app_handle_site_delete(struct web_ctx *ctx);
+int app_handle_tokens_list(struct web_ctx *ctx);
+int app_handle_token_create(struct web_ctx *ctx);
+int app_handle_token_delete(struct web_ctx *ctx);
 
 #endif /* PT_APP_H */

@@ -54,6 +54,13 @@ static const char usage[] =
     "  --eop-leap-url URL    IERS Leap_Second.dat to download, or none [EOP_LEAP_URL]\n"
     "  --eop-refresh-hours H how often to download them (default 24)\n"
     "  --eop-timeout-ms N    a download must finish within this (default 60000)\n"
+    "  --database-url URL    saved sites in PostgreSQL (postgresql://user:pass@host/db)\n"
+    "                        [DATABASE_URL] (default: SQLite, DATA_DIR/planettracker.db)\n"
+    "  --db-pool N           PostgreSQL connections (default 4)\n"
+    "  --max-sites-per-owner N  saved sites per owner (default 100)\n"
+    "  --max-tokens-per-owner N  API tokens per owner (default 10)\n"
+    "  --zoneinfo FILE       tzdata.zi naming the valid time zones\n"
+    "                        (default /usr/share/zoneinfo/tzdata.zi)\n"
     "  -h, --help            print this help\n";
 
 static int parse_level(const char *s)
@@ -113,6 +120,8 @@ static void from_env(struct app_config *cfg)
         cfg->eop_url = v;
     if ((v = getenv("EOP_LEAP_URL")) != NULL && *v)
         cfg->eop_leap_url = v;
+    if ((v = getenv("DATABASE_URL")) != NULL && *v)
+        cfg->database_url = v;
     if ((v = getenv("LOG_LEVEL")) != NULL && parse_level(v) >= 0)
         cfg->log_level = parse_level(v);
 }
@@ -148,6 +157,10 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
     cfg->eop_leap_url = APP_EOP_DEFAULT_LEAP_URL;
     cfg->eop_refresh_hours = 24;
     cfg->eop_timeout_ms = 60000;
+    cfg->db_pool = 4;
+    cfg->max_sites_per_owner = 100;
+    cfg->max_tokens_per_owner = 10;
+    cfg->zoneinfo = "/usr/share/zoneinfo/tzdata.zi";
     from_env(cfg);
 
     int i = 1;
@@ -232,6 +245,18 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--eop-timeout-ms") == 0 && parse_uint(val, 3600000, &n) == 0 &&
                    n > 0) {
             cfg->eop_timeout_ms = n;
+        } else if (strcmp(a, "--database-url") == 0) {
+            cfg->database_url = val;
+        } else if (strcmp(a, "--db-pool") == 0 && parse_uint(val, 256, &n) == 0 && n > 0) {
+            cfg->db_pool = n;
+        } else if (strcmp(a, "--max-sites-per-owner") == 0 && parse_uint(val, 100000, &n) == 0 &&
+                   n > 0) {
+            cfg->max_sites_per_owner = n;
+        } else if (strcmp(a, "--max-tokens-per-owner") == 0 &&
+                   parse_uint(val, 10000, &n) == 0 && n > 0) {
+            cfg->max_tokens_per_owner = n;
+        } else if (strcmp(a, "--zoneinfo") == 0) {
+            cfg->zoneinfo = val;
         } else {
             fprintf(stderr, "planettracker: bad option or value: %s %s\n%s", a, val, usage);
             return -1;

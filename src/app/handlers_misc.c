@@ -3,6 +3,7 @@
  * handlers_misc.c -- the page (GET /) and the health check (GET /healthz).
  */
 #include "app/app.h"
+#include "store/store.h"
 
 int app_handle_index(struct web_ctx *ctx)
 {
@@ -11,7 +12,10 @@ int app_handle_index(struct web_ctx *ctx)
 
 int app_handle_openapi(struct web_ctx *ctx)
 {
-    return web_static_serve(ctx, PT_STR("openapi.json"));
+    const struct app_state *st = ctx->app_data;
+    web_header_add(ctx, "Cache-Control: public, max-age=300");
+    ctx->cache_control_set = true;
+    return web_send_static(ctx, 200, "application/json", st->openapi);
 }
 
 int app_handle_healthz(struct web_ctx *ctx)
@@ -20,7 +24,9 @@ int app_handle_healthz(struct web_ctx *ctx)
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    bool ok = astro_ctx_has_files(st->astro) && app_eop_health(st, NULL);
+    struct store_stats ss;
+    store_stats(st->store, &ss);
+    bool ok = astro_ctx_has_files(st->astro) && app_eop_health(st, NULL) && ss.available;
     WEB_JSON_KEY(&j, "status");
     web_json_cstring(&j, ok ? "ok" : "degraded");
     WEB_JSON_KEY(&j, "version");
@@ -39,6 +45,19 @@ int app_handle_healthz(struct web_ctx *ctx)
     WEB_JSON_KEY(&j, "connections");
     web_json_int(&j, (int64_t)http_server_connections(st->server));
     app_eop_health(st, &j);
+    WEB_JSON_KEY(&j, "store");
+    web_json_object_begin(&j);
+    WEB_JSON_KEY(&j, "engine");
+    web_json_cstring(&j, ss.engine);
+    WEB_JSON_KEY(&j, "available");
+    web_json_bool(&j, ss.available);
+    WEB_JSON_KEY(&j, "connections");
+    web_json_int(&j, (int64_t)ss.connections);
+    WEB_JSON_KEY(&j, "queued");
+    web_json_int(&j, (int64_t)ss.queued);
+    WEB_JSON_KEY(&j, "last_error");
+    web_json_cstring(&j, ss.last_error[0] != '\0' ? ss.last_error : NULL);
+    web_json_object_end(&j);
     web_json_object_end(&j);
     web_header_add(ctx, "Cache-Control: no-store");
     return web_send_json(ctx, 200, &j);
@@ -55,6 +74,31 @@ int app_handle_metrics(struct web_ctx *ctx)
     for (int c = 1; c <= 5; c++)
         pt_buf_appendf(b, "planettracker_responses_total{class=\"%dxx\"} %llu\n", c,
                        (unsigned long long)web_app_responses(ctx->app, c));
+    struct store_stats ss;
+    store_stats(st->store, &ss);
+    pt_buf_appendf(b,
+                   "# HELP planettracker_store_operations_total Data-store operations finished "
+                   "(failed: the store failed or was unavailable).\n"
+                   "# TYPE planettracker_store_operations_total counter\n"
+                   "planettracker_store_operations_total{engine=\"%s\"} %llu\n"
+                   "planettracker_store_operations_failed_total{engine=\"%s\"} %llu\n"
+                   "# HELP planettracker_store_available Whether the data store can serve now.\n"
+                   "# TYPE planettracker_store_available gauge\n"
+                   "planettracker_store_available %d\n"
+                   "# HELP planettracker_store_queued Store operations waiting now.\n"
+                   "# TYPE planettracker_store_queued gauge\n"
+                   "planettracker_store_queued %zu\n"
+                   "# HELP planettracker_store_commits_total SQLite write transactions (a group "
+                   "commit counts once).\n"
+                   "# TYPE planettracker_store_commits_total counter\n"
+                   "planettracker_store_commits_total %llu\n"
+                   "# HELP planettracker_store_reconnects_total PostgreSQL connections made again "
+                   "after a loss.\n"
+                   "# TYPE planettracker_store_reconnects_total counter\n"
+                   "planettracker_store_reconnects_total %llu\n",
+                   ss.engine, (unsigned long long)ss.ops, ss.engine,
+                   (unsigned long long)ss.failed, ss.available ? 1 : 0, ss.queued,
+                   (unsigned long long)ss.commits, (unsigned long long)ss.reconnects);
     pt_buf_appendf(b,
                    "# HELP planettracker_connections Open client connections.\n"
                    "# TYPE planettracker_connections gauge\n"

@@ -149,8 +149,20 @@ int app_handle_geo_location(struct web_ctx *ctx)
     web_json_object_end(&j);
     if (web_json_finish(&j) != 0)
         return web_error(ctx, 500, "internal_error", "the answer could not be serialized");
-    /* The session keeps exactly what was echoed. */
-    if (web_session_put(ctx, pt_buf_str(&ctx->body)) != 0)
+    /* The session keeps what was echoed, and the owner of saved sites if there is one. */
+    char owner[33];
+    int put;
+    if (app_session_owner(ctx, owner)) {
+        struct pt_buf payload;
+        pt_buf_init(&payload, WEB_SESSION_MAX_PLAINTEXT);
+        pt_buf_append(&payload, ctx->body.data, ctx->body.len - 1); /* without the '}' */
+        pt_buf_appendf(&payload, ",\"owner\":\"%s\"}", owner);
+        put = web_session_put(ctx, pt_buf_str(&payload));
+        pt_buf_deinit(&payload);
+    } else {
+        put = web_session_put(ctx, pt_buf_str(&ctx->body));
+    }
+    if (put != 0)
         return web_error(ctx, 400, "invalid_parameter", "the location is too long to store");
     pt_buf_append(&ctx->body, "\n", 1);
     return web_send(ctx, 200, "application/json");

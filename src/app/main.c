@@ -11,6 +11,8 @@
  * never kill the server. Cleanup hooks run in reverse order of start.
  */
 #include <curl/curl.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "store/store.h"
 
 /* libuv's thread pool; one thread stays free of request jobs for the live rounds. */
 #define POOL_THREADS "4"
@@ -43,6 +46,8 @@ static void on_server_stopped(void *data)
 {
     struct main_ctx *m = data;
     pt_log_info("stopped");
+    /* Every request is answered: the store may stop (its handles close, the loop drains). */
+    store_close(m->state.store);
     close_signals(m);
 }
 
@@ -90,6 +95,41 @@ static void raise_fd_limit(void)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             pt_log_warn("cannot raise the descriptor limit");
     }
+}
+
+/* The data tier: PostgreSQL with a DATABASE_URL, else SQLite in the data directory. */
+static int open_store(const struct app_config *cfg, uv_loop_t *loop, struct store **out)
+{
+    char path[1024];
+    struct store_config scfg = {
+        .database_url = cfg->database_url != NULL && cfg->database_url[0] != '\0' ? cfg->database_url : NULL,
+        .pool_size = cfg->db_pool,
+    };
+    if (cfg->database_url == NULL || cfg->database_url[0] == '\0') {
+        const char *dir = cfg->data_dir != NULL ? cfg->data_dir : "var";
+        if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+            pt_log_error("saved sites are unavailable: cannot create the data directory %s: %s",
+                         dir, strerror(errno));
+            *out = store_unavailable_new(loop, "the data directory cannot be created");
+            return 0;
+        }
+        snprintf(path, sizeof(path), "%s/planettracker.db", dir);
+        scfg.sqlite_path = path;
+    }
+    if (store_open(loop, &scfg, out) < 0) {
+        if (scfg.database_url != NULL) {
+            pt_log_error("DATABASE_URL is not usable (see above)");
+            return -1;
+        }
+        /* The rest of the API serves; the store routes answer 503 and /healthz says why. */
+        pt_log_error("saved sites are unavailable: %s does not open (see above)", path);
+        *out = store_unavailable_new(loop, "the SQLite file does not open");
+        return 0;
+    }
+    pt_log_info("saved sites: %s", cfg->database_url != NULL && cfg->database_url[0] != '\0'
+                                       ? "PostgreSQL (DATABASE_URL)"
+                                       : path);
+    return 0;
 }
 
 static int make_session_key(const struct app_config *cfg, struct web_session_key *key)
@@ -153,6 +193,20 @@ static int serve(const struct app_config *cfg)
         goto out_free_app;
     }
 
+    struct app_zones *zones = app_zones_load(cfg->zoneinfo);
+    m.state.zones = zones;
+    char *openapi = app_openapi_build();
+    if (openapi == NULL) {
+        pt_log_error("the embedded openapi.json does not parse");
+        rc = 1;
+        goto out_free_zones;
+    }
+    m.state.openapi = pt_str_c(openapi);
+    if (open_store(cfg, m.loop, &m.state.store) < 0) {
+        rc = 1;
+        goto out_free_zones;
+    }
+
     struct http_server_config hcfg;
     http_server_config_init(&hcfg);
     hcfg.host = cfg->host;
@@ -172,7 +226,9 @@ static int serve(const struct app_config *cfg)
     if (rc < 0) {
         pt_log_error("cannot listen on %s:%d: %s", cfg->host, cfg->port, uv_strerror(rc));
         rc = 1;
-        goto out_free_app;
+        store_close(m.state.store);
+        uv_run(m.loop, UV_RUN_DEFAULT);
+        goto out_free_store;
     }
     struct live_config lcfg = {
         .ws_observe_per_s = cfg->ws_observe_per_s,
@@ -206,6 +262,11 @@ static int serve(const struct app_config *cfg)
     app_eop_updater_free(&m.state);
     web_app_cleanup(app);
 
+out_free_store:
+    store_free(m.state.store);
+out_free_zones:
+    free(openapi);
+    app_zones_free(zones);
 out_free_app:
     web_app_free(app);
 out_free_astro:

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "store/store.h"
 
 int app_parse_number(struct web_ctx *ctx, const char *name, struct pt_str text, double min,
                      double max, const char *unit, double *value)
@@ -114,7 +115,22 @@ int app_observer_from_request(struct web_ctx *ctx, struct app_observer *out)
     out->astro.pressure_hpa = APP_DEFAULT_PRESSURE_HPA;
     out->astro.temp_c = APP_DEFAULT_TEMP_C;
     out->astro.elev_m = 0;
-    if (lat != NULL || lon != NULL) {
+    const struct store_site *site = ctx->local; /* site=, loaded by app_mw_site */
+    if (site != NULL) {
+        char text[2][32];
+        int n0 = snprintf(text[0], sizeof(text[0]), "%.17g", site->lat);
+        int n1 = snprintf(text[1], sizeof(text[1]), "%.17g", site->lon);
+        out->astro.lat_deg = site->lat;
+        out->astro.lon_deg = site->lon;
+        out->astro.elev_m = site->elevation;
+        if (site->has_pressure)
+            out->astro.pressure_hpa = site->pressure;
+        if (site->has_temperature)
+            out->astro.temp_c = site->temperature;
+        out->lat_text = pt_str_make(pt_arena_strndup(ctx->arena, text[0], (size_t)n0), (size_t)n0);
+        out->lon_text = pt_str_make(pt_arena_strndup(ctx->arena, text[1], (size_t)n1), (size_t)n1);
+        out->source = "site";
+    } else if (lat != NULL || lon != NULL) {
         if (lat == NULL)
             return web_error_param(ctx, 400, "lat", -90, 90, "degrees",
                                    "lat is required when lon is given");

@@ -21,6 +21,15 @@ static const struct {
     {"GET", "/planets/{name}/events", "events", app_handle_events},
     {"POST", "/geo_location", "geo_location", app_handle_geo_location},
     {"GET", "/ws", "ws", app_handle_ws},
+    {"GET", "/api/sites", "sites", app_handle_sites_list},
+    {"POST", "/api/sites", "sites_create", app_handle_site_create},
+    {"GET", "/api/sites/{id:\\d+}", "site", app_handle_site_get},
+    {"PUT", "/api/sites/{id:\\d+}", "site_put", app_handle_site_put},
+    {"PATCH", "/api/sites/{id:\\d+}", "site_patch", app_handle_site_patch},
+    {"DELETE", "/api/sites/{id:\\d+}", "site_delete", app_handle_site_delete},
+    {"GET", "/api/tokens", "tokens", app_handle_tokens_list},
+    {"POST", "/api/tokens", "tokens_create", app_handle_token_create},
+    {"DELETE", "/api/tokens/{id:\\d+}", "token_delete", app_handle_token_delete},
 };
 
 int app_routes_add(struct web_app *app)
@@ -28,6 +37,7 @@ int app_routes_add(struct web_app *app)
     web_app_use(app, web_mw_access_log);
     web_app_use(app, web_mw_origin);
     web_app_use(app, web_mw_static);
+    web_app_use(app, app_mw_site);
     for (size_t i = 0; i < PT_ARRAY_SIZE(routes); i++) {
         int rc = web_app_route(app, routes[i].method, routes[i].pattern, routes[i].name,
                                routes[i].handler);

@@ -4,6 +4,7 @@
  * ids and names.
  */
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "store/store.h"
@@ -95,4 +96,57 @@ const char *store_status_name(enum store_status st)
     case STORE_FAILED: return "failed";
     }
     return "unknown";
+}
+
+/* ------------------------------------------------- the unavailable store */
+
+/* What serves when the configured engine cannot open: every request is refused. */
+struct dead_store {
+    struct store base;
+    char why[200];
+    uint64_t refused;
+};
+
+static void dead_submit(struct store *base, struct store_req *req)
+{
+    struct dead_store *d = pt_container_of(base, struct dead_store, base);
+    d->refused++;
+    req->status = STORE_UNAVAILABLE;
+    req->done(req);
+}
+
+static void dead_stats(const struct store *base, struct store_stats *out)
+{
+    const struct dead_store *d = (const struct dead_store *)base;
+    out->engine = "none";
+    out->available = false;
+    out->ops = d->refused;
+    out->failed = d->refused;
+    snprintf(out->last_error, sizeof(out->last_error), "%s", d->why);
+}
+
+static void dead_close(struct store *base)
+{
+    (void)base;
+}
+
+static void dead_free(struct store *base)
+{
+    free(base);
+}
+
+static const struct store_engine dead_engine = {
+    .submit = dead_submit,
+    .stats = dead_stats,
+    .close = dead_close,
+    .free = dead_free,
+};
+
+struct store *store_unavailable_new(uv_loop_t *loop, const char *why)
+{
+    struct dead_store *d = pt_xcalloc(1, sizeof(*d));
+    d->base.engine = &dead_engine;
+    d->base.loop = loop;
+    snprintf(d->why, sizeof(d->why), "%s", why);
+    return &d->base;
 }

@@ -173,6 +173,13 @@ struct store {
  */
 int store_open(uv_loop_t *loop, const struct store_config *cfg, struct store **out);
 
+/*
+ * A store that refuses everything with STORE_UNAVAILABLE (engine "none",
+ * never available; why is its last_error): what serves when the configured
+ * one cannot open, so that the rest of the API still answers. Never fails.
+ */
+struct store *store_unavailable_new(uv_loop_t *loop, const char *why);
+
 /* Submit a request (see above). Loop thread. After store_close: done(UNAVAILABLE) at once. */
 void store_submit(struct store *s, struct store_req *req);
 

@@ -362,6 +362,11 @@ void web__ctx_finish(struct web_ctx *ctx, int rc)
     finish(ctx, rc);
 }
 
+void web_resume(struct web_ctx *ctx, int rc)
+{
+    finish(ctx, rc);
+}
+
 void web__ctx_abandon(struct web_ctx *ctx)
 {
     ctx->sent = true;

@@ -55,6 +55,7 @@ struct web_ctx {
     struct web_app *app;
     struct pt_arena *arena;     /* the request's arena */
     void *app_data;             /* the application's data (web_app_new) */
+    void *local;                /* the application's per-request data (arena), or NULL */
     struct web_route_match match;
     int status;                 /* status of the answer, once sent */
     struct pt_buf headers;      /* extra header lines of the answer */
@@ -148,6 +149,15 @@ const struct web_router *web_app_router(const struct web_app *app);
 
 /* Run the rest of the middleware chain and then the route's handler. */
 int web_next(struct web_ctx *ctx);
+
+/*
+ * Finish a request whose handler or middleware returned WEB_SUSPENDED, from a
+ * later loop callback: rc is what the handler would have returned (WEB_DONE
+ * after sending, or an error status with ctx->error filled). A middleware may
+ * also resume the chain first: web_resume(ctx, web_next(ctx)). If the client
+ * went away meanwhile, the answer is dropped and the request released.
+ */
+void web_resume(struct web_ctx *ctx, int rc);
 
 /* Built-in middlewares. */
 int web_mw_access_log(struct web_ctx *ctx);

@@ -34,7 +34,7 @@ def test_body_schema_matches_the_answers(server):
 def test_documented_get_paths_answer(server):
     doc = server.get("/openapi.json").json()
     for path, ops in doc["paths"].items():
-        if "get" not in ops or path in ("/ws", "/planets/stream"):
+        if "get" not in ops or path in ("/ws", "/planets/stream") or "{id}" in path:
             continue
         target = path.replace("{name}", "mars")
         r = server.get(query(target, **PARIS) if target.startswith("/planets") else target)
