@@ -708,18 +708,35 @@ static int submit_and_suspend(struct site_call *c, store_done_fn done)
     return WEB_SUSPENDED;
 }
 
-static int parse_id(struct web_ctx *ctx, int64_t *id)
+/* A site or token id: 1..2^53-1 in decimal digits. False for anything else. */
+static bool id_from_text(struct pt_str s, int64_t *id)
 {
-    struct pt_str s = web_param(ctx, "id");
-    int64_t v = 0;
     if (s.len == 0 || s.len > 16)
-        return web_error(ctx, 404, "not_found", "no such site");
-    for (size_t i = 0; i < s.len; i++)
+        return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9')
+            return false;
         v = v * 10 + (s.ptr[i] - '0');
+    }
     if (v <= 0 || v >= (INT64_C(1) << 53))
-        return web_error(ctx, 404, "not_found", "no such site");
+        return false;
     *id = v;
-    return 0;
+    return true;
+}
+
+/*
+ * The {id} of the path and the requester, for the routes on one row: 0, or
+ * 404 when the id cannot exist or there is no owner yet (nothing is theirs).
+ */
+static int id_and_owner(struct web_ctx *ctx, struct site_call *c, const char *what)
+{
+    if (!id_from_text(web_param(ctx, "id"), &c->req.id))
+        return web_error(ctx, 404, "not_found", "no such %s", what);
+    int rc = request_owner(ctx, OWNER_READ, &c->req.auth);
+    if (rc == 1)
+        return web_error(ctx, 404, "not_found", "no such %s", what);
+    return rc;
 }
 
 static int send_site(struct web_ctx *ctx, int status, const struct store_site *s)
@@ -766,14 +783,9 @@ static void done_site(struct store_req *r)
     web_resume(ctx, send_site(ctx, status, &r->site));
 }
 
-static void done_list(struct store_req *r)
+/* {"sites": [...], "limit": n}: the owner's sites (none yet for a new visitor). */
+static int send_sites(struct web_ctx *ctx, const struct store_site *sites, size_t n)
 {
-    struct site_call *c = r->data;
-    struct web_ctx *ctx = c->ctx;
-    if (r->status != STORE_OK) {
-        web_resume(ctx, store_error(ctx, r, "site"));
-        return;
-    }
     const struct app_state *st = ctx->app_data;
     struct web_json j;
     web_header_add(ctx, "Cache-Control: private, no-cache");
@@ -782,13 +794,21 @@ static void done_list(struct store_req *r)
     web_json_object_begin(&j);
     WEB_JSON_KEY(&j, "sites");
     web_json_array_begin(&j);
-    for (size_t i = 0; i < r->num_sites; i++)
-        render_site(&j, ctx, &r->sites[i]);
+    for (size_t i = 0; i < n; i++)
+        render_site(&j, ctx, &sites[i]);
     web_json_array_end(&j);
     WEB_JSON_KEY(&j, "limit");
     web_json_int(&j, (int64_t)st->cfg->max_sites_per_owner);
     web_json_object_end(&j);
-    web_resume(ctx, web_send_json(ctx, 200, &j));
+    return web_send_json(ctx, 200, &j);
+}
+
+static void done_list(struct store_req *r)
+{
+    struct site_call *c = r->data;
+    struct web_ctx *ctx = c->ctx;
+    web_resume(ctx, r->status != STORE_OK ? store_error(ctx, r, "site")
+                                          : send_sites(ctx, r->sites, r->num_sites));
 }
 
 static void done_deleted(struct store_req *r)
@@ -803,30 +823,12 @@ static void done_deleted(struct store_req *r)
     web_resume(ctx, web_send(ctx, 204, NULL));
 }
 
-static int handle_empty_list(struct web_ctx *ctx)
-{
-    /* No owner yet: nothing saved, and no reason to ask the database. */
-    const struct app_state *st = ctx->app_data;
-    struct web_json j;
-    web_header_add(ctx, "Cache-Control: private, no-cache");
-    ctx->cache_control_set = true;
-    web_json_begin(ctx, &j);
-    web_json_object_begin(&j);
-    WEB_JSON_KEY(&j, "sites");
-    web_json_array_begin(&j);
-    web_json_array_end(&j);
-    WEB_JSON_KEY(&j, "limit");
-    web_json_int(&j, (int64_t)st->cfg->max_sites_per_owner);
-    web_json_object_end(&j);
-    return web_send_json(ctx, 200, &j);
-}
-
 int app_handle_sites_list(struct web_ctx *ctx)
 {
     struct site_call *c = call_new(ctx, STORE_SITE_LIST);
     int rc = request_owner(ctx, OWNER_READ, &c->req.auth);
-    if (rc == 1)
-        return handle_empty_list(ctx);
+    if (rc == 1) /* no owner yet: nothing saved, and no reason to ask the database */
+        return send_sites(ctx, NULL, 0);
     if (rc != 0)
         return rc;
     return submit_and_suspend(c, done_list);
@@ -848,32 +850,19 @@ int app_handle_site_create(struct web_ctx *ctx)
 int app_handle_site_get(struct web_ctx *ctx)
 {
     struct site_call *c = call_new(ctx, STORE_SITE_GET);
-    int rc = parse_id(ctx, &c->req.id);
-    if (rc != 0)
-        return rc;
-    rc = request_owner(ctx, OWNER_READ, &c->req.auth);
-    if (rc == 1)
-        return web_error(ctx, 404, "not_found", "no such site");
-    if (rc != 0)
-        return rc;
-    return submit_and_suspend(c, done_site);
+    int rc = id_and_owner(ctx, c, "site");
+    return rc != 0 ? rc : submit_and_suspend(c, done_site);
 }
 
 /* PUT, PATCH and DELETE share the id, the owner and If-Match. */
 static int prepare_change(struct web_ctx *ctx, struct site_call *c)
 {
-    int rc = parse_id(ctx, &c->req.id);
-    if (rc != 0)
-        return rc;
     int64_t v = if_match_version(ctx, &c->if_match);
     if (v < 0)
         return web_error(ctx, 412, "precondition_failed",
                          "If-Match names no version of this site (its ETag looks like \"v3\")");
     c->req.if_version = v;
-    rc = request_owner(ctx, OWNER_READ, &c->req.auth);
-    if (rc == 1)
-        return web_error(ctx, 404, "not_found", "no such site");
-    return rc;
+    return id_and_owner(ctx, c, "site");
 }
 
 int app_handle_site_put(struct web_ctx *ctx)
@@ -1074,15 +1063,8 @@ int app_handle_tokens_list(struct web_ctx *ctx)
 int app_handle_token_delete(struct web_ctx *ctx)
 {
     struct site_call *c = call_new(ctx, STORE_TOKEN_DELETE);
-    int rc = parse_id(ctx, &c->req.id);
-    if (rc != 0)
-        return rc;
-    rc = request_owner(ctx, OWNER_READ, &c->req.auth);
-    if (rc == 1)
-        return web_error(ctx, 404, "not_found", "no such token");
-    if (rc != 0)
-        return rc;
-    return submit_and_suspend(c, done_deleted);
+    int rc = id_and_owner(ctx, c, "token");
+    return rc != 0 ? rc : submit_and_suspend(c, done_deleted);
 }
 
 /* ------------------------------------------------ site= on observer routes */
@@ -1118,16 +1100,9 @@ int app_mw_site(struct web_ctx *ctx)
         return web_error(ctx, 400, "invalid_parameter",
                          "site and lat/lon name the observer twice: give one of them");
     struct site_call *c = call_new(ctx, STORE_SITE_GET);
-    bool digits = site->len > 0 && site->len <= 16;
-    int64_t v = 0;
-    for (size_t i = 0; digits && i < site->len; i++) {
-        digits = site->ptr[i] >= '0' && site->ptr[i] <= '9';
-        v = v * 10 + (site->ptr[i] - '0');
-    }
-    if (!digits || v <= 0 || v >= (INT64_C(1) << 53))
+    if (!id_from_text(*site, &c->req.id))
         return web_error_param(ctx, 400, "site", 1, 9007199254740991.0, "site id",
                                "site must be the id of one of your saved sites");
-    c->req.id = v;
     rc = request_owner(ctx, OWNER_READ, &c->req.auth);
     if (rc == 1)
         return web_error(ctx, 404, "not_found", "site: no site of yours has that id");
