@@ -104,6 +104,7 @@ struct app_state {
     struct microcache *microcache;   /* loop thread only; NULL when disabled */
     struct app_eop *eop;             /* loop thread only (the table is in astro) */
     struct store *store;             /* saved sites and tokens (src/store) */
+    struct live_owners *owners;      /* loop thread only: streams by owner (live_sites.c) */
     const struct app_zones *zones;   /* valid time-zone names (read-only) */
     struct pt_str openapi;           /* the /openapi.json document (read-only) */
     double started_unix_s;
@@ -301,6 +302,13 @@ struct live_sub {
     int64_t pending_since_s;
     int64_t observe_second;           /* WebSocket: the second observes are counted in */
     unsigned observes;                /* observe messages in that second */
+    /* The owner's saved sites pushed to this stream (live_sites.c); all NULL/0 without one. */
+    struct live_owners *owners;
+    struct live_owner *owner;
+    struct live_sub *owner_prev;
+    struct live_sub *owner_next;
+    uint64_t sites_want;              /* the owner's read that will satisfy it; 0: none */
+    struct owner_resolve *resolving;  /* a bearer stream: its owner is being looked up */
 };
 
 struct live_config {
@@ -395,6 +403,42 @@ void live_events_forget(struct live_events *e, int64_t second);
 /* Observers remembered. */
 size_t live_events_count(const struct live_events *e);
 
+/*
+ * The owners' saved sites on their open streams (live_sites.c): an index of
+ * streams by owner, and the list read from the store and pushed when a stream
+ * joins and after every change. Loop thread only.
+ */
+struct live_owners;
+struct store_auth;
+
+struct live_owners_stats {
+    size_t owners;                    /* owners with an open stream now */
+    uint64_t changes;                 /* changes announced */
+    uint64_t reads;                   /* lists read from the store */
+    uint64_t pushes;                  /* lists sent to streams */
+    uint64_t failed;                  /* reads the store did not answer */
+};
+
+/* st->store must be open; st and router are borrowed. */
+struct live_owners *live_owners_new(const struct app_state *st, const struct web_router *router);
+
+/* Free once every stream has left and the store has answered (the loop ran dry). NULL: nothing. */
+void live_owners_free(struct live_owners *o);
+
+/*
+ * A stream of an owner (a session's, or a bearer token's: resolved first)
+ * opened: it gets the owner's list now and after every change.
+ */
+void live_owners_join(struct live_owners *o, struct live_sub *sub, const struct store_auth *auth);
+
+/* The stream closes (from its on_close; nothing when it never joined). */
+void live_owners_leave(struct live_sub *sub);
+
+/* owner's sites changed (a write committed): push the new list to their streams. */
+void live_owners_changed(struct live_owners *o, const char *owner);
+
+void live_owners_stats(const struct live_owners *o, struct live_owners_stats *out);
+
 /* Handlers. */
 int app_handle_stream(struct web_ctx *ctx);
 int app_handle_events(struct web_ctx *ctx);
@@ -440,6 +484,20 @@ struct app_zones *app_zones_load(const char *path);
 void app_zones_free(struct app_zones *z);
 bool app_zone_valid(const struct app_zones *z, const char *name);
 size_t app_zones_count(const struct app_zones *z);
+
+/*
+ * Who asks, for a stream: 1 with *auth when there is an owner (the session's,
+ * or a well-formed bearer token, not yet checked), 0 when none, or an error
+ * status (401 for a malformed Authorization).
+ */
+int app_stream_auth(struct web_ctx *ctx, struct store_auth *auth);
+
+/* One site as the API shows it, and the members {"sites": [...], "limit": n} of a list. */
+struct store_site;
+void app_render_site(struct web_json *j, const struct web_router *router,
+                     const struct store_site *s);
+void app_render_sites(struct web_json *j, const struct app_state *st,
+                      const struct web_router *router, const struct store_site *sites, size_t n);
 
 /* The session's owner id (32 hex digits), if it has one. */
 bool app_session_owner(struct web_ctx *ctx, char owner[33]);

@@ -99,6 +99,25 @@ int app_handle_metrics(struct web_ctx *ctx)
                    ss.engine, (unsigned long long)ss.ops, ss.engine,
                    (unsigned long long)ss.failed, ss.available ? 1 : 0, ss.queued,
                    (unsigned long long)ss.commits, (unsigned long long)ss.reconnects);
+    struct live_owners_stats os = {0};
+    if (st->owners != NULL)
+        live_owners_stats(st->owners, &os);
+    pt_buf_appendf(b,
+                   "# HELP planettracker_live_owners Owners with an open stream (their saved "
+                   "sites are pushed to it).\n"
+                   "# TYPE planettracker_live_owners gauge\n"
+                   "planettracker_live_owners %zu\n"
+                   "# HELP planettracker_live_sites_pushes_total Lists of saved sites sent to "
+                   "streams.\n"
+                   "# TYPE planettracker_live_sites_pushes_total counter\n"
+                   "planettracker_live_sites_pushes_total %llu\n"
+                   "# HELP planettracker_live_sites_reads_total Lists of saved sites read for "
+                   "streams (failed: the store did not answer).\n"
+                   "# TYPE planettracker_live_sites_reads_total counter\n"
+                   "planettracker_live_sites_reads_total %llu\n"
+                   "planettracker_live_sites_reads_failed_total %llu\n",
+                   os.owners, (unsigned long long)os.pushes, (unsigned long long)os.reads,
+                   (unsigned long long)os.failed);
     pt_buf_appendf(b,
                    "# HELP planettracker_connections Open client connections.\n"
                    "# TYPE planettracker_connections gauge\n"

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "store/store.h"
 
 #define HEARTBEAT_S 15
 #define RECENT_SLOTS 256
@@ -501,6 +502,7 @@ bool live_hub_observe_allowed(struct live_hub *hub, struct live_sub *sub)
 static void on_sse_close(struct web_sse *sse)
 {
     struct live_sub *sub = web_sse_data(sse);
+    live_owners_leave(sub);
     live_hub_remove(sub->hub, sub);
     free(sub);
 }
@@ -555,6 +557,10 @@ int app_handle_stream(struct web_ctx *ctx)
     const struct pt_str *bodies = web_form_get(q, PT_STR("bodies"));
     if (bodies != NULL && (rc = parse_bodies_param(ctx, *bodies, &mask)) != 0)
         return rc;
+    struct store_auth auth;
+    int has_owner = app_stream_auth(ctx, &auth);
+    if (has_owner < 0 || has_owner > 1)
+        return has_owner;
 
     struct live_hub *hub = st->live;
     struct live_sub *sub = pt_xcalloc(1, sizeof(*sub));
@@ -577,5 +583,7 @@ int app_handle_stream(struct web_ctx *ctx)
     /* ctx is gone: the first event goes out as soon as it is built. */
     live_hub_add(hub, sub);
     live_hub_want(hub, sub);
+    if (has_owner == 1 && st->owners != NULL)
+        live_owners_join(st->owners, sub, &auth);
     return WEB_DONE;
 }

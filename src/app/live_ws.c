@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "app/app.h"
+#include "store/store.h"
 
 #define WS_MAX_MESSAGE_BYTES 4096
 
@@ -177,6 +178,7 @@ static void on_ws_message(struct web_ws *ws, struct pt_str data, bool binary)
 static void on_ws_close(struct web_ws *ws)
 {
     struct live_sub *sub = web_ws_data(ws);
+    live_owners_leave(sub);
     live_hub_remove(sub->hub, sub);
     free(sub);
 }
@@ -188,6 +190,10 @@ int app_handle_ws(struct web_ctx *ctx)
     int rc = app_observer_from_request(ctx, &obs);
     if (rc != 0)
         return rc;
+    struct store_auth auth;
+    int has_owner = app_stream_auth(ctx, &auth);
+    if (has_owner < 0 || has_owner > 1)
+        return has_owner;
     struct live_hub *hub = st->live;
     struct live_sub *sub = pt_xcalloc(1, sizeof(*sub));
     sub->key.obs = obs.astro;
@@ -210,5 +216,7 @@ int app_handle_ws(struct web_ctx *ctx)
     }
     live_hub_add(hub, sub);
     live_hub_want(hub, sub);
+    if (has_owner == 1 && st->owners != NULL)
+        live_owners_join(st->owners, sub, &auth);
     return WEB_DONE;
 }

@@ -76,6 +76,11 @@ static void free_live(void *data)
     live_hub_free(data);
 }
 
+static void free_owners(void *data)
+{
+    live_owners_free(data);
+}
+
 static void free_riseset(void *data)
 {
     riseset_cache_free(data);
@@ -237,6 +242,8 @@ static int serve(const struct app_config *cfg)
     /* Started in this order; the cleanup hooks undo it in reverse. */
     m.state.live = live_hub_new(m.loop, &m.state, &lcfg);
     web_app_on_cleanup(app, free_live, m.state.live);
+    m.state.owners = live_owners_new(&m.state, web_app_router(app));
+    web_app_on_cleanup(app, free_owners, m.state.owners);
     m.state.riseset = riseset_cache_new();
     web_app_on_cleanup(app, free_riseset, m.state.riseset);
     struct app_now_cache now_cache = {0};

@@ -242,6 +242,12 @@ static int request_owner(struct web_ctx *ctx, enum owner_need need, struct store
     return session_new_owner(ctx, auth->owner);
 }
 
+int app_stream_auth(struct web_ctx *ctx, struct store_auth *auth)
+{
+    int rc = request_owner(ctx, OWNER_READ, auth);
+    return rc == 0 ? 1 : rc == 1 ? 0 : rc;
+}
+
 /* ---------------------------------------------------------------- bodies */
 
 /* Characters of valid UTF-8 text, or -1 when it is not valid UTF-8 or holds a NUL/control. */
@@ -539,7 +545,7 @@ static void iso_ms(int64_t ms, char out[40])
     astro_time_format_iso(&t, out);
 }
 
-static void render_site(struct web_json *j, const struct web_ctx *ctx, const struct store_site *s)
+void app_render_site(struct web_json *j, const struct web_router *router, const struct store_site *s)
 {
     char t[40];
     web_json_object_begin(j);
@@ -583,7 +589,7 @@ static void render_site(struct web_json *j, const struct web_ctx *ctx, const str
     struct web_param p = {PT_STR("id"), pt_str_c(id)};
     struct pt_buf url;
     pt_buf_init(&url, 256);
-    if (web_router_url_for(web_app_router(ctx->app), "site", &p, 1, &url) == 0)
+    if (web_router_url_for(router, "site", &p, 1, &url) == 0)
         web_json_string(j, pt_buf_str(&url));
     else
         web_json_null(j);
@@ -746,8 +752,16 @@ static int send_site(struct web_ctx *ctx, int status, const struct store_site *s
     web_header_add(ctx, "Cache-Control: private, no-cache");
     ctx->cache_control_set = true;
     web_json_begin(ctx, &j);
-    render_site(&j, ctx, s);
+    app_render_site(&j, web_app_router(ctx->app), s);
     return web_send_json(ctx, status, &j);
+}
+
+/* A write committed: the owner's open streams get their new list. */
+static void announce_change(struct web_ctx *ctx, const struct store_req *r)
+{
+    const struct app_state *st = ctx->app_data;
+    if (st->owners != NULL)
+        live_owners_changed(st->owners, r->auth.owner);
 }
 
 static void done_site(struct store_req *r)
@@ -759,6 +773,8 @@ static void done_site(struct store_req *r)
         return;
     }
     int status = r->op == STORE_SITE_CREATE ? 201 : 200;
+    if (r->op != STORE_SITE_GET)
+        announce_change(ctx, r);
     if (r->op == STORE_SITE_CREATE) {
         char id[24];
         snprintf(id, sizeof(id), "%lld", (long long)r->site.id);
@@ -783,6 +799,18 @@ static void done_site(struct store_req *r)
     web_resume(ctx, send_site(ctx, status, &r->site));
 }
 
+void app_render_sites(struct web_json *j, const struct app_state *st,
+                      const struct web_router *router, const struct store_site *sites, size_t n)
+{
+    WEB_JSON_KEY(j, "sites");
+    web_json_array_begin(j);
+    for (size_t i = 0; i < n; i++)
+        app_render_site(j, router, &sites[i]);
+    web_json_array_end(j);
+    WEB_JSON_KEY(j, "limit");
+    web_json_int(j, (int64_t)st->cfg->max_sites_per_owner);
+}
+
 /* {"sites": [...], "limit": n}: the owner's sites (none yet for a new visitor). */
 static int send_sites(struct web_ctx *ctx, const struct store_site *sites, size_t n)
 {
@@ -792,13 +820,7 @@ static int send_sites(struct web_ctx *ctx, const struct store_site *sites, size_
     ctx->cache_control_set = true;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    WEB_JSON_KEY(&j, "sites");
-    web_json_array_begin(&j);
-    for (size_t i = 0; i < n; i++)
-        render_site(&j, ctx, &sites[i]);
-    web_json_array_end(&j);
-    WEB_JSON_KEY(&j, "limit");
-    web_json_int(&j, (int64_t)st->cfg->max_sites_per_owner);
+    app_render_sites(&j, st, web_app_router(ctx->app), sites, n);
     web_json_object_end(&j);
     return web_send_json(ctx, 200, &j);
 }
@@ -819,6 +841,8 @@ static void done_deleted(struct store_req *r)
         web_resume(ctx, store_error(ctx, r, r->op == STORE_SITE_DELETE ? "site" : "token"));
         return;
     }
+    if (r->op == STORE_SITE_DELETE)
+        announce_change(ctx, r);
     ctx->body.len = 0;
     web_resume(ctx, web_send(ctx, 204, NULL));
 }

@@ -295,6 +295,130 @@ def test_site_is_an_observer(sites_server):
         assert ev.json()["observer"]["lat"] == 42.9364
 
 
+# ---------------------------------------------------------------- live push
+
+def names(doc):
+    return sorted(s["name"] for s in doc["sites"])
+
+
+def cookie_of(c):
+    return {"Cookie": f"pt_session={c.cookie}"}
+
+
+def test_changes_are_pushed_to_the_owners_streams(sites_server):
+    a, b = Client(sites_server), Client(sites_server)
+    first = new_site(a, "Home").json()
+    new_site(b, "Elsewhere")
+    with sites_server.open_sse("/planets/stream", headers=cookie_of(a)) as sse, \
+            sites_server.open_ws("/ws", headers=cookie_of(a)) as ws, \
+            sites_server.open_sse("/planets/stream", headers=cookie_of(b)) as other:
+        # Every stream of an owner starts with the owner's list, as GET /api/sites has it.
+        listed = a.call("GET", "/api/sites").json()
+        assert sse.next_event("sites").json() == listed
+        msg = ws.recv_json("sites")
+        assert msg.pop("type") == "sites" and msg == listed
+        assert names(other.next_event("sites").json()) == ["Elsewhere"]
+
+        # A create, an update and a delete, each pushed as the new whole list.
+        new_site(a, "Dark site")
+        assert names(sse.next_event("sites").json()) == ["Dark site", "Home"]
+        assert names(ws.recv_json("sites")) == ["Dark site", "Home"]
+        r = a.call("PATCH", f"/api/sites/{first['id']}", {"name": "Balcony"})
+        assert r.status == 200, r.body
+        pushed = sse.next_event("sites").json()
+        assert names(pushed) == ["Balcony", "Dark site"]
+        assert [s["version"] for s in pushed["sites"] if s["id"] == first["id"]] == [2]
+        assert names(ws.recv_json("sites")) == ["Balcony", "Dark site"]
+        assert a.call("DELETE", f"/api/sites/{first['id']}").status == 204
+        assert names(sse.next_event("sites").json()) == ["Dark site"]
+        assert names(ws.recv_json("sites")) == ["Dark site"]
+
+        # The other owner's stream saw none of it: its next list is its own change.
+        new_site(b, "Second")
+        assert names(other.next_event("sites").json()) == ["Elsewhere", "Second"]
+        # Refused writes push nothing: the next list a's stream gets is a real change.
+        assert a.call("POST", "/api/sites", dict(name="Dark site", lat=0, lon=0)).status == 409
+        new_site(a, "After")
+        assert names(sse.next_event("sites").json()) == ["After", "Dark site"]
+
+
+def test_a_burst_of_writes_ends_on_the_final_list(sites_server):
+    c = Client(sites_server)
+    new_site(c, "s0")
+    with sites_server.open_sse("/planets/stream", headers=cookie_of(c)) as sse:
+        assert names(sse.next_event("sites").json()) == ["s0"]
+        ids = [new_site(c, f"s{i}").json()["id"] for i in range(1, MAX_SITES)]
+        want = sorted(f"s{i}" for i in range(MAX_SITES))
+        # Changes may be coalesced, never lost or reordered: the lists grow to the last.
+        seen = []
+        while not seen or names(seen[-1]) != want:
+            seen.append(sse.next_event("sites").json())
+        sizes = [len(d["sites"]) for d in seen]
+        assert sizes == sorted(sizes), sizes
+        for i in ids:
+            assert c.call("DELETE", f"/api/sites/{i}").status == 204
+        while names(sse.next_event("sites").json()) != ["s0"]:
+            pass
+
+
+def test_a_token_stream_follows_its_owner(sites_server):
+    a = Client(sites_server)
+    new_site(a, "Club dome")
+    tok = a.call("POST", "/api/tokens", {"name": "dashboard"}).json()
+    bearer = {"Authorization": f"Bearer {tok['token']}"}
+    script = Client(sites_server, token=tok["token"])
+    with sites_server.open_sse("/planets/stream", headers=bearer) as by_token, \
+            sites_server.open_sse("/planets/stream", headers=cookie_of(a)) as page:
+        assert names(by_token.next_event("sites").json()) == ["Club dome"]
+        assert names(page.next_event("sites").json()) == ["Club dome"]
+        # A script's write reaches the owner's page, and the page's the script's stream.
+        r = script.call("POST", "/api/sites", dict(name="Scripted", lat=10, lon=20))
+        assert r.status == 201, r.body
+        assert names(page.next_event("sites").json()) == ["Club dome", "Scripted"]
+        assert names(by_token.next_event("sites").json()) == ["Club dome", "Scripted"]
+    assert a.call("DELETE", f"/api/tokens/{tok['id']}").status == 204
+    # A revoked token's stream still gets positions, and an error instead of sites.
+    with sites_server.open_sse("/planets/stream", headers=bearer) as revoked:
+        err = revoked.next_event("error").json()
+        assert err["error"] == "unauthorized" and err["parameter"] == "Authorization"
+        revoked.next_event("positions")
+    with sites_server.open_ws("/ws", headers=bearer) as ws:
+        assert ws.recv_json("error")["parameter"] == "Authorization"
+    r = sites_server.get("/planets/stream", headers={"Authorization": "Bearer nope"})
+    assert r.status == 401 and r.json()["error"] == "unauthorized"
+
+
+def test_streams_of_an_owner_come_and_go(sites_server):
+    """Many streams of one owner opened and dropped (some without reading): the
+    index forgets them and a change reaches exactly the ones still open."""
+    c = Client(sites_server)
+    new_site(c, "Many")
+    for _ in range(3):
+        conns = [sites_server.open_sse("/planets/stream", headers=cookie_of(c))
+                 for _ in range(5)]
+        for s in conns[1:]:
+            s.close()
+        assert names(conns[0].next_event("sites").json()) == ["Many"]
+        conns[0].close()
+    with sites_server.open_sse("/planets/stream", headers=cookie_of(c)) as keep:
+        assert names(keep.next_event("sites").json()) == ["Many"]
+        new_site(c, "More")
+        assert names(keep.next_event("sites").json()) == ["Many", "More"]
+    wait_for(lambda: live_owners(sites_server) == 0, "the owner index to forget closed streams")
+    assert metric(sites_server, "planettracker_live_sites_pushes_total") > 0
+
+
+def metric(srv, name):
+    for line in srv.get("/metrics").body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+def live_owners(srv):
+    return metric(srv, "planettracker_live_owners")
+
+
 def test_saving_a_location_keeps_the_owner(sites_server):
     c = Client(sites_server)
     site = new_site(c, "Kept").json()
