@@ -18,7 +18,9 @@
  * read that finishes late (PostgreSQL has a pool) never overwrites a newer one.
  *
  * A stream opened with a bearer token does not know its owner yet: one list
- * read resolves the token (struct owner_resolve) and then it joins its owner.
+ * read resolves the token (struct owner_resolve) and then it joins its owner;
+ * an unknown or revoked token gets `event: sites_error` (WebSocket: an error
+ * message) and positions only.
  * A stream that closes meanwhile detaches from the lookup, which is freed
  * when the store answers.
  *
@@ -359,8 +361,9 @@ static void on_resolved(struct store_req *req)
             join_owner(o, sub, req->auth.owner);
         } else if (req->status == STORE_UNAUTHORIZED) {
             struct framed f;
+            /* Not "event: error": an EventSource would take that for a broken stream. */
             if (frame(&f, "error", unauthorized_members, NULL))
-                send_to(sub, "error", pt_buf_str(&f.sse), pt_buf_str(&f.ws));
+                send_to(sub, "sites_error", pt_buf_str(&f.sse), pt_buf_str(&f.ws));
             frame_free(&f);
         } else {
             o->stats.failed++;

@@ -379,7 +379,7 @@ def test_a_token_stream_follows_its_owner(sites_server):
     assert a.call("DELETE", f"/api/tokens/{tok['id']}").status == 204
     # A revoked token's stream still gets positions, and an error instead of sites.
     with sites_server.open_sse("/planets/stream", headers=bearer) as revoked:
-        err = revoked.next_event("error").json()
+        err = revoked.next_event("sites_error").json()
         assert err["error"] == "unauthorized" and err["parameter"] == "Authorization"
         revoked.next_event("positions")
     with sites_server.open_ws("/ws", headers=bearer) as ws:

@@ -13,6 +13,7 @@ export class ApiError extends Error {
         this.status = status;
         this.code = body?.error ?? null;
         this.parameter = body?.parameter ?? null;
+        this.fields = body?.fields ?? [];
     }
 }
 
@@ -22,7 +23,13 @@ function url(path, params) {
     return u;
 }
 
+/** The observer parameters of a location: a saved site by its id, else its coordinates. */
 function locationParams(loc) {
+    if (loc.site) return { site: String(loc.site) };
+    return coordinateParams(loc);
+}
+
+function coordinateParams(loc) {
     return { lat: String(loc.lat), lon: String(loc.lon), elevation: String(loc.elevation ?? 0) };
 }
 
@@ -34,6 +41,7 @@ async function readJson(resp) {
         // An empty or non-JSON body: the status alone says what happened.
     }
     if (!resp.ok) throw new ApiError(resp.status, body);
+    if (resp.status === 204) return null;
     if (body === null) throw new ApiError(resp.status, { message: 'The server sent no data.' });
     return body;
 }
@@ -70,7 +78,43 @@ export async function saveLocation(loc) {
     const resp = await fetch(url('geo_location'), {
         method: 'POST',
         headers: { Accept: 'application/json' },
-        body: new URLSearchParams(locationParams(loc)),
+        body: new URLSearchParams(coordinateParams(loc)),
     });
     return readJson(resp);
+}
+
+// ---- saved sites (/api/sites): the session's owner, made on its first save ------
+
+async function siteCall(method, path, { body, version } = {}) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (version !== undefined) headers['If-Match'] = `"v${version}"`;
+    const resp = await fetch(url(path), {
+        method, headers, cache: 'no-store',
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return readJson(resp);
+}
+
+/** This browser's saved sites: {sites: [...], limit}. */
+export function listSites() {
+    return siteCall('GET', 'api/sites');
+}
+
+/** Save a new site {name, lat, lon, elevation, timezone?}; resolves with the site. */
+export function createSite(site) {
+    return siteCall('POST', 'api/sites', { body: site });
+}
+
+/**
+ * Change some fields of site `id` if it is still at `version` (else ApiError 412:
+ * it changed in another tab or device). Resolves with the new site.
+ */
+export function patchSite(id, version, fields) {
+    return siteCall('PATCH', `api/sites/${id}`, { body: fields, version });
+}
+
+/** Delete site `id` if it is still at `version` (else ApiError 412). */
+export function deleteSite(id, version) {
+    return siteCall('DELETE', `api/sites/${id}`, { version });
 }

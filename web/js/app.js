@@ -11,10 +11,11 @@
 // the curious (it is exactly what the server sent).
 
 import { ApiError, saveLocation } from './api.js';
-import { DASH, clock, fixed, place } from './format.js';
+import { DASH, clock, displayZoneName, fixed, place, setDisplayZone } from './format.js';
 import { FIELDS, GREENWICH, geolocate, round, sameLocation, validateLocation } from './location.js';
 import { initNightToggle } from './night.js';
 import { drawTicks, renderBelow, renderSky } from './skymap.js';
+import { createSitesMenu } from './sites.js';
 import { createLiveSource } from './source.js';
 import { renderTable } from './table.js';
 
@@ -38,11 +39,20 @@ const ui = {
     below: $('below-list'),
     belowEmpty: $('below-empty'),
     night: $('night-toggle'),
+    sites: {
+        select: $('site-select'),
+        name: $('site-name'),
+        save: $('site-save'),
+        rename: $('site-rename'),
+        remove: $('site-delete'),
+        message: $('site-message'),
+    },
     facts: {
         pressure: $('fact-pressure'),
         temperature: $('fact-temperature'),
         ephemeris: $('fact-ephemeris'),
         zone: $('fact-zone'),
+        zoneLabel: $('fact-zone-label'),
     },
 };
 
@@ -50,7 +60,7 @@ const state = {
     location: null,   // what the page asks for; null: the server's choice (session, else Greenwich)
     lastGood: null,   // the last location the server accepted
     observer: null,   // the observer of the last snapshot
-    mode: 'locating', // locating | browser | typed | fallback
+    mode: 'locating', // locating | browser | typed | site | fallback
     reason: null,     // why the browser's location is not used: {reason, message}
     wasReset: false,  // the fallback came from the reset button
     dirty: false,     // the user typed since the inputs were last filled
@@ -59,7 +69,21 @@ const state = {
     modeDetail: '',   // what the live indicator's tooltip says about the mode
 };
 
-const source = createLiveSource({ onData, onError, onMode });
+const source = createLiveSource({ onData, onError, onMode, onSites: (doc) => sites.pushed(doc) });
+
+const sites = createSitesMenu({
+    ui: ui.sites,
+    currentLocation() {
+        const loc = state.lastGood ?? state.location;
+        if (!loc || !Number.isFinite(loc.lat)) return null;
+        // The browser's zone is the zone of the place only when the browser located it.
+        const zone = state.mode === 'browser'
+            ? Intl.DateTimeFormat().resolvedOptions().timeZone : undefined;
+        return { lat: loc.lat, lon: loc.lon, elevation: loc.elevation ?? 0, zone };
+    },
+    onChoose: chooseSite,
+    onNewOwner: () => source.reopen(),
+});
 
 // ---- status line ---------------------------------------------------------------
 
@@ -93,6 +117,9 @@ function updateStatus() {
         break;
     case 'typed':
         text = `Using the coordinates you typed${coords}.`;
+        break;
+    case 'site':
+        text = `Using your saved site \u201c${sites.chosen?.name ?? ''}\u201d${coords}.`;
         break;
     default: {
         const why = REASONS[state.reason?.reason] ?? state.reason?.message?.replace(/\.$/, '') ??
@@ -133,6 +160,10 @@ function inputsFocused() {
 
 /** Make `loc` the location shown and remembered by the session. */
 function useLocation(loc, mode, reason = null) {
+    if (mode !== 'site') {
+        sites.deselect();
+        setDisplayZone(null);
+    }
     state.location = loc;
     state.mode = mode;
     state.reason = reason;
@@ -147,6 +178,26 @@ function useLocation(loc, mode, reason = null) {
         state.saveError = err.message;
         updateStatus();
     });
+}
+
+/**
+ * The sites menu chose a site (the sky follows it: its place, weather and time zone)
+ * or none (removed: the site that was deleted, whose coordinates stay shown).
+ */
+function chooseSite(site, { removed } = {}) {
+    clearTimeout(typingTimer);
+    state.locateToken++; // a pending geolocation answer must not override the choice
+    if (site) {
+        fillInputs(site);
+        showErrors({});
+        setDisplayZone(site.timezone);
+        useLocation({ site: site.id, lat: site.lat, lon: site.lon,
+                      elevation: site.elevation }, 'site');
+        return;
+    }
+    const from = removed ?? state.lastGood ?? state.location;
+    if (from) useLocation({ lat: from.lat, lon: from.lon, elevation: from.elevation ?? 0 },
+                          'typed');
 }
 
 let typingTimer = null;
@@ -260,7 +311,11 @@ function onData(snapshot, asked) {
     setText(ui.facts.temperature, Number.isFinite(obs?.temperature)
         ? `${fixed(obs.temperature, 1)} \u00b0C` : DASH);
     setText(ui.facts.ephemeris, snapshot.ephemeris ?? DASH);
-    setText(ui.facts.zone, Intl.DateTimeFormat().resolvedOptions().timeZone ?? DASH);
+    // Times are shown in this zone: the site's when it has one, else the browser's.
+    setText(ui.facts.zone, displayZoneName());
+    setText(ui.facts.zoneLabel, sites.chosen?.timezone ? 'Site\u2019s time zone'
+        : 'Your time zone');
+    ui.facts.zone.title = `Times on this page are in ${displayZoneName()}`;
 
     updateStatus();
 }
@@ -301,4 +356,5 @@ document.addEventListener('visibilitychange', () => {
 });
 
 source.start();
+sites.load();
 locateWithBrowser(false);

@@ -88,23 +88,65 @@ function parseTime(iso) {
     return Number.isNaN(t.getTime()) ? null : t;
 }
 
-/** Local wall-clock time of an ISO instant, "08:30" (or "08:30:05" with seconds). */
+// The time zone times are shown in: a saved site's (an IANA name), or null for the
+// browser's own. Set by the page when the observer changes (setDisplayZone).
+let displayZone = null;
+let zoneParts = null; // an Intl.DateTimeFormat for displayZone
+
+/** Show times in `zone` (an IANA name), or in the browser's zone when null or unknown. */
+export function setDisplayZone(zone) {
+    let fmt = null;
+    if (typeof zone === 'string' && zone !== '') {
+        try {
+            fmt = new Intl.DateTimeFormat('en-GB', {
+                timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric',
+                day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+            });
+        } catch {
+            fmt = null; // a zone this browser does not know: its own zone, still labelled
+        }
+    }
+    displayZone = fmt ? zone : null;
+    zoneParts = fmt;
+}
+
+/** The zone times are shown in: the site's, or the browser's own (its IANA name). */
+export function displayZoneName() {
+    return displayZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local time';
+}
+
+/** The wall-clock fields of instant t in the display zone. */
+function wall(t) {
+    if (!zoneParts) {
+        return { y: t.getFullYear(), mo: t.getMonth(), d: t.getDate(), h: t.getHours(),
+                 mi: t.getMinutes(), s: t.getSeconds() };
+    }
+    const p = Object.fromEntries(zoneParts.formatToParts(t).map((x) => [x.type, x.value]));
+    return { y: Number(p.year), mo: Number(p.month) - 1, d: Number(p.day),
+             h: Number(p.hour) % 24, mi: Number(p.minute), s: Number(p.second) };
+}
+
+/** Wall-clock time of an ISO instant in the display zone, "08:30" (or "08:30:05"). */
 export function clock(iso, withSeconds = false) {
     const t = parseTime(iso);
     if (t === null) return DASH;
-    const s = `${pad2(t.getHours())}:${pad2(t.getMinutes())}`;
-    return withSeconds ? `${s}:${pad2(t.getSeconds())}` : s;
+    const w = wall(t);
+    const s = `${pad2(w.h)}:${pad2(w.mi)}`;
+    return withSeconds ? `${s}:${pad2(w.s)}` : s;
 }
 
 /**
- * How many local days the instant `iso` falls after the sky time `nowIso` ("+1d",
- * "−1d"), or '' on the same day or when either is missing.
+ * How many days (in the display zone) the instant `iso` falls after the sky time
+ * `nowIso` ("+1d", "−1d"), or '' on the same day or when either is missing.
  */
 export function dayOffset(iso, nowIso) {
     const t = parseTime(iso);
     const now = parseTime(nowIso);
     if (t === null || now === null) return '';
-    const day = (d) => Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()) / 86400000;
+    const day = (d) => {
+        const w = wall(d);
+        return Date.UTC(w.y, w.mo, w.d) / 86400000;
+    };
     const diff = day(t) - day(now);
     return diff === 0 ? '' : `${diff > 0 ? '+' : MINUS}${Math.abs(diff)}d`;
 }

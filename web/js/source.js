@@ -94,9 +94,11 @@ export const LIVE_DEFAULTS = Object.freeze({
  * fallback fails too). onData(snapshot, loc) and onError(err, loc) are as for
  * createPollingSource; onError only reports polling failures (a stream carries no
  * HTTP status the page could show; polling then tells what the server says).
+ * onSites({sites, limit}) gets the owner's saved sites, pushed by the stream when it
+ * opens (if the session has an owner) and after every change, from any tab or device.
  */
-export function createLiveSource({ onData, onError, onMode = () => {}, options = {},
-                                   EventSourceImpl = globalThis.EventSource }) {
+export function createLiveSource({ onData, onError, onMode = () => {}, onSites = () => {},
+                                   options = {}, EventSourceImpl = globalThis.EventSource }) {
     const opt = { ...LIVE_DEFAULTS, ...options };
     let location = null;
     let running = false;
@@ -200,6 +202,15 @@ export function createLiveSource({ onData, onError, onMode = () => {}, options =
         const mine = new EventSourceImpl(streamUrl(location, opt.intervalS));
         es = mine;
         mine.addEventListener('positions', onMessage);
+        // The owner's saved sites: when the stream opens and after every change.
+        mine.addEventListener('sites', (ev) => {
+            if (es !== mine) return;
+            try {
+                onSites(JSON.parse(ev.data));
+            } catch {
+                // a garbled list: the next change sends the whole list again
+            }
+        });
         mine.addEventListener('bye', () => {
             if (es === mine) fallBack('the server is restarting');
         });
@@ -255,6 +266,10 @@ export function createLiveSource({ onData, onError, onMode = () => {}, options =
             clearTimeout(retryTimer);
             retryTimer = null;
             openStream();
+        },
+        /** Open the stream again (the session got an owner: its sites come with it). */
+        reopen() {
+            if (running && !polling.running) openStream();
         },
         /** 'connecting', 'live', 'reconnecting', 'polling', 'offline' or null when stopped. */
         get mode() {
