@@ -161,6 +161,10 @@ struct pt_str app_eop_embedded_leap_seconds(void);
 /* `planettracker now ...` (argv[0] is "now"). Returns the process exit status. */
 int app_cmd_now(int argc, char **argv);
 
+/* `planettracker sites list|add|rm ...` (argv[0] is "sites"), a client of /api/sites.
+ * Returns the process exit status: 0, 1 refused, 2 unreachable, 64 usage. */
+int app_cmd_sites(int argc, char **argv);
+
 /* Register every route and middleware of PlanetTracker (the visible table). */
 int app_routes_add(struct web_app *app);
 

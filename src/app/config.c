@@ -11,6 +11,7 @@
 static const char usage[] =
     "usage: planettracker serve [options]\n"
     "       planettracker now [BODY...] --lat DEG --lon DEG [--elevation M] [--time T] [--json]\n"
+    "       planettracker sites list|add|rm ... [--url URL] [--token TOKEN] [--json]\n"
     "       planettracker --help\n"
     "\n"
     "Serve PlanetTracker: where the Sun, the Moon and the planets are in your sky.\n"

@@ -293,6 +293,8 @@ int main(int argc, char **argv)
     struct app_config cfg;
     if (argc > 1 && strcmp(argv[1], "now") == 0) {
         rc = app_cmd_now(argc - 1, argv + 1);
+    } else if (argc > 1 && strcmp(argv[1], "sites") == 0) {
+        rc = app_cmd_sites(argc - 1, argv + 1);
     } else if ((rc = app_config_parse(&cfg, argc, argv)) != 0) {
         rc = rc > 0 ? 0 : 2;
     } else {
