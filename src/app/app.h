@@ -182,6 +182,10 @@ struct app_observer {
  */
 int app_observer_from_request(struct web_ctx *ctx, struct app_observer *out);
 
+/* The observer at a saved site: its place and weather (the defaults where it has none). */
+struct store_site;
+void app_observer_from_site(const struct store_site *site, struct astro_observer *out);
+
 /*
  * Read time and timescale from the query (default: now, UTC, from st->now, which
  * must be set). Same contract.
@@ -313,6 +317,9 @@ struct live_sub {
     struct live_sub *owner_next;
     uint64_t sites_want;              /* the owner's read that will satisfy it; 0: none */
     struct owner_resolve *resolving;  /* a bearer stream: its owner is being looked up */
+    int64_t site_id;                  /* observing this saved site: follows its changes; 0 none */
+    struct store_auth *auth;          /* WebSocket of an owner: for observe by site (heap) */
+    struct site_lookup *lookup;       /* WebSocket: an observe by site waiting for the store */
 };
 
 struct live_config {
@@ -375,6 +382,9 @@ void live_hub_stats(const struct live_hub *hub, struct live_stats *out);
  * Returns false (and counts the refusal) when it is over the cap for this second.
  */
 bool live_hub_observe_allowed(struct live_hub *hub, struct live_sub *sub);
+
+/* The application state the hub serves (borrowed). */
+const struct app_state *live_hub_state(const struct live_hub *hub);
 
 /* The hub's configuration (borrowed). */
 const struct live_config *live_hub_config(const struct live_hub *hub);

@@ -90,6 +90,11 @@ int64_t live_hub_now_s(const struct live_hub *hub)
     return now > hub->last_tick_s ? now : hub->last_tick_s;
 }
 
+const struct app_state *live_hub_state(const struct live_hub *hub)
+{
+    return hub->st;
+}
+
 const struct live_config *live_hub_config(const struct live_hub *hub)
 {
     return &hub->cfg;
@@ -568,6 +573,8 @@ int app_handle_stream(struct web_ctx *ctx)
     sub->key.bodies = mask;
     sub->key.channel = LIVE_SSE;
     sub->source = obs.source; /* static strings */
+    if (ctx->local != NULL) /* site=: the stream follows the site's changes */
+        sub->site_id = ((const struct store_site *)ctx->local)->id;
     sub->interval_s = (unsigned)interval;
     int64_t now_s = live_hub_now_s(hub);
     sub->next_due_s = now_s + sub->interval_s;

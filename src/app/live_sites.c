@@ -318,6 +318,32 @@ static void deliver_list(struct live_owners *o, struct live_owner *e, uint64_t s
         frame_free(&f);
 }
 
+/*
+ * Streams that observe one of the owner's sites follow it: a changed place or
+ * weather gives them the new positions at once. A deleted site leaves them
+ * where they were. Reads of one owner finish in order (one in flight), so an
+ * older list never moves a stream back.
+ */
+static void follow_sites(struct live_owner *e, const struct store_req *req)
+{
+    for (struct live_sub *s = e->subs; s != NULL; s = s->owner_next) {
+        if (s->site_id == 0)
+            continue;
+        const struct store_site *site = NULL;
+        for (size_t i = 0; i < req->num_sites && site == NULL; i++)
+            if (req->sites[i].id == s->site_id)
+                site = &req->sites[i];
+        if (site == NULL)
+            continue;
+        struct astro_observer obs = s->key.obs; /* padding kept: the key is hashed as bytes */
+        app_observer_from_site(site, &obs);
+        if (memcmp(&obs, &s->key.obs, sizeof(obs)) != 0) {
+            s->key.obs = obs;
+            live_hub_want(s->hub, s);
+        }
+    }
+}
+
 static void on_read(struct store_req *req)
 {
     struct owner_read *r = req->data;
@@ -326,8 +352,10 @@ static void on_read(struct store_req *req)
     struct live_owner *e = find(o, r->owner);
     if (e != NULL) {
         e->reading = false;
-        if (req->status == STORE_OK)
+        if (req->status == STORE_OK) {
+            follow_sites(e, req);
             deliver_list(o, e, r->seq, req);
+        }
         else
             o->stats.failed++; /* the streams keep waiting: the next change or join reads again */
         if (e->dirty && e->subs != NULL && !o->store->closing)

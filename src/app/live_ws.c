@@ -4,7 +4,8 @@
  *
  * Protocol (JSON text frames): the client sends
  *   {"type": "observe", "lat": .., "lon": .., "elevation": .., "bodies": [..]?, "interval": n?}
- * at any time; the server pushes {"type": "positions", ...} every interval
+ * or {"type": "observe", "site": id, ...} (one of the owner's saved sites, looked
+ * up in the store; the stream then follows the site's changes) at any time; the server pushes {"type": "positions", ...} every interval
  * (the same members as GET /planets) through the live hub, and answers a bad
  * message with {"type": "error", "message": ..., "parameter": ...} while the
  * connection stays usable. Until the first "observe" the observer of the
@@ -89,6 +90,92 @@ static bool member_bodies(json_t *v, unsigned *mask)
     return true;
 }
 
+/* An observe by site waiting for the store; detached (sub NULL) when the stream closes first. */
+struct site_lookup {
+    struct store_req req;
+    struct live_sub *sub;
+    struct live_key key;          /* what the observe asked for, the observer still to come */
+    unsigned interval_s;
+};
+
+/* Take the observer, bodies and interval of an accepted observe. */
+static void apply_observe(struct live_sub *sub, const struct live_key *key, unsigned interval_s,
+                          const char *source, int64_t site_id)
+{
+    memcpy(&sub->key, key, sizeof(sub->key)); /* bytes, padding included: it is hashed */
+    sub->interval_s = interval_s;
+    sub->source = source;
+    sub->site_id = site_id;
+    /* The new observer's positions as soon as they are built (off the loop). */
+    int64_t now_s = live_hub_now_s(sub->hub);
+    sub->next_due_s = now_s + sub->interval_s;
+    sub->last_sent_s = now_s;
+    live_hub_want(sub->hub, sub);
+}
+
+static void cancel_lookup(struct live_sub *sub)
+{
+    if (sub->lookup != NULL) {
+        sub->lookup->sub = NULL; /* freed when the store answers */
+        sub->lookup = NULL;
+    }
+}
+
+static void on_site_found(struct store_req *req)
+{
+    struct site_lookup *l = req->data;
+    struct live_sub *sub = l->sub;
+    if (sub != NULL) {
+        sub->lookup = NULL;
+        if (req->status == STORE_OK) {
+            app_observer_from_site(&req->site, &l->key.obs);
+            apply_observe(sub, &l->key, l->interval_s, "site", req->site.id);
+        } else if (req->status == STORE_NOT_FOUND || req->status == STORE_UNAUTHORIZED) {
+            send_error(sub->ws, "site", "no such site among yours");
+        } else {
+            send_error(sub->ws, "site", "saved sites are unavailable right now; try again");
+        }
+    }
+    store_req_release(req);
+    free(l);
+}
+
+/* A site id: a whole number 1..2^53-1, or the same in decimal digits. */
+static bool member_site_id(json_t *v, int64_t *id)
+{
+    if (json_is_integer(v))
+        *id = json_integer_value(v);
+    else if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 16 &&
+             strspn(json_string_value(v), "0123456789") == json_string_length(v))
+        *id = strtoll(json_string_value(v), NULL, 10);
+    else
+        return false;
+    return *id > 0 && *id < (INT64_C(1) << 53);
+}
+
+/* Ask the store for the site of an observe; the observe is applied when it answers. */
+static void observe_site(struct live_sub *sub, const struct live_sub *next, int64_t id)
+{
+    const struct app_state *st = live_hub_state(sub->hub);
+    if (sub->auth == NULL) {
+        send_error(sub->ws, "site", "no such site among yours (this connection has no owner: "
+                                    "a session with saved sites, or a bearer token)");
+        return;
+    }
+    cancel_lookup(sub);
+    struct site_lookup *l = pt_xcalloc(1, sizeof(*l));
+    l->sub = sub;
+    memcpy(&l->key, &next->key, sizeof(l->key));
+    l->interval_s = next->interval_s;
+    l->req.op = STORE_SITE_GET;
+    l->req.auth = *sub->auth;
+    l->req.id = id;
+    l->req.done = on_site_found;
+    l->req.data = l;
+    sub->lookup = l;
+    store_submit(st->store, &l->req);
+}
+
 /* Apply an "observe" message; on a bad field answer an error and change nothing. */
 static void handle_observe(struct web_ws *s, struct live_sub *sub, json_t *msg)
 {
@@ -96,15 +183,26 @@ static void handle_observe(struct web_ws *s, struct live_sub *sub, json_t *msg)
     memcpy(&next, sub, sizeof(next));
     json_t *lat = json_object_get(msg, "lat");
     json_t *lon = json_object_get(msg, "lon");
+    json_t *site = json_object_get(msg, "site");
     json_t *v;
-    if (lat == NULL || lon == NULL)
+    int64_t site_id = 0;
+    if (site != NULL) {
+        if (lat != NULL || lon != NULL || json_object_get(msg, "elevation") != NULL ||
+            json_object_get(msg, "pressure") != NULL ||
+            json_object_get(msg, "temperature") != NULL)
+            return send_error(s, "site", "observe a site, or lat and lon, not both (the site "
+                                         "gives the place and the weather)");
+        if (!member_site_id(site, &site_id))
+            return send_error(s, "site", "site must be the id of one of your saved sites");
+    } else if (lat == NULL || lon == NULL)
         return send_error(s, lat == NULL ? "lat" : "lon", "observe needs lat and lon");
-    if (!member_angle(lat, 90, &next.key.obs.lat_deg))
+    if (site == NULL && !member_angle(lat, 90, &next.key.obs.lat_deg))
         return send_error(s, "lat", "lat must be between -90 and 90 degrees");
-    if (!member_angle(lon, 180, &next.key.obs.lon_deg))
+    if (site == NULL && !member_angle(lon, 180, &next.key.obs.lon_deg))
         return send_error(s, "lon", "lon must be between -180 and 180 degrees");
-    next.key.obs.elev_m = 0;
-    if ((v = json_object_get(msg, "elevation")) != NULL &&
+    if (site == NULL)
+        next.key.obs.elev_m = 0;
+    if (site == NULL && (v = json_object_get(msg, "elevation")) != NULL &&
         !member_number(v, APP_ELEV_MIN_M, APP_ELEV_MAX_M, &next.key.obs.elev_m))
         return send_error(s, "elevation", "elevation must be between -500 and 10000 metres");
     if ((v = json_object_get(msg, "pressure")) != NULL &&
@@ -136,14 +234,12 @@ static void handle_observe(struct web_ws *s, struct live_sub *sub, json_t *msg)
         }
         return;
     }
-    memcpy(&sub->key, &next.key, sizeof(sub->key)); /* bytes, padding included: it is hashed */
-    sub->interval_s = next.interval_s;
-    sub->source = "query";
-    /* The new observer's positions as soon as they are built (off the loop). */
-    int64_t now_s = live_hub_now_s(sub->hub);
-    sub->next_due_s = now_s + sub->interval_s;
-    sub->last_sent_s = now_s;
-    live_hub_want(sub->hub, sub);
+    if (site != NULL) {
+        observe_site(sub, &next, site_id);
+        return;
+    }
+    cancel_lookup(sub); /* the newest observe wins */
+    apply_observe(sub, &next.key, next.interval_s, "query", 0);
 }
 
 static void handle_text(struct web_ws *s, struct live_sub *sub, struct pt_str text)
@@ -178,6 +274,8 @@ static void on_ws_message(struct web_ws *ws, struct pt_str data, bool binary)
 static void on_ws_close(struct web_ws *ws)
 {
     struct live_sub *sub = web_ws_data(ws);
+    cancel_lookup(sub);
+    free(sub->auth);
     live_owners_leave(sub);
     live_hub_remove(sub->hub, sub);
     free(sub);
@@ -201,6 +299,8 @@ int app_handle_ws(struct web_ctx *ctx)
     sub->key.channel = LIVE_WS;
     sub->source = obs.source;
     sub->interval_s = 1;
+    if (ctx->local != NULL) /* site=: the stream follows the site's changes */
+        sub->site_id = ((const struct store_site *)ctx->local)->id;
     int64_t now_s = live_hub_now_s(hub);
     sub->next_due_s = now_s + 1;
     sub->last_sent_s = now_s;
@@ -216,6 +316,10 @@ int app_handle_ws(struct web_ctx *ctx)
     }
     live_hub_add(hub, sub);
     live_hub_want(hub, sub);
+    if (has_owner == 1) {
+        sub->auth = pt_xmalloc(sizeof(*sub->auth));
+        *sub->auth = auth;
+    }
     if (has_owner == 1 && st->owners != NULL)
         live_owners_join(st->owners, sub, &auth);
     return WEB_DONE;

@@ -100,6 +100,15 @@ static bool observer_from_session(struct web_ctx *ctx, struct app_observer *out)
     return true;
 }
 
+void app_observer_from_site(const struct store_site *site, struct astro_observer *out)
+{
+    out->lat_deg = site->lat;
+    out->lon_deg = site->lon;
+    out->elev_m = site->elevation;
+    out->pressure_hpa = site->has_pressure ? site->pressure : APP_DEFAULT_PRESSURE_HPA;
+    out->temp_c = site->has_temperature ? site->temperature : APP_DEFAULT_TEMP_C;
+}
+
 int app_observer_from_request(struct web_ctx *ctx, struct app_observer *out)
 {
     const struct web_form *q;
@@ -120,13 +129,7 @@ int app_observer_from_request(struct web_ctx *ctx, struct app_observer *out)
         char text[2][32];
         int n0 = snprintf(text[0], sizeof(text[0]), "%.17g", site->lat);
         int n1 = snprintf(text[1], sizeof(text[1]), "%.17g", site->lon);
-        out->astro.lat_deg = site->lat;
-        out->astro.lon_deg = site->lon;
-        out->astro.elev_m = site->elevation;
-        if (site->has_pressure)
-            out->astro.pressure_hpa = site->pressure;
-        if (site->has_temperature)
-            out->astro.temp_c = site->temperature;
+        app_observer_from_site(site, &out->astro);
         out->lat_text = pt_str_make(pt_arena_strndup(ctx->arena, text[0], (size_t)n0), (size_t)n0);
         out->lon_text = pt_str_make(pt_arena_strndup(ctx->arena, text[1], (size_t)n1), (size_t)n1);
         out->source = "site";

@@ -408,6 +408,54 @@ def test_streams_of_an_owner_come_and_go(sites_server):
     assert metric(sites_server, "planettracker_live_sites_pushes_total") > 0
 
 
+def test_a_stream_on_a_site_follows_its_changes(sites_server):
+    c = Client(sites_server)
+    site = new_site(c, "Moving", lat=10, lon=20).json()
+    url = f"/planets/stream?site={site['id']}"
+    with sites_server.open_sse(url, headers=cookie_of(c)) as sse, \
+            sites_server.open_ws(f"/ws?site={site['id']}", headers=cookie_of(c)) as ws:
+        first = sse.next_event("positions").json()["observer"]
+        assert (first["lat"], first["lon"], first["source"]) == (10, 20, "site")
+        assert ws.recv_json("positions")["observer"]["lat"] == 10
+        r = c.call("PATCH", f"/api/sites/{site['id']}", {"lat": -33.5, "pressure": 990})
+        assert r.status == 200, r.body
+        # The next positions for the new place come at once, not at a reconnect.
+        while sse.next_event("positions").json()["observer"]["lat"] != -33.5:
+            pass
+        moved = ws.recv_json("positions", where=lambda m: m["observer"]["lat"] == -33.5)
+        assert moved["observer"]["pressure"] == 990 and moved["observer"]["lon"] == 20
+        # Deleted: the stream keeps its last place.
+        assert c.call("DELETE", f"/api/sites/{site['id']}").status == 204
+        assert names(sse.next_event("sites").json()) == []
+        assert sse.next_event("positions").json()["observer"]["lat"] == -33.5
+
+
+def test_ws_observe_by_site(sites_server):
+    a, b = Client(sites_server), Client(sites_server)
+    mine = new_site(a, "Pic", lat=42.9364, lon=0.1419, elevation=2877, temperature=-5).json()
+    theirs = new_site(b, "Theirs", lat=1, lon=1).json()
+    with sites_server.open_ws("/ws", headers=cookie_of(a)) as ws:
+        ws.send_json({"type": "observe", "site": mine["id"], "bodies": ["mars"]})
+        got = ws.recv_json("positions", where=lambda m: m["observer"]["source"] == "site")
+        assert got["observer"]["lat"] == 42.9364 and got["observer"]["elevation"] == 2877
+        assert got["observer"]["temperature"] == -5
+        assert [x["name"] for x in got["bodies"]] == ["mars"]
+        # Someone else's site is not found; the connection stays usable.
+        ws.send_json({"type": "observe", "site": theirs["id"]})
+        err = ws.recv_json("error")
+        assert err["parameter"] == "site" and "no such site" in err["message"]
+        for bad in ({"site": mine["id"], "lat": 1, "lon": 2}, {"site": "x1"}, {"site": 0},
+                    {"site": 2 ** 53}):
+            ws.send_json({"type": "observe", **bad})
+            assert ws.recv_json("error")["parameter"] == "site", bad
+        # Back to coordinates: the site is no longer followed.
+        ws.send_json({"type": "observe", "lat": 5, "lon": 6})
+        ws.recv_json("positions", where=lambda m: m["observer"]["source"] == "query")
+    with sites_server.open_ws("/ws") as anonymous:
+        anonymous.send_json({"type": "observe", "site": mine["id"]})
+        assert anonymous.recv_json("error")["parameter"] == "site"
+
+
 def metric(srv, name):
     for line in srv.get("/metrics").body.decode().splitlines():
         if line.startswith(name + " "):
