@@ -173,7 +173,8 @@ struct app_observer {
     struct astro_observer astro;
     struct pt_str lat_text;     /* as given (query or session), or the default */
     struct pt_str lon_text;
-    const char *source;         /* "query", "session" or "default" */
+    const char *source;         /* "query", "session", "site" or "default" */
+    double horizon_deg;         /* a site's obstructed horizon (0: none), for visibility */
 };
 
 /*
@@ -244,6 +245,38 @@ struct app_body_info {
     struct astro_riseset events;
 };
 
+/* Whether a body can be seen now, and with what (visibility.c). */
+enum app_verdict {
+    APP_VERDICT_NAKED_EYE,
+    APP_VERDICT_BINOCULARS,
+    APP_VERDICT_TELESCOPE,
+    APP_VERDICT_TOO_LOW,
+    APP_VERDICT_DAYLIGHT,
+    APP_VERDICT_GLARE,
+    APP_VERDICT_BELOW_HORIZON,
+};
+
+struct app_visibility {
+    enum app_verdict verdict;
+    char reason[112];                 /* for people: "naked eye: magnitude -2.3, 39° up" */
+};
+
+const char *app_verdict_name(enum app_verdict v);
+
+/*
+ * Judge body at apparent altitude alt (degrees) with the Sun at sun_alt, for a
+ * site whose horizon is obstructed up to horizon_deg (0: none), from its
+ * magnitude and elongation in info. OUT: *out. Any thread.
+ */
+void app_visibility_judge(enum astro_body body, double alt, double sun_alt, double horizon_deg,
+                          const struct app_body_info *info, struct app_visibility *out);
+
+/* The faintest magnitude the naked eye reaches with the Sun at sun_alt degrees. */
+double app_naked_eye_limit(double sun_alt);
+
+/* Magnitudes lost to the air for a body at alt degrees (> 0). */
+double app_extinction_mag(double alt);
+
 /*
  * Fill *out for body at t for obs (events from st->riseset when it is set,
  * else computed). Returns 0 or an astro error other than PT_E_RANGE. Loop
@@ -258,7 +291,7 @@ int app_body_info_get(const struct app_state *st, enum astro_body body,
  * elongation, constellation and the next rise/transit/set. Any thread.
  */
 void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p,
-                     const struct app_body_info *info);
+                     const struct app_body_info *info, const struct app_visibility *vis);
 
 /* A member `key` holding an event time as ISO 8601 UTC, or null when it does not happen. */
 void app_render_event(struct web_json *j, const char *key, const struct astro_time *t);
@@ -290,6 +323,7 @@ enum live_channel { LIVE_SSE, LIVE_WS };
 /* What a subscriber asked for; compared and hashed as bytes (keep it padding-free). */
 struct live_key {
     struct astro_observer obs;
+    double horizon_deg;               /* the site's obstructed horizon, for visibility */
     unsigned bodies;                  /* mask over enum astro_body */
     enum live_channel channel;
 };

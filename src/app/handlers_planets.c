@@ -80,11 +80,19 @@ int app_handle_planet(struct web_ctx *ctx)
     rc = app_body_info_get(st, (enum astro_body)body, &t, &obs.astro, &info);
     if (rc < 0)
         return compute_error(ctx, rc);
+    /* Visibility needs the Sun's altitude (the sky's brightness) for this observer. */
+    struct astro_position sun = pos;
+    if (body != ASTRO_SUN &&
+        (rc = astro_position_compute(st->astro, ASTRO_SUN, &t, &obs.astro, &sun)) < 0)
+        return compute_error(ctx, rc);
+    struct app_visibility vis;
+    app_visibility_judge((enum astro_body)body, pos.alt_deg, sun.alt_deg, obs.horizon_deg, &info,
+                         &vis);
 
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    app_render_body(&j, (enum astro_body)body, &pos, &info);
+    app_render_body(&j, (enum astro_body)body, &pos, &info, &vis);
     app_render_context(&j, st, &obs, &t);
     web_json_object_end(&j);
     if (web_json_finish(&j) != 0)

@@ -232,7 +232,8 @@ static struct pt_shared *build_message(const struct app_state *st, struct live_e
     if (astro_position_compute_all(st->astro, t, &g->key.obs, pos) < 0 ||
         live_events_infos(events, st->astro, t, &g->key.obs, g->key.bodies, details, info) < 0)
         return NULL;
-    struct app_observer obs = {.astro = g->key.obs, .source = g->source};
+    struct app_observer obs = {
+        .astro = g->key.obs, .source = g->source, .horizon_deg = g->key.horizon_deg};
     struct pt_buf json;
     pt_buf_init(&json, 1 << 20);
     struct web_json j;
@@ -570,6 +571,7 @@ int app_handle_stream(struct web_ctx *ctx)
     struct live_hub *hub = st->live;
     struct live_sub *sub = pt_xcalloc(1, sizeof(*sub));
     sub->key.obs = obs.astro;
+    sub->key.horizon_deg = obs.horizon_deg;
     sub->key.bodies = mask;
     sub->key.channel = LIVE_SSE;
     sub->source = obs.source; /* static strings */

@@ -337,8 +337,10 @@ static void follow_sites(struct live_owner *e, const struct store_req *req)
             continue;
         struct astro_observer obs = s->key.obs; /* padding kept: the key is hashed as bytes */
         app_observer_from_site(site, &obs);
-        if (memcmp(&obs, &s->key.obs, sizeof(obs)) != 0) {
+        if (memcmp(&obs, &s->key.obs, sizeof(obs)) != 0 ||
+            s->key.horizon_deg != site->horizon_deg) {
             s->key.obs = obs;
+            s->key.horizon_deg = site->horizon_deg;
             live_hub_want(s->hub, s);
         }
     }

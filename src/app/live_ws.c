@@ -129,6 +129,7 @@ static void on_site_found(struct store_req *req)
         sub->lookup = NULL;
         if (req->status == STORE_OK) {
             app_observer_from_site(&req->site, &l->key.obs);
+            l->key.horizon_deg = req->site.horizon_deg;
             apply_observe(sub, &l->key, l->interval_s, "site", req->site.id);
         } else if (req->status == STORE_NOT_FOUND || req->status == STORE_UNAUTHORIZED) {
             send_error(sub->ws, "site", "no such site among yours");
@@ -239,6 +240,7 @@ static void handle_observe(struct web_ws *s, struct live_sub *sub, json_t *msg)
         return;
     }
     cancel_lookup(sub); /* the newest observe wins */
+    next.key.horizon_deg = 0;
     apply_observe(sub, &next.key, next.interval_s, "query", 0);
 }
 
@@ -295,6 +297,7 @@ int app_handle_ws(struct web_ctx *ctx)
     struct live_hub *hub = st->live;
     struct live_sub *sub = pt_xcalloc(1, sizeof(*sub));
     sub->key.obs = obs.astro;
+    sub->key.horizon_deg = obs.horizon_deg;
     sub->key.bodies = APP_ALL_BODIES;
     sub->key.channel = LIVE_WS;
     sub->source = obs.source;

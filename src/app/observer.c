@@ -124,12 +124,14 @@ int app_observer_from_request(struct web_ctx *ctx, struct app_observer *out)
     out->astro.pressure_hpa = APP_DEFAULT_PRESSURE_HPA;
     out->astro.temp_c = APP_DEFAULT_TEMP_C;
     out->astro.elev_m = 0;
+    out->horizon_deg = 0;
     const struct store_site *site = ctx->local; /* site=, loaded by app_mw_site */
     if (site != NULL) {
         char text[2][32];
         int n0 = snprintf(text[0], sizeof(text[0]), "%.17g", site->lat);
         int n1 = snprintf(text[1], sizeof(text[1]), "%.17g", site->lon);
         app_observer_from_site(site, &out->astro);
+        out->horizon_deg = site->horizon_deg;
         out->lat_text = pt_str_make(pt_arena_strndup(ctx->arena, text[0], (size_t)n0), (size_t)n0);
         out->lon_text = pt_str_make(pt_arena_strndup(ctx->arena, text[1], (size_t)n1), (size_t)n1);
         out->source = "site";

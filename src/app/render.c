@@ -42,7 +42,7 @@ int app_body_info_get(const struct app_state *st, enum astro_body body,
 }
 
 void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p,
-                     const struct app_body_info *info)
+                     const struct app_body_info *info, const struct app_visibility *vis)
 {
     const struct astro_details *d = &info->details;
     bool have_details = info->details_rc >= 0;
@@ -87,6 +87,15 @@ void app_render_body(struct web_json *j, enum astro_body body, const struct astr
     WEB_JSON_KEY(j, "status");
     web_json_cstring(j, have_events ? astro_rise_status_name(info->events.status)
                                     : "outside_ephemeris_range");
+    if (vis != NULL) {
+        WEB_JSON_KEY(j, "visibility");
+        web_json_object_begin(j);
+        WEB_JSON_KEY(j, "verdict");
+        web_json_cstring(j, app_verdict_name(vis->verdict));
+        WEB_JSON_KEY(j, "reason");
+        web_json_cstring(j, vis->reason);
+        web_json_object_end(j);
+    }
 }
 
 static void render_observer(struct web_json *j, const struct app_observer *obs)
@@ -103,6 +112,8 @@ static void render_observer(struct web_json *j, const struct app_observer *obs)
     web_json_double(j, obs->astro.pressure_hpa);
     WEB_JSON_KEY(j, "temperature");
     web_json_double(j, obs->astro.temp_c);
+    WEB_JSON_KEY(j, "horizon_deg");
+    web_json_double(j, obs->horizon_deg);
     WEB_JSON_KEY(j, "source");
     web_json_cstring(j, obs->source);
     web_json_object_end(j);
@@ -139,8 +150,11 @@ void app_render_sky_from(struct web_json *j, const struct app_state *st,
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
         if (!(bodies & (1u << b)))
             continue;
+        struct app_visibility vis;
+        app_visibility_judge((enum astro_body)b, pos[b].alt_deg, pos[ASTRO_SUN].alt_deg,
+                             obs->horizon_deg, &info[b], &vis);
         web_json_object_begin(j);
-        app_render_body(j, (enum astro_body)b, &pos[b], &info[b]);
+        app_render_body(j, (enum astro_body)b, &pos[b], &info[b], &vis);
         web_json_object_end(j);
     }
     web_json_array_end(j);

@@ -173,7 +173,8 @@ def test_sse_head_first_event_and_ticks(server):
         r = s.response
         assert r.version == "HTTP/1.1" and r.status == 200
         assert r.header("Content-Type").split(";")[0].strip() == "text/event-stream"
-        assert r.header("Cache-Control") == "no-cache"
+        # private: a stream depends on the session (an owner's streams carry their sites).
+        assert r.header("Cache-Control") == "no-cache, private"
         assert r.header("X-Accel-Buffering") == "no"
         assert r.header("Transfer-Encoding").lower() == "chunked"
         assert r.header("Content-Length") is None

@@ -18,6 +18,7 @@ import { drawTicks, renderBelow, renderSky } from './skymap.js';
 import { createSitesMenu } from './sites.js';
 import { createLiveSource } from './source.js';
 import { renderTable } from './table.js';
+import { renderVisible } from './visible.js';
 
 const TYPING_PAUSE_MS = 500;
 
@@ -37,6 +38,12 @@ const ui = {
     skySummary: $('sky-summary'),
     skyTicks: $('sky-ticks'),
     below: $('below-list'),
+    seeing: {
+        state: $('seeing-state'),
+        seen: $('seeing-list'),
+        others: $('seeing-others'),
+        none: $('seeing-none'),
+    },
     belowEmpty: $('below-empty'),
     night: $('night-toggle'),
     sites: {
@@ -291,6 +298,7 @@ function onData(snapshot, asked) {
     window.__lastSnapshot = snapshot;
     if (ui.live.dataset.state === 'error') showMode(); // data flows again after a refusal
     renderTable(ui.table.tBodies[0], snapshot);
+    renderVisible(ui.seeing, snapshot);
     const up = renderSky(ui.skymap, ui.skyLayer, snapshot);
     const below = renderBelow(ui.below, snapshot);
     ui.belowEmpty.hidden = below > 0;
