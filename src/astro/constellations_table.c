@@ -90,7 +90,7 @@ const char *const astro__constellation_names[ASTRO_CONSTELLATION_COUNT] = {
     "Musca",
     "Norma",
     "Octans",
-    "Ophiucus",
+    "Ophiuchus",
     "Orion",
     "Pavo",
     "Pegasus",

@@ -127,6 +127,9 @@ static void test_constellations(void **state)
     struct astro_details d;
     details_at(ctx, ASTRO_SUN, "2024-06-01T00:00:00Z", &d);
     assert_string_equal(d.constellation_name, "Taurus");
+    /* The Sun's December constellation, long misspelt "Ophiucus" here. */
+    details_at(ctx, ASTRO_SUN, "2024-12-05T00:00:00Z", &d);
+    assert_string_equal(d.constellation_name, "Ophiuchus");
 }
 
 static void test_errors(void **state)
