@@ -82,6 +82,7 @@ struct app_eop {
 };
 
 struct live_hub;
+struct tonight_cache;
 struct riseset_cache;
 struct microcache;
 struct store;
@@ -105,6 +106,7 @@ struct app_state {
     struct app_eop *eop;             /* loop thread only (the table is in astro) */
     struct store *store;             /* saved sites and tokens (src/store) */
     struct live_owners *owners;      /* loop thread only: streams by owner (live_sites.c) */
+    struct tonight_cache *tonight;   /* loop thread only: answers of /planets/tonight */
     const struct app_zones *zones;   /* valid time-zone names (read-only) */
     struct pt_str openapi;           /* the /openapi.json document (read-only) */
     double started_unix_s;
@@ -490,6 +492,11 @@ void live_owners_stats(const struct live_owners *o, struct live_owners_stats *ou
 /* Handlers. */
 int app_handle_stream(struct web_ctx *ctx);
 int app_handle_events(struct web_ctx *ctx);
+int app_handle_tonight(struct web_ctx *ctx);
+
+/* The answers of GET /planets/tonight by place and night (tonight.c). Loop thread only. */
+struct tonight_cache *tonight_cache_new(void);
+void tonight_cache_free(struct tonight_cache *c);
 int app_handle_ws(struct web_ctx *ctx);
 int app_handle_index(struct web_ctx *ctx);
 int app_handle_healthz(struct web_ctx *ctx);

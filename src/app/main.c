@@ -81,6 +81,11 @@ static void free_owners(void *data)
     live_owners_free(data);
 }
 
+static void free_tonight(void *data)
+{
+    tonight_cache_free(data);
+}
+
 static void free_riseset(void *data)
 {
     riseset_cache_free(data);
@@ -244,6 +249,8 @@ static int serve(const struct app_config *cfg)
     web_app_on_cleanup(app, free_live, m.state.live);
     m.state.owners = live_owners_new(&m.state, web_app_router(app));
     web_app_on_cleanup(app, free_owners, m.state.owners);
+    m.state.tonight = tonight_cache_new();
+    web_app_on_cleanup(app, free_tonight, m.state.tonight);
     m.state.riseset = riseset_cache_new();
     web_app_on_cleanup(app, free_riseset, m.state.riseset);
     struct app_now_cache now_cache = {0};

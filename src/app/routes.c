@@ -17,6 +17,7 @@ static const struct {
     {"GET", "/openapi.json", "openapi", app_handle_openapi},
     {"GET", "/planets", "planets", app_handle_planets},
     {"GET", "/planets/stream", "stream", app_handle_stream},
+    {"GET", "/planets/tonight", "tonight", app_handle_tonight},
     {"GET", "/planets/{name}", "planet", app_handle_planet},
     {"GET", "/planets/{name}/events", "events", app_handle_events},
     {"POST", "/geo_location", "geo_location", app_handle_geo_location},
