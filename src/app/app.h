@@ -59,6 +59,8 @@ struct app_config {
     size_t max_sites_per_owner;
     size_t max_tokens_per_owner;
     const char *zoneinfo;           /* tzdata.zi: the valid time-zone names */
+    unsigned workers;               /* --workers: 0 = one process, no master */
+    unsigned worker_timeout_s;      /* a worker silent this long is killed and replaced */
 };
 
 /* Earth-orientation data: where the table in use came from, and the updater's record. */
@@ -105,6 +107,7 @@ struct app_state {
     struct microcache *microcache;   /* loop thread only; NULL when disabled */
     struct app_eop *eop;             /* loop thread only (the table is in astro) */
     struct store *store;             /* saved sites and tokens (src/store) */
+    const char *worker_id;           /* "generation.slot" under a master; NULL: one process */
     struct live_owners *owners;      /* loop thread only: streams by owner (live_sites.c) */
     struct tonight_cache *tonight;   /* loop thread only: answers of /planets/tonight */
     const struct app_zones *zones;   /* valid time-zone names (read-only) */
@@ -488,6 +491,21 @@ void live_owners_leave(struct live_sub *sub);
 void live_owners_changed(struct live_owners *o, const char *owner);
 
 void live_owners_stats(const struct live_owners *o, struct live_owners_stats *out);
+
+/* ------------------------------------------------------------ workers */
+
+/* The master of `serve --workers N` (master.c): runs until SIGTERM. argv: the workers'. */
+int app_master_run(const struct app_config *cfg, char **argv);
+
+/*
+ * A worker's end of the control pipe (fd, from PT_CONTROL_FD): say "ready",
+ * then beat every second; on_master_gone when the master closes it.
+ */
+struct app_worker_link;
+struct app_worker_link *app_worker_link_open(uv_loop_t *loop, int fd,
+                                             void (*on_master_gone)(void *data), void *data);
+void app_worker_link_ready(struct app_worker_link *l);
+void app_worker_link_close(struct app_worker_link *l);
 
 /* Handlers. */
 int app_handle_stream(struct web_ctx *ctx);

@@ -62,6 +62,11 @@ static const char usage[] =
     "  --max-tokens-per-owner N  API tokens per owner (default 10)\n"
     "  --zoneinfo FILE       tzdata.zi naming the valid time zones\n"
     "                        (default /usr/share/zoneinfo/tzdata.zi)\n"
+    "  --workers N|auto      a master and N worker processes on one socket (auto: one per\n"
+    "                        core); SIGHUP reloads them with no downtime [WORKERS]\n"
+    "                        (default: one process, no master)\n"
+    "  --worker-timeout S    a worker that sends no heartbeat this long is replaced\n"
+    "                        (default 30)\n"
     "  -h, --help            print this help\n";
 
 static int parse_level(const char *s)
@@ -95,6 +100,18 @@ static int parse_hours(const char *s, double *out)
     return 0;
 }
 
+/* --workers N (1..256) or "auto" (one per core). Returns 0 or -1. */
+static int parse_workers(const char *v, struct app_config *cfg)
+{
+    uint64_t n;
+    if (strcmp(v, "auto") == 0)
+        n = uv_available_parallelism();
+    else if (parse_uint(v, 256, &n) != 0 || n == 0)
+        return -1;
+    cfg->workers = (unsigned)n;
+    return 0;
+}
+
 static void from_env(struct app_config *cfg)
 {
     const char *v;
@@ -121,6 +138,8 @@ static void from_env(struct app_config *cfg)
         cfg->eop_url = v;
     if ((v = getenv("EOP_LEAP_URL")) != NULL && *v)
         cfg->eop_leap_url = v;
+    if ((v = getenv("WORKERS")) != NULL && *v)
+        (void)parse_workers(v, cfg);
     if ((v = getenv("DATABASE_URL")) != NULL && *v)
         cfg->database_url = v;
     if ((v = getenv("LOG_LEVEL")) != NULL && parse_level(v) >= 0)
@@ -162,6 +181,7 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
     cfg->max_sites_per_owner = 100;
     cfg->max_tokens_per_owner = 10;
     cfg->zoneinfo = "/usr/share/zoneinfo/tzdata.zi";
+    cfg->worker_timeout_s = 30;
     from_env(cfg);
 
     int i = 1;
@@ -256,6 +276,11 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--max-tokens-per-owner") == 0 &&
                    parse_uint(val, 10000, &n) == 0 && n > 0) {
             cfg->max_tokens_per_owner = n;
+        } else if (strcmp(a, "--workers") == 0 && val != NULL && parse_workers(val, cfg) == 0) {
+            /* parsed into the config */
+        } else if (strcmp(a, "--worker-timeout") == 0 && parse_uint(val, 3600, &n) == 0 &&
+                   n > 0) {
+            cfg->worker_timeout_s = (unsigned)n;
         } else if (strcmp(a, "--zoneinfo") == 0) {
             cfg->zoneinfo = val;
         } else {

@@ -2,6 +2,8 @@
 /*
  * handlers_misc.c -- the page (GET /) and the health check (GET /healthz).
  */
+#include <unistd.h>
+
 #include "app/app.h"
 #include "store/store.h"
 
@@ -40,6 +42,10 @@ int app_handle_healthz(struct web_ctx *ctx)
         web_json_cstring(&j, "Swiss Ephemeris files not found: using the Moshier fallback "
                              "(errors up to a few arcseconds)");
     }
+    WEB_JSON_KEY(&j, "pid");
+    web_json_int(&j, (int64_t)getpid());
+    WEB_JSON_KEY(&j, "worker");
+    web_json_cstring(&j, st->worker_id); /* "generation.slot", null for a single process */
     WEB_JSON_KEY(&j, "uptime_s");
     web_json_double(&j, pt_clock_unix_s() - st->started_unix_s);
     WEB_JSON_KEY(&j, "connections");

@@ -31,6 +31,7 @@ struct main_ctx {
     uv_signal_t sigterm;
     uv_signal_t sighup;
     struct app_state state;
+    struct app_worker_link *link;   /* under a master: the control pipe; else NULL */
     bool stopping;
 };
 
@@ -51,24 +52,41 @@ static void on_server_stopped(void *data)
     close_signals(m);
 }
 
+/* Stop taking work and finish what was received (SIGTERM, or the master went away). */
+static void begin_stop(struct main_ctx *m, const char *why)
+{
+    m->stopping = true;
+    pt_log_info("%s: finishing what was received (at most %llu ms)", why,
+                (unsigned long long)m->state.cfg->graceful_timeout_ms);
+    app_eop_updater_stop(&m->state);
+    live_hub_stop(m->state.live);
+    app_worker_link_close(m->link);
+    m->link = NULL;
+    http_server_stop(m->state.server, on_server_stopped, m);
+}
+
+static void on_master_gone(void *data)
+{
+    struct main_ctx *m = data;
+    if (!m->stopping)
+        begin_stop(m, "the master is gone");
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct main_ctx *m = sig->data;
     if (signum == SIGHUP) {
-        pt_log_warn("SIGHUP: ignored (no reload without the worker runtime; use SIGTERM and "
-                    "a restart to reload)");
+        pt_log_warn("SIGHUP: ignored by a worker or a single process (a master started with "
+                    "--workers N reloads its workers on SIGHUP)");
         return;
     }
     if (m->stopping) {
         pt_log_warn("signal %d again: exiting now", signum);
         _exit(1);
     }
-    m->stopping = true;
-    pt_log_info("signal %d: finishing what was received (at most %llu ms)", signum,
-                (unsigned long long)m->state.cfg->graceful_timeout_ms);
-    app_eop_updater_stop(&m->state);
-    live_hub_stop(m->state.live);
-    http_server_stop(m->state.server, on_server_stopped, m);
+    char why[32];
+    snprintf(why, sizeof(why), "signal %d", signum);
+    begin_stop(m, why);
 }
 
 static void free_live(void *data)
@@ -151,9 +169,13 @@ static int make_session_key(const struct app_config *cfg, struct web_session_key
     return web_session_key_generate(key);
 }
 
-static int serve(const struct app_config *cfg)
+static int serve(const struct app_config *cfg, char **argv)
 {
+    const char *listen_fd = getenv("PT_LISTEN_FD");
+    if (cfg->workers > 0 && listen_fd == NULL)
+        return app_master_run(cfg, argv);
     struct main_ctx m = {0};
+    m.state.worker_id = listen_fd != NULL ? getenv("PT_WORKER_ID") : NULL;
     /* Before the loop exists: libuv sizes its pool on first use. */
     setenv("UV_THREADPOOL_SIZE", POOL_THREADS, 0);
     m.loop = uv_default_loop();
@@ -230,6 +252,12 @@ static int serve(const struct app_config *cfg)
     /* Behind a proxy every connection comes from the proxy: no per-address cap. */
     hcfg.max_conns_per_peer = cfg->trust_proxy ? 0 : cfg->max_conns_per_peer;
     hcfg.default_headers = web_app_default_headers();
+    if (listen_fd != NULL) {
+        /* A worker: the master's socket, shared with the other workers. One accept per
+         * wake-up, so that the worker woken first does not take every connection. */
+        hcfg.listen_fd = atoi(listen_fd);
+        hcfg.accepts_per_wakeup = 1;
+    }
     hcfg.on_request = web_app_handle;
     hcfg.data = app;
     rc = http_server_start(m.loop, &hcfg, &m.state.server);
@@ -268,6 +296,10 @@ static int serve(const struct app_config *cfg)
     uv_signal_start(&m.sighup, on_signal, SIGHUP);
     pt_log_info("PlanetTracker %s listening on http://%s:%d/", APP_VERSION, cfg->host,
                 http_server_port(m.state.server));
+    const char *control_fd = getenv("PT_CONTROL_FD");
+    if (listen_fd != NULL && control_fd != NULL &&
+        (m.link = app_worker_link_open(m.loop, atoi(control_fd), on_master_gone, &m)) != NULL)
+        app_worker_link_ready(m.link);
 
     uv_run(m.loop, UV_RUN_DEFAULT);
     rc = 0;
@@ -306,7 +338,7 @@ int main(int argc, char **argv)
         rc = rc > 0 ? 0 : 2;
     } else {
         pt_log_set_level((enum pt_log_level)cfg.log_level);
-        rc = serve(&cfg);
+        rc = serve(&cfg, argv);
     }
     curl_global_cleanup();
     return rc;

@@ -26,6 +26,8 @@
 
 #include "http/internal.h"
 
+/* A connection accepted this recently keeps its chance to send a request during a stop. */
+#define FRESH_GRACE_MS 1000
 #define READ_CHUNK (16 * 1024)
 /* A fresh connection reads into this much; the buffer grows with what arrives. */
 #define READ_FIRST 1024
@@ -1006,9 +1008,23 @@ void http__conn_stop(struct http_conn *conn)
         http__conn_close(conn);
         break;
     case HTTP_CONN_READING_HEAD:
-        /* Nothing received: nothing to finish. A partial head gets its deadline. */
-        if (conn->in.len == 0 && !has_output(conn))
-            http__conn_close(conn);
+        /*
+         * Nothing received: nothing to finish -- except on a connection accepted a
+         * moment ago, whose first request is likely on its way (under a master the
+         * old generation stops while clients still connect): closing it would
+         * reset that request. It gets until FRESH_GRACE_MS after its accept. A
+         * partial head gets its deadline.
+         */
+        if (conn->in.len == 0 && !has_output(conn)) {
+            uint64_t grace = conn->accepted_ms + FRESH_GRACE_MS;
+            if (conn->first_request && uv_now(conn->server->loop) < grace) {
+                if (conn->deadline_ms == 0 || conn->deadline_ms > grace)
+                    conn->deadline_ms = grace;
+                arm_timer(conn);
+            } else {
+                http__conn_close(conn);
+            }
+        }
         break;
     case HTTP_CONN_READING_BODY:
     case HTTP_CONN_PROCESSING:

@@ -47,6 +47,10 @@ struct http_server_config {
     size_t max_conns_per_peer;  /* per client address (IPv6: per /64); beyond it 429;
                                    0: no limit (behind a proxy every client is the proxy) */
     uint64_t stall_timeout_ms;  /* a stream whose write makes no progress this long is closed */
+    int listen_fd;              /* >= 0: serve this listening socket (adopted: a master's,
+                                   systemd's); -1 (the default): bind host:port */
+    unsigned accepts_per_wakeup; /* connections accepted per readiness event; 0 = 128. With
+                                    several processes on one socket, 1 spreads the load */
     struct pt_str default_headers; /* complete header lines added to every answer and stream
                                       head ("X-Content-Type-Options: nosniff\r\n"); borrowed,
                                       must outlive the server */
@@ -56,6 +60,12 @@ struct http_server_config {
 
 /* The defaults (host, port and callback left for the caller). */
 void http_server_config_init(struct http_server_config *cfg);
+
+/*
+ * A listening TCP socket on host (numeric IPv4 or IPv6) and port, non-blocking
+ * and close-on-exec. OUT: *fd. Returns 0 or a negative errno / libuv error.
+ */
+int http_listen_socket(const char *host, int port, int backlog, int *fd);
 
 struct http_request {
     struct http_conn *conn;        /* borrowed: valid until http_respond() returns */

@@ -43,6 +43,7 @@ void http_server_config_init(struct http_server_config *cfg)
     cfg->max_connections = 100000;
     cfg->max_conns_per_peer = 256;
     cfg->stall_timeout_ms = 30 * 1000;
+    cfg->listen_fd = -1;
 }
 
 /* ------------------------------------------------------------- pools */
@@ -406,7 +407,9 @@ static void on_listen_readable(uv_poll_t *poll, int status, int events)
         pt_log_warn("listening socket: %s", uv_strerror(status));
         return;
     }
-    for (int i = 0; i < ACCEPTS_PER_WAKEUP && !server->stopping; i++) {
+    unsigned budget = server->cfg.accepts_per_wakeup ? server->cfg.accepts_per_wakeup
+                                                     : ACCEPTS_PER_WAKEUP;
+    for (unsigned i = 0; i < budget && !server->stopping; i++) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof(addr);
         int fd = accept4(server->listen_fd, (struct sockaddr *)&addr, &len,
@@ -436,14 +439,13 @@ static void on_listen_readable(uv_poll_t *poll, int status, int events)
     }
 }
 
-static int open_listener(struct http_server *server)
+int http_listen_socket(const char *host, int port, int backlog, int *out)
 {
-    const struct http_server_config *cfg = &server->cfg;
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof(addr));
-    int rc = uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&addr);
+    int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
     if (rc != 0)
-        rc = uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&addr);
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
     if (rc != 0)
         return rc;
     socklen_t len =
@@ -453,12 +455,26 @@ static int open_listener(struct http_server *server)
         return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, cfg->backlog) != 0) {
+    if (bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, backlog) != 0) {
         rc = -errno;
         close(fd);
         return rc;
     }
-    server->listen_fd = fd;
+    *out = fd;
+    return 0;
+}
+
+/* The configured socket (made non-blocking: it may come from another process), or a new one. */
+static int open_listener(struct http_server *server)
+{
+    const struct http_server_config *cfg = &server->cfg;
+    if (cfg->listen_fd < 0)
+        return http_listen_socket(cfg->host, cfg->port, cfg->backlog, &server->listen_fd);
+    int flags = fcntl(cfg->listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(cfg->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+        fcntl(cfg->listen_fd, F_SETFD, FD_CLOEXEC) != 0)
+        return -errno;
+    server->listen_fd = cfg->listen_fd;
     return 0;
 }
 

@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""`serve --workers N`: a master owning the socket and N workers on it. The load
+is shared, a session made on one worker opens on every worker, a killed worker is
+replaced while the others' connections go on, SIGHUP starts a new generation and
+drains the old one with no failed request under load (five times in a row), and a
+new binary that cannot start leaves the old generation serving."""
+import http.client
+import os
+import shutil
+import signal
+import stat
+import threading
+import time
+
+import pytest
+
+from conftest import Server, WAIT_TIMEOUT_S, wait_for
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def health(srv):
+    c = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+    try:
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        import json
+        return json.loads(r.read())
+    finally:
+        c.close()
+
+
+def workers_seen(srv, want, tries=200):
+    """The (pid, worker id) pairs answering /healthz on new connections, until `want`
+    distinct pids were seen (or tries ran out)."""
+    seen = {}
+    for _ in range(tries):
+        h = health(srv)
+        seen[h["pid"]] = h["worker"]
+        if len(seen) >= want:
+            break
+    return seen
+
+
+def generation(worker_id):
+    return int(worker_id.split(".")[0])
+
+
+@pytest.fixture
+def master(request, tmp_path):
+    """A master with two workers, started from a copy of the binary (so that a test
+    may replace it on disk, as an upgrade does)."""
+    exe = tmp_path / "planettracker"
+    shutil.copy2(Server.binary(), exe)
+    srv = Server("workers", ["--workers", "2", "--worker-timeout", "30"], binary=str(exe))
+    srv.exe = exe
+    srv.start()
+
+    def finish():
+        problems = srv.stop()
+        if problems:
+            pytest.fail("workers: " + "; ".join(problems) + "\n" + srv.log_tail(120),
+                        pytrace=False)
+    request.addfinalizer(finish)
+    wait_for(lambda: len(workers_seen(srv, 2)) == 2, "two workers answering")
+    return srv
+
+
+def test_two_workers_share_the_socket_and_the_session(master):
+    seen = workers_seen(master, 2)
+    assert len(seen) == 2 and all(generation(w) == 1 for w in seen.values()), seen
+    c = http.client.HTTPConnection(master.host, master.port, timeout=10)
+    c.request("POST", "/geo_location", body="lat=-33.87&lon=151.21", headers=FORM)
+    r = c.getresponse()
+    r.read()
+    cookie = r.getheader("Set-Cookie").split(";", 1)[0]
+    c.close()
+    # On new connections, whichever worker answers opens the session (one key for all).
+    for _ in range(20):
+        c = http.client.HTTPConnection(master.host, master.port, timeout=10)
+        c.request("GET", "/planets/mars", headers={"Cookie": cookie})
+        r = c.getresponse()
+        import json
+        doc = json.loads(r.read())
+        c.close()
+        assert r.status == 200 and doc["observer"]["source"] == "session", doc["observer"]
+        assert doc["observer"]["lat"] == -33.87
+
+
+def test_a_killed_worker_is_replaced_and_the_other_goes_on(master):
+    keep = http.client.HTTPConnection(master.host, master.port, timeout=10)
+    keep.request("GET", "/healthz")
+    import json
+    mine = json.loads(keep.getresponse().read())["pid"]
+    victim = next(p for p in workers_seen(master, 2) if p != mine)
+    mark = master.log_mark()
+    t0 = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    master.wait_log("ready", mark)
+    took = time.monotonic() - t0
+    seen = wait_for(lambda: (lambda s: s if len(s) == 2 and victim not in s else None)(
+        workers_seen(master, 2)), "the replacement worker answering")
+    assert mine in seen
+    # The surviving worker's keep-alive connection was not disturbed.
+    keep.request("GET", "/planets/moon")
+    assert keep.getresponse().status == 200
+    keep.close()
+    print(f"worker replaced in {took:.3f} s")
+
+
+class Load:
+    """Clients hammering the server while it reloads: half on keep-alive (retrying
+    an idempotent GET once when an idle connection was closed under them, as HTTP
+    clients do), half on new connections."""
+
+    def __init__(self, srv, clients=8):
+        self.srv, self.stop, self.lock = srv, threading.Event(), threading.Lock()
+        self.ok = self.failed = self.retried = 0
+        self.errors = []
+        self.threads = [threading.Thread(target=self.run, args=(i % 2 == 0,), daemon=True)
+                        for i in range(clients)]
+
+    def one(self, conn):
+        conn.request("GET", "/planets/mars?lat=48.85&lon=2.35")
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            raise AssertionError(f"status {r.status}")
+        return r.getheader("Connection", "") == "close"
+
+    def run(self, keepalive):
+        conn = None
+        while not self.stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(self.srv.host, self.srv.port, timeout=20)
+                try:
+                    closing = self.one(conn)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    if not keepalive:
+                        raise
+                    with self.lock:
+                        self.retried += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection(self.srv.host, self.srv.port, timeout=20)
+                    closing = self.one(conn)
+                with self.lock:
+                    self.ok += 1
+                if closing or not keepalive:
+                    conn.close()
+                    conn = None
+            except Exception as e:  # noqa: BLE001 - every failure is counted and shown
+                with self.lock:
+                    self.failed += 1
+                    self.errors.append(repr(e))
+                if conn is not None:
+                    conn.close()
+                conn = None
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+
+def test_five_reloads_under_load_fail_nothing(master):
+    master_pid = master.proc.pid
+    with Load(master) as load:
+        wait_for(lambda: load.ok > 50, "the load to run")
+        for g in range(2, 7):
+            mark = master.log_mark()
+            os.kill(master_pid, signal.SIGHUP)
+            master.wait_log(f"generation {g} serves", mark, timeout=90)
+            seen = wait_for(lambda: (lambda s: s if len(s) == 2 and all(
+                generation(w) == g for w in s.values()) else None)(workers_seen(master, 2)),
+                f"generation {g} answering")
+            assert len(seen) == 2
+        before = load.ok
+        wait_for(lambda: load.ok > before + 50, "the load to go on after the reloads")
+    assert load.failed == 0, load.errors[:10]
+    print(f"{load.ok} requests, {load.retried} idempotent retries on closed idle connections")
+
+
+def test_a_broken_new_binary_leaves_the_old_generation_serving(master):
+    good = master.exe.read_bytes()
+    master.exe.unlink()
+    master.exe.write_text("#!/bin/sh\necho broken build >&2\nexit 3\n")
+    master.exe.chmod(stat.S_IRWXU)
+    mark = master.log_mark()
+    os.kill(master.proc.pid, signal.SIGHUP)
+    master.wait_log("keeps serving", mark, timeout=90)
+    seen = workers_seen(master, 2)
+    assert len(seen) == 2 and all(generation(w) == 1 for w in seen.values()), seen
+    # Fixed on disk: the next SIGHUP upgrades.
+    master.exe.unlink()
+    master.exe.write_bytes(good)
+    master.exe.chmod(stat.S_IRWXU)
+    mark = master.log_mark()
+    os.kill(master.proc.pid, signal.SIGHUP)
+    master.wait_log("serves", mark, timeout=90)
+    seen = wait_for(lambda: (lambda s: s if len(s) == 2 and all(
+        generation(w) == 2 for w in s.values()) else None)(workers_seen(master, 2)),
+        "the fixed generation answering")
+    assert seen
