@@ -108,6 +108,7 @@ struct app_state {
     struct app_eop *eop;             /* loop thread only (the table is in astro) */
     struct store *store;             /* saved sites and tokens (src/store) */
     const char *worker_id;           /* "generation.slot" under a master; NULL: one process */
+    struct app_worker_link *link;    /* loop thread only: the master's pipe; NULL: none */
     struct live_owners *owners;      /* loop thread only: streams by owner (live_sites.c) */
     struct tonight_cache *tonight;   /* loop thread only: answers of /planets/tonight */
     const struct app_zones *zones;   /* valid time-zone names (read-only) */
@@ -503,8 +504,13 @@ int app_master_run(const struct app_config *cfg, char **argv);
  */
 struct app_worker_link;
 struct app_worker_link *app_worker_link_open(uv_loop_t *loop, int fd,
-                                             void (*on_master_gone)(void *data), void *data);
+                                             void (*on_master_gone)(void *data),
+                                             void (*on_line)(void *data, const char *line),
+                                             void *data);
 void app_worker_link_ready(struct app_worker_link *l);
+
+/* Tell the other workers (through the master) that owner's saved sites changed. NULL: none. */
+void app_worker_link_sites_changed(struct app_worker_link *l, const char *owner);
 void app_worker_link_close(struct app_worker_link *l);
 
 /* Handlers. */

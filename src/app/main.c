@@ -62,7 +62,16 @@ static void begin_stop(struct main_ctx *m, const char *why)
     live_hub_stop(m->state.live);
     app_worker_link_close(m->link);
     m->link = NULL;
+    m->state.link = NULL;
     http_server_stop(m->state.server, on_server_stopped, m);
+}
+
+/* A line relayed by the master from another worker. */
+static void on_master_line(void *data, const char *line)
+{
+    struct main_ctx *m = data;
+    if (strncmp(line, "sites ", 6) == 0 && m->state.owners != NULL)
+        live_owners_changed(m->state.owners, line + 6);
 }
 
 static void on_master_gone(void *data)
@@ -298,8 +307,11 @@ static int serve(const struct app_config *cfg, char **argv)
                 http_server_port(m.state.server));
     const char *control_fd = getenv("PT_CONTROL_FD");
     if (listen_fd != NULL && control_fd != NULL &&
-        (m.link = app_worker_link_open(m.loop, atoi(control_fd), on_master_gone, &m)) != NULL)
+        (m.link = app_worker_link_open(m.loop, atoi(control_fd), on_master_gone, on_master_line,
+                                       &m)) != NULL) {
+        m.state.link = m.link;
         app_worker_link_ready(m.link);
+    }
 
     uv_run(m.loop, UV_RUN_DEFAULT);
     rc = 0;

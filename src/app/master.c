@@ -8,8 +8,11 @@
  * that moment: `make && kill -HUP <master>` upgrades), with the listening
  * socket as descriptor 3 and a control pipe as descriptor 4 (PT_LISTEN_FD,
  * PT_CONTROL_FD, PT_WORKER_ID in their environment). Over the pipe a worker
- * says "ready" once it serves, then "beat" every second; the master writes
- * nothing but closes it when it goes away, which a worker takes for SIGTERM.
+ * says "ready" once it serves, then "beat" every second; "sites <owner>" (an
+ * owner's saved sites changed) is relayed by the master to every other
+ * worker, so their streams of that owner re-read the list from the shared
+ * store. The master closes the pipe when it goes away, which a worker takes
+ * for SIGTERM.
  * The session key is made once here when SECRET_KEY is unset, so a session
  * made on one worker opens on every worker, across reloads too.
  *
@@ -224,6 +227,31 @@ static void on_ready(struct master *m, struct worker *w)
     }
 }
 
+static void on_relay_written(uv_write_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+/* A worker's "sites <owner>" to every other worker (a copy each; a dead pipe drops it). */
+static void relay(struct master *m, const struct worker *from, const char *line)
+{
+    size_t n = strlen(line);
+    for (struct worker *w = m->workers; w != NULL; w = w->next) {
+        if (w == from || !w->running || !w->ctl_open || uv_is_closing((uv_handle_t *)&w->ctl))
+            continue;
+        struct {
+            uv_write_t req;
+            char text[64];
+        } *out = pt_xmalloc(sizeof(*out));
+        memcpy(out->text, line, n);
+        out->text[n] = '\n';
+        uv_buf_t buf = uv_buf_init(out->text, (unsigned)n + 1);
+        if (uv_write(&out->req, (uv_stream_t *)&w->ctl, &buf, 1, on_relay_written) != 0)
+            free(out);
+    }
+}
+
 static void on_ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
@@ -247,6 +275,8 @@ static void on_ctl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         w->last_beat_ms = now_ms(w->m);
         if (strcmp(w->line, "ready") == 0 && !w->ready)
             on_ready(w->m, w);
+        else if (strncmp(w->line, "sites ", 6) == 0 && strlen(w->line) < 63)
+            relay(w->m, w, w->line);
         size_t used = (size_t)(nl + 1 - w->line);
         memmove(w->line, nl + 1, w->line_len - used);
         w->line_len -= used;
@@ -528,8 +558,10 @@ out:
 struct app_worker_link {
     uv_pipe_t pipe;
     uv_timer_t beat;
-    char sink[64];                /* the master sends nothing: whatever comes is dropped */
+    char line[128];               /* what the master relays, one line at a time */
+    size_t line_len;
     void (*on_master_gone)(void *data);
+    void (*on_line)(void *data, const char *line);
     void *data;
     bool closed;
 };
@@ -546,7 +578,7 @@ static void link_say(struct app_worker_link *l, const char *text)
         return;
     struct {
         uv_write_t req;
-        char text[16];
+        char text[64];
     } *w = pt_xmalloc(sizeof(*w));
     size_t n = strlen(text);
     memcpy(w->text, text, n);
@@ -564,16 +596,29 @@ static void on_link_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct app_worker_link *l = h->data;
-    buf->base = l->sink;
-    buf->len = sizeof(l->sink);
+    buf->base = l->line + l->line_len;
+    buf->len = sizeof(l->line) - l->line_len;
 }
 
 static void on_link_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     (void)buf;
     struct app_worker_link *l = s->data;
-    if (n >= 0)
+    if (n >= 0) {
+        l->line_len += (size_t)n;
+        char *nl;
+        while ((nl = memchr(l->line, '\n', l->line_len)) != NULL) {
+            *nl = '\0';
+            if (l->on_line != NULL && !l->closed)
+                l->on_line(l->data, l->line);
+            size_t used = (size_t)(nl + 1 - l->line);
+            memmove(l->line, nl + 1, l->line_len - used);
+            l->line_len -= used;
+        }
+        if (l->line_len == sizeof(l->line))
+            l->line_len = 0; /* not a line of ours */
         return;
+    }
     /* The master is gone (or closed the pipe): stop as on SIGTERM. */
     uv_read_stop(s);
     if (l->on_master_gone != NULL)
@@ -581,10 +626,13 @@ static void on_link_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 }
 
 struct app_worker_link *app_worker_link_open(uv_loop_t *loop, int fd,
-                                             void (*on_master_gone)(void *data), void *data)
+                                             void (*on_master_gone)(void *data),
+                                             void (*on_line)(void *data, const char *line),
+                                             void *data)
 {
     struct app_worker_link *l = pt_xcalloc(1, sizeof(*l));
     l->on_master_gone = on_master_gone;
+    l->on_line = on_line;
     l->data = data;
     uv_pipe_init(loop, &l->pipe, 0);
     if (uv_pipe_open(&l->pipe, fd) != 0) {
@@ -596,6 +644,15 @@ struct app_worker_link *app_worker_link_open(uv_loop_t *loop, int fd,
     uv_timer_init(loop, &l->beat);
     uv_read_start((uv_stream_t *)&l->pipe, on_link_alloc, on_link_read);
     return l;
+}
+
+void app_worker_link_sites_changed(struct app_worker_link *l, const char *owner)
+{
+    if (l == NULL || strlen(owner) > 40)
+        return;
+    char line[64];
+    snprintf(line, sizeof(line), "sites %s\n", owner);
+    link_say(l, line);
 }
 
 void app_worker_link_ready(struct app_worker_link *l)

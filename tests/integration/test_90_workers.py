@@ -207,3 +207,42 @@ def test_a_broken_new_binary_leaves_the_old_generation_serving(master):
         generation(w) == 2 for w in s.values()) else None)(workers_seen(master, 2)),
         "the fixed generation answering")
     assert seen
+
+
+def test_a_site_saved_on_one_worker_reaches_a_stream_on_the_other(master):
+    """The stream is opened while the second worker is stopped (SIGSTOP: only the
+    first can accept), the site is saved while the first is stopped: the change
+    crosses workers through the master."""
+    import json
+    p1, p2 = list(workers_seen(master, 2))
+    c = http.client.HTTPConnection(master.host, master.port, timeout=20)
+    c.request("POST", "/api/sites", body=json.dumps({"name": "Home", "lat": 1, "lon": 2}),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 201
+    cookie = r.getheader("Set-Cookie").split(";", 1)[0]
+    c.close()
+    os.kill(p2, signal.SIGSTOP)
+    try:
+        stream = master.open_sse("/planets/stream", headers={"Cookie": cookie})
+    finally:
+        os.kill(p2, signal.SIGCONT)
+    with stream:
+        first = stream.next_event("sites").json()
+        assert [s["name"] for s in first["sites"]] == ["Home"]
+        os.kill(p1, signal.SIGSTOP)
+        try:
+            c = http.client.HTTPConnection(master.host, master.port, timeout=20)
+            c.request("GET", "/healthz")
+            assert json.loads(c.getresponse().read())["pid"] == p2
+            c.request("POST", "/api/sites", body=json.dumps({"name": "Dark", "lat": 3, "lon": 4}),
+                      headers={"Content-Type": "application/json", "Cookie": cookie})
+            r = c.getresponse()
+            r.read()
+            assert r.status == 201, r.status
+            c.close()
+        finally:
+            os.kill(p1, signal.SIGCONT)
+        pushed = stream.next_event("sites").json()
+        assert sorted(s["name"] for s in pushed["sites"]) == ["Dark", "Home"]
