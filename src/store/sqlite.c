@@ -708,35 +708,51 @@ static const struct store_engine sqlite_engine = {
 
 /* ------------------------------------------------------------- opening */
 
-static int migrate(struct sqlite_store *s)
+/* The file's schema version (PRAGMA user_version). Returns 0 or -1. */
+static int schema_version(struct sqlite_store *s, int64_t *version)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
         return -1;
-    int64_t version = 0;
-    int rc = query_int(s, st, &version);
+    int rc = query_int(s, st, version);
     sqlite3_finalize(st);
-    if (rc < 0)
-        return -1;
-    if (version > (int64_t)PT_ARRAY_SIZE(migrations)) {
-        pt_log_error("sqlite: %s has schema version %lld, newer than this program's %zu",
-                     s->path, (long long)version, PT_ARRAY_SIZE(migrations));
-        return -1;
-    }
-    for (size_t v = (size_t)version; v < PT_ARRAY_SIZE(migrations); v++) {
-        char set[64];
-        snprintf(set, sizeof(set), "PRAGMA user_version = %zu", v + 1);
+    return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Bring the file to the newest schema, one step per write transaction. The
+ * version is read inside BEGIN IMMEDIATE, so processes opening the same file at
+ * once (the workers of a master) migrate it once: the others wait on the lock,
+ * then find the step done.
+ */
+static int migrate(struct sqlite_store *s)
+{
+    for (;;) {
+        int64_t version = 0;
         if (exec_sql(s, "BEGIN IMMEDIATE") != SQLITE_OK)
             return -1;
-        if (exec_sql(s, migrations[v]) != SQLITE_OK || exec_sql(s, set) != SQLITE_OK) {
+        if (schema_version(s, &version) < 0) {
+            exec_sql(s, "ROLLBACK");
+            return -1;
+        }
+        if (version > (int64_t)PT_ARRAY_SIZE(migrations)) {
+            exec_sql(s, "ROLLBACK");
+            pt_log_error("sqlite: %s has schema version %lld, newer than this program's %zu",
+                         s->path, (long long)version, PT_ARRAY_SIZE(migrations));
+            return -1;
+        }
+        if (version == (int64_t)PT_ARRAY_SIZE(migrations))
+            return exec_sql(s, "COMMIT") == SQLITE_OK ? 0 : -1;
+        char set[64];
+        snprintf(set, sizeof(set), "PRAGMA user_version = %lld", (long long)version + 1);
+        if (exec_sql(s, migrations[version]) != SQLITE_OK || exec_sql(s, set) != SQLITE_OK) {
             exec_sql(s, "ROLLBACK");
             return -1;
         }
         if (exec_sql(s, "COMMIT") != SQLITE_OK)
             return -1;
-        pt_log_info("sqlite: %s migrated to schema version %zu", s->path, v + 1);
+        pt_log_info("sqlite: %s migrated to schema version %lld", s->path, (long long)version + 1);
     }
-    return 0;
 }
 
 static int open_db(struct sqlite_store *s)
