@@ -109,6 +109,7 @@ struct app_state {
     struct store *store;             /* saved sites and tokens (src/store) */
     const char *worker_id;           /* "generation.slot" under a master; NULL: one process */
     struct app_worker_link *link;    /* loop thread only: the master's pipe; NULL: none */
+    struct app_worker_metrics *shared_metrics; /* every worker's figures; NULL: one process */
     struct live_owners *owners;      /* loop thread only: streams by owner (live_sites.c) */
     struct tonight_cache *tonight;   /* loop thread only: answers of /planets/tonight */
     const struct app_zones *zones;   /* valid time-zone names (read-only) */
@@ -508,6 +509,19 @@ struct app_worker_link *app_worker_link_open(uv_loop_t *loop, int fd,
                                              void (*on_line)(void *data, const char *line),
                                              void *data);
 void app_worker_link_ready(struct app_worker_link *l);
+
+/*
+ * The workers' figures in shared memory (worker_metrics.c): the master makes
+ * the memfd (a descriptor, or a negative errno); a worker maps it and writes
+ * its slot; /metrics adds up every live slot. NULL handles do nothing.
+ */
+struct app_worker_metrics;
+int app_worker_metrics_create(unsigned nslots);
+struct app_worker_metrics *app_worker_metrics_open(int fd, size_t slot);
+void app_worker_metrics_close(struct app_worker_metrics *m);
+void app_worker_metrics_publish(struct app_worker_metrics *m, const struct app_state *st,
+                                const struct web_app *app);
+void app_worker_metrics_render(const struct app_worker_metrics *m, struct pt_buf *b);
 
 /* Tell the other workers (through the master) that owner's saved sites changed. NULL: none. */
 void app_worker_link_sites_changed(struct app_worker_link *l, const char *owner);

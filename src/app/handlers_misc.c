@@ -80,6 +80,9 @@ int app_handle_metrics(struct web_ctx *ctx)
     for (int c = 1; c <= 5; c++)
         pt_buf_appendf(b, "planettracker_responses_total{class=\"%dxx\"} %llu\n", c,
                        (unsigned long long)web_app_responses(ctx->app, c));
+    /* Under a master: this worker's figures first (fresh), then every worker's. */
+    app_worker_metrics_publish(st->shared_metrics, st, ctx->app);
+    app_worker_metrics_render(st->shared_metrics, b);
     struct store_stats ss;
     store_stats(st->store, &ss);
     pt_buf_appendf(b,

@@ -32,6 +32,8 @@ struct main_ctx {
     uv_signal_t sighup;
     struct app_state state;
     struct app_worker_link *link;   /* under a master: the control pipe; else NULL */
+    uv_timer_t metrics_timer;       /* under a master: publishes this worker's figures */
+    struct web_app *app;
     bool stopping;
 };
 
@@ -63,7 +65,15 @@ static void begin_stop(struct main_ctx *m, const char *why)
     app_worker_link_close(m->link);
     m->link = NULL;
     m->state.link = NULL;
+    if (m->state.shared_metrics != NULL)
+        uv_close((uv_handle_t *)&m->metrics_timer, NULL);
     http_server_stop(m->state.server, on_server_stopped, m);
+}
+
+static void on_metrics_timer(uv_timer_t *t)
+{
+    struct main_ctx *m = t->data;
+    app_worker_metrics_publish(m->state.shared_metrics, &m->state, m->app);
 }
 
 /* A line relayed by the master from another worker. */
@@ -228,6 +238,7 @@ static int serve(const struct app_config *cfg, char **argv)
         goto out_free_astro;
     }
     app = web_app_new(&wcfg);
+    m.app = app;
     if (app_routes_add(app) < 0) {
         pt_log_error("bad route table");
         rc = 1;
@@ -312,12 +323,21 @@ static int serve(const struct app_config *cfg, char **argv)
         m.state.link = m.link;
         app_worker_link_ready(m.link);
     }
+    const char *metrics_fd = getenv("PT_METRICS_FD"), *metrics_slot = getenv("PT_METRICS_SLOT");
+    if (listen_fd != NULL && metrics_fd != NULL && metrics_slot != NULL &&
+        (m.state.shared_metrics = app_worker_metrics_open(atoi(metrics_fd),
+                                                          (size_t)atoi(metrics_slot))) != NULL) {
+        uv_timer_init(m.loop, &m.metrics_timer);
+        m.metrics_timer.data = &m;
+        uv_timer_start(&m.metrics_timer, on_metrics_timer, 0, 1000);
+    }
 
     uv_run(m.loop, UV_RUN_DEFAULT);
     rc = 0;
     if (uv_loop_close(m.loop) != 0)
         pt_log_warn("handles still open at exit");
     app_eop_updater_free(&m.state);
+    app_worker_metrics_close(m.state.shared_metrics);
     web_app_cleanup(app);
 
 out_free_store:

@@ -86,6 +86,7 @@ struct master {
     char exe[PATH_MAX];
     char **argv;                  /* the workers' arguments: ours, unchanged */
     int listen_fd;
+    int metrics_fd;               /* the workers' shared figures (worker_metrics.c), or -1 */
     unsigned nworkers;
     unsigned generation;          /* the serving generation */
     unsigned pending_generation;  /* a reload under way (0: none) */
@@ -327,39 +328,49 @@ static void spawn(struct master *m, int slot, unsigned generation)
     w->ctl_open = true;
 
     char id[32], listen_env[] = "PT_LISTEN_FD=3", control_env[] = "PT_CONTROL_FD=4";
-    char worker_env[64];
+    char worker_env[64], metrics_env[] = "PT_METRICS_FD=5", metrics_slot_env[64];
+    /* Two generations live side by side during a reload: one half of the slots each. */
+    snprintf(metrics_slot_env, sizeof(metrics_slot_env), "PT_METRICS_SLOT=%u",
+             (generation & 1) * m->nworkers + (unsigned)slot);
     snprintf(id, sizeof(id), "%u.%d", generation, slot);
     snprintf(worker_env, sizeof(worker_env), "PT_WORKER_ID=%s", id);
     size_t n = 0;
     while (environ[n] != NULL)
         n++;
-    char **env = pt_xcalloc(n + 4, sizeof(*env));
+    char **env = pt_xcalloc(n + 6, sizeof(*env));
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "PT_LISTEN_FD=", 13) != 0 &&
             strncmp(environ[i], "PT_CONTROL_FD=", 14) != 0 &&
             strncmp(environ[i], "PT_WORKER_ID=", 13) != 0 &&
+            strncmp(environ[i], "PT_METRICS_FD=", 14) != 0 &&
+            strncmp(environ[i], "PT_METRICS_SLOT=", 16) != 0 &&
             strncmp(environ[i], "LISTEN_FDS=", 11) != 0 && strncmp(environ[i], "LISTEN_PID=", 11) != 0 &&
             strncmp(environ[i], "NOTIFY_SOCKET=", 14) != 0)
             env[k++] = environ[i];
     env[k++] = listen_env;
     env[k++] = control_env;
     env[k++] = worker_env;
+    if (m->metrics_fd >= 0) {
+        env[k++] = metrics_env;
+        env[k++] = metrics_slot_env;
+    }
 
-    uv_stdio_container_t stdio[5] = {
+    uv_stdio_container_t stdio[6] = {
         {.flags = UV_IGNORE},
         {.flags = UV_INHERIT_FD, .data.fd = 1},
         {.flags = UV_INHERIT_FD, .data.fd = 2},
         {.flags = UV_INHERIT_FD, .data.fd = m->listen_fd},
         {.flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE,
          .data.stream = (uv_stream_t *)&w->ctl},
+        {.flags = m->metrics_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE, .data.fd = m->metrics_fd},
     };
     uv_process_options_t opt = {
         .exit_cb = on_worker_exit,
         .file = m->exe,
         .args = m->argv,
         .env = env,
-        .stdio_count = 5,
+        .stdio_count = 6,
         .stdio = stdio,
     };
     int rc = uv_spawn(&m->loop, &w->proc, &opt);
@@ -522,6 +533,10 @@ int app_master_run(const struct app_config *cfg, char **argv)
             goto out;
         }
     }
+    m->metrics_fd = app_worker_metrics_create(2 * m->nworkers);
+    if (m->metrics_fd < 0)
+        pt_log_warn("master: no shared memory for the workers' metrics: %s",
+                    strerror(-m->metrics_fd));
     uv_loop_init(&m->loop);
     uv_timer_init(&m->loop, &m->tick);
     uv_signal_init(&m->loop, &m->sig_hup);
@@ -546,6 +561,8 @@ int app_master_run(const struct app_config *cfg, char **argv)
     if (uv_loop_close(&m->loop) != 0)
         pt_log_warn("master: handles still open at exit");
     close(m->listen_fd);
+    if (m->metrics_fd >= 0)
+        close(m->metrics_fd);
     pt_log_info("master: stopped");
     rc = 0;
 out:

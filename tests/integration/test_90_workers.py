@@ -246,3 +246,34 @@ def test_a_site_saved_on_one_worker_reaches_a_stream_on_the_other(master):
             os.kill(p1, signal.SIGCONT)
         pushed = stream.next_event("sites").json()
         assert sorted(s["name"] for s in pushed["sites"]) == ["Dark", "Home"]
+
+
+def metric_lines(srv):
+    c = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    return text.splitlines()
+
+
+def test_metrics_count_every_worker(master):
+    """Any worker's /metrics adds up the answers of all of them (shared memory)."""
+    for _ in range(40):
+        c = http.client.HTTPConnection(master.host, master.port, timeout=10)
+        c.request("GET", "/planets/venus")
+        assert c.getresponse().status == 200
+        c.close()
+
+    def summed():
+        lines = metric_lines(master)
+        total = next(float(l.split()[-1]) for l in lines
+                     if l.startswith('planettracker_workers_responses_total{class="2xx"}'))
+        per = [float(l.split()[-1]) for l in lines
+               if l.startswith("planettracker_worker_responses_total{") and 'class="2xx"' in l]
+        up = next(float(l.split()[-1]) for l in lines if l.startswith("planettracker_workers_up "))
+        # Both workers answered some of the 40 (one accept per wake-up spreads them).
+        if up == 2 and len(per) == 2 and all(p > 0 for p in per) and total >= 40 \
+                and total == sum(per):
+            return total
+        return None
+    assert wait_for(summed, "every worker's answers in one /metrics") >= 40
