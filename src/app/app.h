@@ -61,6 +61,7 @@ struct app_config {
     const char *zoneinfo;           /* tzdata.zi: the valid time-zone names */
     unsigned workers;               /* --workers: 0 = one process, no master */
     unsigned worker_timeout_s;      /* a worker silent this long is killed and replaced */
+    uint64_t max_requests;          /* a worker retires after this many answers; 0: never */
 };
 
 /* Earth-orientation data: where the table in use came from, and the updater's record. */
@@ -509,6 +510,9 @@ struct app_worker_link *app_worker_link_open(uv_loop_t *loop, int fd,
                                              void (*on_line)(void *data, const char *line),
                                              void *data);
 void app_worker_link_ready(struct app_worker_link *l);
+
+/* Ask the master for a successor; it sends SIGTERM once that one serves. */
+void app_worker_link_retire(struct app_worker_link *l);
 
 /*
  * The workers' figures in shared memory (worker_metrics.c): the master makes

@@ -67,6 +67,8 @@ static const char usage[] =
     "                        (default: one process, no master)\n"
     "  --worker-timeout S    a worker that sends no heartbeat this long is replaced\n"
     "                        (default 30)\n"
+    "  --max-requests N      a worker is replaced (gracefully) after N answers\n"
+    "                        (default 0: never)\n"
     "  -h, --help            print this help\n";
 
 static int parse_level(const char *s)
@@ -281,6 +283,8 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--worker-timeout") == 0 && parse_uint(val, 3600, &n) == 0 &&
                    n > 0) {
             cfg->worker_timeout_s = (unsigned)n;
+        } else if (strcmp(a, "--max-requests") == 0 && parse_uint(val, UINT64_MAX / 2, &n) == 0) {
+            cfg->max_requests = n;
         } else if (strcmp(a, "--zoneinfo") == 0) {
             cfg->zoneinfo = val;
         } else {

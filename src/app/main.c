@@ -32,7 +32,8 @@ struct main_ctx {
     uv_signal_t sighup;
     struct app_state state;
     struct app_worker_link *link;   /* under a master: the control pipe; else NULL */
-    uv_timer_t metrics_timer;       /* under a master: publishes this worker's figures */
+    uv_timer_t worker_timer;        /* under a master: figures, --max-requests */
+    bool retire_asked;
     struct web_app *app;
     bool stopping;
 };
@@ -65,15 +66,26 @@ static void begin_stop(struct main_ctx *m, const char *why)
     app_worker_link_close(m->link);
     m->link = NULL;
     m->state.link = NULL;
-    if (m->state.shared_metrics != NULL)
-        uv_close((uv_handle_t *)&m->metrics_timer, NULL);
+    if (m->worker_timer.data != NULL)
+        uv_close((uv_handle_t *)&m->worker_timer, NULL);
     http_server_stop(m->state.server, on_server_stopped, m);
 }
 
-static void on_metrics_timer(uv_timer_t *t)
+/* Every second under a master: publish this worker's figures; retire after --max-requests. */
+static void on_worker_timer(uv_timer_t *t)
 {
     struct main_ctx *m = t->data;
     app_worker_metrics_publish(m->state.shared_metrics, &m->state, m->app);
+    uint64_t served = 0;
+    for (int c = 1; c <= 5; c++)
+        served += web_app_responses(m->app, c);
+    if (m->state.cfg->max_requests > 0 && served >= m->state.cfg->max_requests &&
+        !m->retire_asked && m->link != NULL) {
+        m->retire_asked = true;
+        pt_log_info("served %llu requests (--max-requests): asking the master for a successor",
+                    (unsigned long long)served);
+        app_worker_link_retire(m->link);
+    }
 }
 
 /* A line relayed by the master from another worker. */
@@ -324,12 +336,13 @@ static int serve(const struct app_config *cfg, char **argv)
         app_worker_link_ready(m.link);
     }
     const char *metrics_fd = getenv("PT_METRICS_FD"), *metrics_slot = getenv("PT_METRICS_SLOT");
-    if (listen_fd != NULL && metrics_fd != NULL && metrics_slot != NULL &&
-        (m.state.shared_metrics = app_worker_metrics_open(atoi(metrics_fd),
-                                                          (size_t)atoi(metrics_slot))) != NULL) {
-        uv_timer_init(m.loop, &m.metrics_timer);
-        m.metrics_timer.data = &m;
-        uv_timer_start(&m.metrics_timer, on_metrics_timer, 0, 1000);
+    if (listen_fd != NULL && metrics_fd != NULL && metrics_slot != NULL)
+        m.state.shared_metrics = app_worker_metrics_open(atoi(metrics_fd),
+                                                         (size_t)atoi(metrics_slot));
+    if (m.link != NULL) {
+        uv_timer_init(m.loop, &m.worker_timer);
+        m.worker_timer.data = &m;
+        uv_timer_start(&m.worker_timer, on_worker_timer, 0, 1000);
     }
 
     uv_run(m.loop, UV_RUN_DEFAULT);

@@ -19,7 +19,9 @@
  * Supervision: a worker that exits is started again after a back-off (100 ms,
  * doubling to 1 s); one that stops beating for --worker-timeout is killed and
  * replaced; two boot failures in a row (exit before "ready") stop the respawn
- * of that slot and are logged as such.
+ * of that slot and are logged as such. A worker that has served
+ * --max-requests says "retire": a successor is started in its slot, and once
+ * that one is ready the retiring worker drains (SIGTERM).
  *
  * SIGHUP: a new generation is started beside the old one; when all of it is
  * ready the old one gets SIGTERM and drains (graceful, as a single process
@@ -68,6 +70,8 @@ struct worker {
     bool ctl_open;
     bool ready;
     bool retiring;                /* asked to stop (old generation, shutdown) */
+    bool retire_asked;            /* it said "retire": a successor is on its way */
+    struct worker *replaces;      /* the retiring worker this one succeeds, until ready */
     uint64_t last_beat_ms;
     char line[64];
     size_t line_len;
@@ -215,6 +219,13 @@ static void abandon_reload(struct master *m, const char *why)
 static void on_ready(struct master *m, struct worker *w)
 {
     w->ready = true;
+    if (w->replaces != NULL) {
+        pt_log_info("master: worker %u.%d (pid %d) retires after --max-requests",
+                    w->replaces->generation, w->replaces->slot, w->replaces->proc.pid);
+        stop_worker(w->replaces, SIGTERM);
+        w->replaces = NULL;
+        return;
+    }
     m->slots[w->slot].boot_failures = 0;
     m->slots[w->slot].backoff_ms = 0;
     pt_log_info("master: worker %u.%d (pid %d) ready", w->generation, w->slot, w->proc.pid);
@@ -253,6 +264,17 @@ static void relay(struct master *m, const struct worker *from, const char *line)
     }
 }
 
+/* A worker asked to retire: start its successor (same slot and generation) beside it. */
+static void succeed(struct master *m, struct worker *w)
+{
+    if (w->retire_asked || w->retiring || m->stopping || w->generation != m->generation)
+        return;
+    w->retire_asked = true;
+    spawn(m, w->slot, w->generation);
+    if (m->workers != w && m->workers->slot == w->slot && m->workers->running)
+        m->workers->replaces = w; /* spawn put the successor first in the list */
+}
+
 static void on_ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
@@ -278,6 +300,8 @@ static void on_ctl_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             on_ready(w->m, w);
         else if (strncmp(w->line, "sites ", 6) == 0 && strlen(w->line) < 63)
             relay(w->m, w, w->line);
+        else if (strcmp(w->line, "retire") == 0)
+            succeed(w->m, w);
         size_t used = (size_t)(nl + 1 - w->line);
         memmove(w->line, nl + 1, w->line_len - used);
         w->line_len -= used;
@@ -291,6 +315,11 @@ static void on_worker_exit(uv_process_t *p, int64_t status, int signum)
     struct worker *w = p->data;
     struct master *m = w->m;
     w->running = false;
+    for (struct worker *o = m->workers; o != NULL; o = o->next)
+        if (o->replaces == w)
+            o->replaces = NULL; /* gone before its successor was ready: nothing to stop */
+    if (w->retire_asked && !w->retiring)
+        w->retiring = true; /* its successor serves the slot: no respawn */
     bool current = w->generation == m->generation && !w->retiring;
     bool pending = m->pending_generation != 0 && w->generation == m->pending_generation;
     if (!w->retiring || !w->ready)
@@ -670,6 +699,11 @@ void app_worker_link_sites_changed(struct app_worker_link *l, const char *owner)
     char line[64];
     snprintf(line, sizeof(line), "sites %s\n", owner);
     link_say(l, line);
+}
+
+void app_worker_link_retire(struct app_worker_link *l)
+{
+    link_say(l, "retire\n");
 }
 
 void app_worker_link_ready(struct app_worker_link *l)

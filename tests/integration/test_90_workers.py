@@ -277,3 +277,27 @@ def test_metrics_count_every_worker(master):
             return total
         return None
     assert wait_for(summed, "every worker's answers in one /metrics") >= 40
+
+
+def test_max_requests_retires_workers_gracefully(request, tmp_path):
+    srv = Server("retire", ["--workers", "1", "--max-requests", "50"])
+    srv.start()
+    request.addfinalizer(lambda: srv.stop())
+    pids, failures, served = set(), [], 0
+    deadline = time.monotonic() + WAIT_TIMEOUT_S * 3
+    while len(pids) < 3 and time.monotonic() < deadline:
+        try:
+            pids.add(health(srv)["pid"])
+            c = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+            c.request("GET", "/planets/jupiter")
+            r = c.getresponse()
+            r.read()
+            c.close()
+            served += 1
+            if r.status != 200:
+                failures.append(r.status)
+        except OSError as e:
+            failures.append(repr(e))
+    assert len(pids) >= 3, (pids, served, srv.log_tail(30))
+    assert failures == [], failures
+    assert "retires after --max-requests" in srv.log_text()
