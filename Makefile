@@ -15,7 +15,7 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libuv libpcre2-8 libcrypto jansson swe libcurl sqlite3 libpq
+PKGS := libuv libpcre2-8 libcrypto jansson swe libcurl sqlite3 libpq hiredis
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)
@@ -36,7 +36,7 @@ CFLAGS += -std=c17 $(OPT) $(WARN) $(SANFLAGS) -pthread \
 LDFLAGS += $(SANFLAGS) -pthread
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 
-LAYERS := base http client web astro store app
+LAYERS := base http client web astro store pubsub app
 LIB_SRC := $(filter-out src/app/main.c,$(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)))
 LIB_OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(LIB_SRC)) $(OUT)/obj/gen/assets.o
 ASSETS := $(shell find web -type f 2>/dev/null | LC_ALL=C sort)
