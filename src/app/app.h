@@ -62,6 +62,8 @@ struct app_config {
     unsigned workers;               /* --workers: 0 = one process, no master */
     unsigned worker_timeout_s;      /* a worker silent this long is killed and replaced */
     uint64_t max_requests;          /* a worker retires after this many answers; 0: never */
+    const char *redis_url;          /* REDIS_URL: live fan-out across processes; NULL: none */
+    const char *redis_prefix;       /* channel names start with this (one per deployment) */
 };
 
 /* Earth-orientation data: where the table in use came from, and the updater's record. */
@@ -112,6 +114,7 @@ struct app_state {
     struct app_worker_link *link;    /* loop thread only: the master's pipe; NULL: none */
     struct app_worker_metrics *shared_metrics; /* every worker's figures; NULL: one process */
     struct live_owners *owners;      /* loop thread only: streams by owner (live_sites.c) */
+    struct app_fanout *fanout;       /* loop thread only: Redis fan-out (fanout.c); NULL: none */
     struct tonight_cache *tonight;   /* loop thread only: answers of /planets/tonight */
     const struct app_zones *zones;   /* valid time-zone names (read-only) */
     struct pt_str openapi;           /* the /openapi.json document (read-only) */
@@ -493,6 +496,9 @@ void live_owners_leave(struct live_sub *sub);
 /* owner's sites changed (a write committed): push the new list to their streams. */
 void live_owners_changed(struct live_owners *o, const char *owner);
 
+/* Every owner with an open stream gets its list again (after a fan-out loss). */
+void live_owners_resync(struct live_owners *o);
+
 void live_owners_stats(const struct live_owners *o, struct live_owners_stats *out);
 
 /* ------------------------------------------------------------ workers */
@@ -530,6 +536,30 @@ void app_worker_metrics_render(const struct app_worker_metrics *m, struct pt_buf
 /* Tell the other workers (through the master) that owner's saved sites changed. NULL: none. */
 void app_worker_link_sites_changed(struct app_worker_link *l, const char *owner);
 void app_worker_link_close(struct app_worker_link *l);
+
+/* ------------------------------------------------------------ fan-out */
+
+/*
+ * Live fan-out across processes and machines through Redis PUBSUB (fanout.c):
+ * an owner's site change and operator announcements published by one process
+ * reach the streams of every process. After the subscription comes back from
+ * a loss every owner's list is pushed again (PUBSUB loses what was published
+ * meanwhile: state, not deltas). Loop thread only.
+ */
+struct app_fanout;
+struct app_fanout *app_fanout_open(uv_loop_t *loop, struct app_state *st);
+void app_fanout_close(struct app_fanout *f);   /* handles close through the loop */
+void app_fanout_free(struct app_fanout *f);    /* after the loop ran dry; NULL: nothing */
+void app_fanout_sites_changed(struct app_fanout *f, const char *owner);
+/* The "pubsub" member of /healthz; false when configured and not up. NULL: nothing, true. */
+bool app_fanout_health(const struct app_fanout *f, struct web_json *j);
+void app_fanout_metrics(const struct app_fanout *f, struct pt_buf *b);
+
+/* An operator's announcement as JSON {"text", "id", "expires"}: every open stream shows it. */
+void live_hub_announce(struct live_hub *hub, struct pt_str json, double expires_unix_s);
+
+/* `planettracker announce TEXT [--ttl S]` (cli_announce.c): publish one through Redis. */
+int app_cmd_announce(int argc, char **argv);
 
 /* Handlers. */
 int app_handle_stream(struct web_ctx *ctx);

@@ -69,6 +69,9 @@ static const char usage[] =
     "                        (default 30)\n"
     "  --max-requests N      a worker is replaced (gracefully) after N answers\n"
     "                        (default 0: never)\n"
+    "  --redis-url URL       redis://[:password@]host[:port]: live fan-out (site changes,\n"
+    "                        announcements) across processes and machines [REDIS_URL]\n"
+    "  --redis-prefix TEXT   channel names start with TEXT (default planettracker:)\n"
     "  -h, --help            print this help\n";
 
 static int parse_level(const char *s)
@@ -142,6 +145,8 @@ static void from_env(struct app_config *cfg)
         cfg->eop_leap_url = v;
     if ((v = getenv("WORKERS")) != NULL && *v)
         (void)parse_workers(v, cfg);
+    if ((v = getenv("REDIS_URL")) != NULL && *v)
+        cfg->redis_url = v;
     if ((v = getenv("DATABASE_URL")) != NULL && *v)
         cfg->database_url = v;
     if ((v = getenv("LOG_LEVEL")) != NULL && parse_level(v) >= 0)
@@ -184,6 +189,7 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
     cfg->max_tokens_per_owner = 10;
     cfg->zoneinfo = "/usr/share/zoneinfo/tzdata.zi";
     cfg->worker_timeout_s = 30;
+    cfg->redis_prefix = "planettracker:";
     from_env(cfg);
 
     int i = 1;
@@ -283,6 +289,10 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--worker-timeout") == 0 && parse_uint(val, 3600, &n) == 0 &&
                    n > 0) {
             cfg->worker_timeout_s = (unsigned)n;
+        } else if (strcmp(a, "--redis-url") == 0 && val != NULL) {
+            cfg->redis_url = val;
+        } else if (strcmp(a, "--redis-prefix") == 0 && val != NULL) {
+            cfg->redis_prefix = val;
         } else if (strcmp(a, "--max-requests") == 0 && parse_uint(val, UINT64_MAX / 2, &n) == 0) {
             cfg->max_requests = n;
         } else if (strcmp(a, "--zoneinfo") == 0) {

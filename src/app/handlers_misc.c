@@ -28,7 +28,8 @@ int app_handle_healthz(struct web_ctx *ctx)
     web_json_object_begin(&j);
     struct store_stats ss;
     store_stats(st->store, &ss);
-    bool ok = astro_ctx_has_files(st->astro) && app_eop_health(st, NULL) && ss.available;
+    bool ok = astro_ctx_has_files(st->astro) && app_eop_health(st, NULL) && ss.available &&
+              app_fanout_health(st->fanout, NULL);
     WEB_JSON_KEY(&j, "status");
     web_json_cstring(&j, ok ? "ok" : "degraded");
     WEB_JSON_KEY(&j, "version");
@@ -51,6 +52,7 @@ int app_handle_healthz(struct web_ctx *ctx)
     WEB_JSON_KEY(&j, "connections");
     web_json_int(&j, (int64_t)http_server_connections(st->server));
     app_eop_health(st, &j);
+    app_fanout_health(st->fanout, &j);
     WEB_JSON_KEY(&j, "store");
     web_json_object_begin(&j);
     WEB_JSON_KEY(&j, "engine");
@@ -80,6 +82,7 @@ int app_handle_metrics(struct web_ctx *ctx)
     for (int c = 1; c <= 5; c++)
         pt_buf_appendf(b, "planettracker_responses_total{class=\"%dxx\"} %llu\n", c,
                        (unsigned long long)web_app_responses(ctx->app, c));
+    app_fanout_metrics(st->fanout, b);
     /* Under a master: this worker's figures first (fresh), then every worker's. */
     app_worker_metrics_publish(st->shared_metrics, st, ctx->app);
     app_worker_metrics_render(st->shared_metrics, b);

@@ -81,6 +81,9 @@ struct live_hub {
     int64_t events_swept_s;
     struct live_stats stats;
     int64_t last_tick_s; /* second of the last tick, so no answer is labelled earlier */
+    struct pt_buf announcement;     /* the operator's latest, as JSON; empty: none */
+    struct pt_buf announcement_ws;  /* the same as a WebSocket message */
+    double announcement_expires;    /* Unix seconds */
     struct recent_msg recent[RECENT_SLOTS]; /* direct-mapped by key hash */
 };
 
@@ -429,6 +432,8 @@ struct live_hub *live_hub_new(uv_loop_t *loop, const struct app_state *st,
     hub->st = st;
     hub->cfg = *cfg;
     hub->events = live_events_new();
+    pt_buf_init(&hub->announcement, 64 * 1024);
+    pt_buf_init(&hub->announcement_ws, 64 * 1024);
     uv_timer_init(loop, &hub->timer);
     uv_idle_init(loop, &hub->deliver_idle);
     hub->timer.data = hub->deliver_idle.data = hub;
@@ -452,9 +457,41 @@ void live_hub_free(struct live_hub *hub)
 {
     if (hub == NULL)
         return;
+    pt_buf_deinit(&hub->announcement);
+    pt_buf_deinit(&hub->announcement_ws);
     forget_recent(hub, INT64_MAX);
     live_events_free(hub->events);
     free(hub);
+}
+
+/* Give sub the current announcement, if one has not expired. */
+static void send_announcement(struct live_hub *hub, struct live_sub *sub)
+{
+    if (hub->announcement.len == 0 || pt_clock_unix_s() >= hub->announcement_expires)
+        return;
+    int rc = sub->key.channel == LIVE_WS
+                 ? web_ws_send_text(sub->ws, pt_buf_str(&hub->announcement_ws))
+                 : web_sse_send(sub->sse, "announcement", pt_buf_str(&hub->announcement));
+    if (rc == PT_E_NOMEM) {
+        if (sub->key.channel == LIVE_WS)
+            web_ws_close(sub->ws, 1008, "the client does not read");
+        else
+            web_sse_close(sub->sse);
+    }
+}
+
+void live_hub_announce(struct live_hub *hub, struct pt_str json, double expires_unix_s)
+{
+    if (json.len < 2 || json.ptr[0] != '{' || hub->stopping)
+        return;
+    hub->announcement.len = hub->announcement_ws.len = 0;
+    pt_buf_append(&hub->announcement, json.ptr, json.len);
+    static const char head[] = "{\"type\":\"announcement\",";
+    pt_buf_append(&hub->announcement_ws, head, sizeof(head) - 1);
+    pt_buf_append(&hub->announcement_ws, json.ptr + 1, json.len - 1);
+    hub->announcement_expires = expires_unix_s;
+    for (struct live_sub *s = hub->subs; s != NULL; s = s->next)
+        send_announcement(hub, s);
 }
 
 void live_hub_add(struct live_hub *hub, struct live_sub *sub)
@@ -466,6 +503,7 @@ void live_hub_add(struct live_hub *hub, struct live_sub *sub)
         hub->subs->prev = sub;
     hub->subs = sub;
     hub->count++;
+    send_announcement(hub, sub);
 }
 
 void live_hub_remove(struct live_hub *hub, struct live_sub *sub)

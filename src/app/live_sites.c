@@ -440,6 +440,14 @@ void live_owners_leave(struct live_sub *sub)
     sub->owners = NULL;
 }
 
+void live_owners_resync(struct live_owners *o)
+{
+    for (size_t i = 0; i < o->num_buckets; i++)
+        for (struct live_owner *e = o->buckets[i]; e != NULL; e = e->next)
+            if (e->subs != NULL)
+                want_list(o, e, NULL);
+}
+
 void live_owners_changed(struct live_owners *o, const char *owner)
 {
     struct live_owner *e = find(o, owner);

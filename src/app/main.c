@@ -52,6 +52,7 @@ static void on_server_stopped(void *data)
     pt_log_info("stopped");
     /* Every request is answered: the store may stop (its handles close, the loop drains). */
     store_close(m->state.store);
+    app_fanout_close(m->state.fanout);
     close_signals(m);
 }
 
@@ -317,6 +318,9 @@ static int serve(const struct app_config *cfg, char **argv)
     m.state.now = &now_cache;
     m.state.microcache = cfg->no_microcache ? NULL : microcache_new();
     web_app_on_cleanup(app, free_microcache, m.state.microcache);
+    m.state.fanout = app_fanout_open(m.loop, &m.state);
+    if (cfg->redis_url != NULL && m.state.fanout == NULL)
+        pt_log_warn("fan-out: REDIS_URL refused: live changes stay within this machine");
     if (app_eop_updater_start(&m.state, m.loop) < 0)
         pt_log_warn("Earth orientation: the updater could not start");
     uv_signal_init(m.loop, &m.sigint);
@@ -351,6 +355,7 @@ static int serve(const struct app_config *cfg, char **argv)
         pt_log_warn("handles still open at exit");
     app_eop_updater_free(&m.state);
     app_worker_metrics_close(m.state.shared_metrics);
+    app_fanout_free(m.state.fanout);
     web_app_cleanup(app);
 
 out_free_store:
@@ -377,6 +382,9 @@ int main(int argc, char **argv)
     struct app_config cfg;
     if (argc > 1 && strcmp(argv[1], "now") == 0) {
         rc = app_cmd_now(argc - 1, argv + 1);
+    } else if (argc > 1 && strcmp(argv[1], "announce") == 0) {
+        signal(SIGPIPE, SIG_IGN); /* hiredis writes with write(2) */
+        rc = app_cmd_announce(argc - 1, argv + 1);
     } else if (argc > 1 && strcmp(argv[1], "sites") == 0) {
         rc = app_cmd_sites(argc - 1, argv + 1);
     } else if ((rc = app_config_parse(&cfg, argc, argv)) != 0) {

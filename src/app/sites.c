@@ -422,7 +422,11 @@ static void announce_change(struct web_ctx *ctx, const struct store_req *r)
     const struct app_state *st = ctx->app_data;
     if (st->owners != NULL)
         live_owners_changed(st->owners, r->auth.owner);
-    app_worker_link_sites_changed(st->link, r->auth.owner); /* the other workers' streams */
+    /* The other processes' streams: every instance through Redis, else the master's relay. */
+    if (st->fanout != NULL)
+        app_fanout_sites_changed(st->fanout, r->auth.owner);
+    else
+        app_worker_link_sites_changed(st->link, r->auth.owner);
 }
 
 static void done_site(struct store_req *r)
