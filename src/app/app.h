@@ -62,6 +62,7 @@ struct app_config {
     unsigned workers;               /* --workers: 0 = one process, no master */
     unsigned worker_timeout_s;      /* a worker silent this long is killed and replaced */
     uint64_t max_requests;          /* a worker retires after this many answers; 0: never */
+    bool reload;                    /* --reload: a new generation when the binary or web/ change */
     const char *redis_url;          /* REDIS_URL: live fan-out across processes; NULL: none */
     const char *redis_prefix;       /* channel names start with this (one per deployment) */
 };

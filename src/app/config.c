@@ -67,6 +67,8 @@ static const char usage[] =
     "                        (default: one process, no master)\n"
     "  --worker-timeout S    a worker that sends no heartbeat this long is replaced\n"
     "                        (default 30)\n"
+    "  --reload              (development, with --workers) a new generation of workers\n"
+    "                        when the binary or the page's files change\n"
     "  --max-requests N      a worker is replaced (gracefully) after N answers\n"
     "                        (default 0: never)\n"
     "  --redis-url URL       redis://[:password@]host[:port]: live fan-out (site changes,\n"
@@ -205,6 +207,9 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--access-log") == 0) {
             cfg->access_log = true;
             continue;
+        } else if (strcmp(a, "--reload") == 0) {
+            cfg->reload = true;
+            continue;
         } else if (strcmp(a, "--no-microcache") == 0) {
             cfg->no_microcache = true;
             continue;
@@ -312,6 +317,8 @@ int app_config_parse(struct app_config *cfg, int argc, char **argv)
                         "https:// URL, or none\n");
         return -1;
     }
+    if (cfg->reload && cfg->workers == 0)
+        cfg->workers = 1; /* reloads are the master's */
     if (cfg->command == NULL)
         cfg->command = "serve";
     if (strcmp(cfg->command, "serve") != 0) {

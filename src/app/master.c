@@ -23,6 +23,10 @@
  * --max-requests says "retire": a successor is started in its slot, and once
  * that one is ready the retiring worker drains (SIGTERM).
  *
+ * --reload (development): the binary's directory and the page's directory
+ * (--static-dir, else ./web when it exists) are watched (uv_fs_event); a
+ * change, once things are quiet for RELOAD_QUIET_MS, reloads as SIGHUP does.
+ *
  * SIGHUP: a new generation is started beside the old one; when all of it is
  * ready the old one gets SIGTERM and drains (graceful, as a single process
  * does); if any new worker fails before it is ready, or the generation is not
@@ -56,6 +60,7 @@
 #define RESPAWN_MAX_MS 1000
 #define STOP_MARGIN_MS 5000
 #define LISTEN_BACKLOG 4096
+#define RELOAD_QUIET_MS 300       /* --reload: wait for a build to finish writing */
 
 struct master;
 
@@ -103,6 +108,10 @@ struct master {
     bool stopping;
     uint64_t stop_deadline_ms;
     bool notified_ready;
+    uv_fs_event_t watch[2];       /* --reload: the binary's directory, the page's */
+    size_t nwatch;
+    uv_timer_t quiet;             /* --reload: a reload once changes stop */
+    char exe_name[256];
 };
 
 /* ---------------------------------------------------------------- systemd */
@@ -429,6 +438,10 @@ static void finish_if_done(struct master *m)
 {
     if (m->workers != NULL)
         return;
+    for (size_t i = 0; i < m->nwatch; i++)
+        uv_close((uv_handle_t *)&m->watch[i], NULL);
+    if (m->cfg->reload)
+        uv_close((uv_handle_t *)&m->quiet, NULL);
     uv_close((uv_handle_t *)&m->tick, NULL);
     uv_close((uv_handle_t *)&m->sig_hup, NULL);
     uv_close((uv_handle_t *)&m->sig_term, NULL);
@@ -485,6 +498,63 @@ static void reload(struct master *m)
     }
     for (unsigned s = 0; s < m->nworkers && m->pending_generation != 0; s++)
         spawn(m, (int)s, m->pending_generation);
+}
+
+/* --reload: things have been quiet since the last change. */
+static void on_quiet(uv_timer_t *t)
+{
+    struct master *m = t->data;
+    if (m->stopping)
+        return;
+    pt_log_info("master: --reload: files changed");
+    if (m->pending_generation != 0)
+        uv_timer_start(&m->quiet, on_quiet, RELOAD_QUIET_MS, 0); /* after the one under way */
+    else
+        reload(m);
+}
+
+static void on_change(uv_fs_event_t *h, const char *name, int events, int status)
+{
+    (void)events;
+    struct master *m = h->data;
+    if (status < 0 || m->stopping)
+        return;
+    /* In the binary's directory only the binary counts (not the objects beside it). */
+    if (h == &m->watch[0] && (name == NULL || strcmp(name, m->exe_name) != 0))
+        return;
+    uv_timer_start(&m->quiet, on_quiet, RELOAD_QUIET_MS, 0);
+}
+
+static void watch_dir(struct master *m, const char *dir)
+{
+    uv_fs_event_t *h = &m->watch[m->nwatch];
+    uv_fs_event_init(&m->loop, h);
+    h->data = m;
+    int rc = uv_fs_event_start(h, on_change, dir, 0);
+    if (rc != 0) {
+        pt_log_warn("master: --reload cannot watch %s: %s", dir, uv_strerror(rc));
+        uv_close((uv_handle_t *)h, NULL);
+        return;
+    }
+    pt_log_info("master: --reload: watching %s", dir);
+    m->nwatch++;
+}
+
+static void start_watching(struct master *m)
+{
+    uv_timer_init(&m->loop, &m->quiet);
+    m->quiet.data = m;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", m->exe);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return;
+    snprintf(m->exe_name, sizeof(m->exe_name), "%s", slash + 1);
+    *slash = '\0';
+    watch_dir(m, dir[0] != '\0' ? dir : "/");
+    const char *page = m->cfg->static_dir != NULL ? m->cfg->static_dir : "web";
+    if (access(page, R_OK) == 0)
+        watch_dir(m, page);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -576,6 +646,8 @@ int app_master_run(const struct app_config *cfg, char **argv)
     uv_signal_start(&m->sig_term, on_signal, SIGTERM);
     uv_signal_start(&m->sig_int, on_signal, SIGINT);
     uv_timer_start(&m->tick, on_tick, 200, 200);
+    if (cfg->reload)
+        start_watching(m);
     struct sockaddr_storage addr;
     socklen_t alen = sizeof(addr);
     int port = cfg->port;

@@ -301,3 +301,19 @@ def test_max_requests_retires_workers_gracefully(request, tmp_path):
     assert len(pids) >= 3, (pids, served, srv.log_tail(30))
     assert failures == [], failures
     assert "retires after --max-requests" in srv.log_text()
+
+
+def test_reload_on_a_new_binary(request, tmp_path):
+    """--reload: writing a new binary over the old one starts a new generation."""
+    exe = tmp_path / "planettracker"
+    shutil.copy2(Server.binary(), exe)
+    srv = Server("reload", ["--reload"], binary=str(exe))
+    srv.start()
+    request.addfinalizer(lambda: srv.stop())
+    srv.wait_log("--reload: watching")
+    wait_for(lambda: generation(health(srv)["worker"]) == 1, "generation 1 serving")
+    mark = srv.log_mark()
+    shutil.copy2(Server.binary(), tmp_path / "next")
+    os.replace(tmp_path / "next", exe)   # what an install does: a new file, renamed over
+    srv.wait_log("generation 2 serves", mark, timeout=90)
+    wait_for(lambda: generation(health(srv)["worker"]) == 2, "generation 2 serving")
