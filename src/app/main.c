@@ -289,7 +289,8 @@ static int serve(const struct app_config *cfg, char **argv)
         /* A worker: the master's socket, shared with the other workers. One accept per
          * wake-up, so that the worker woken first does not take every connection. */
         hcfg.listen_fd = atoi(listen_fd);
-        hcfg.accepts_per_wakeup = 1;
+        const char *apw = getenv("PT_ACCEPTS_PER_WAKEUP"); /* for bench/load/workers */
+        hcfg.accepts_per_wakeup = apw != NULL && atoi(apw) > 0 ? (unsigned)atoi(apw) : 1;
     }
     hcfg.on_request = web_app_handle;
     hcfg.data = app;
