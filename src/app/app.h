@@ -98,7 +98,21 @@ struct app_zones;
 struct app_now_cache {
     int64_t second;          /* Unix second the entry is for; 0 = empty */
     struct astro_time t;
+    double sun_jd_ut1;       /* the instant of sun_gha/sun_dec; 0 = none */
+    double sun_gha_deg;      /* the Sun's Greenwich hour angle, apparent */
+    double sun_dec_deg;      /* and its declination (seen from the equator: within 9") */
 };
+
+/*
+ * The Sun's geometric (airless) altitude for obs at t, for visibility: from
+ * its Greenwich hour angle and declination, the same for every observer at an
+ * instant and remembered for the last instant asked (st->now: loop thread
+ * only), to about 0.005 degrees (the Sun's parallax). OUT: *alt_deg. Returns 0
+ * or an astro error.
+ */
+struct app_state;
+int app_sun_altitude(const struct app_state *st, const struct astro_time *t,
+                     const struct astro_observer *obs, double *alt_deg);
 
 /* What every handler reaches through ctx->app_data. Owned by main(). */
 struct app_state {
@@ -276,7 +290,8 @@ struct app_visibility {
 const char *app_verdict_name(enum app_verdict v);
 
 /*
- * Judge body at apparent altitude alt (degrees) with the Sun at sun_alt, for a
+ * Judge body at apparent altitude alt (degrees) with the Sun's centre at
+ * geometric (airless) altitude sun_alt, for a
  * site whose horizon is obstructed up to horizon_deg (0: none), from its
  * magnitude and elongation in info. OUT: *out. Any thread.
  */

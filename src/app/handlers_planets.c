@@ -81,12 +81,11 @@ int app_handle_planet(struct web_ctx *ctx)
     if (rc < 0)
         return compute_error(ctx, rc);
     /* Visibility needs the Sun's altitude (the sky's brightness) for this observer. */
-    struct astro_position sun = pos;
-    if (body != ASTRO_SUN &&
-        (rc = astro_position_compute(st->astro, ASTRO_SUN, &t, &obs.astro, &sun)) < 0)
+    double sun_alt = pos.alt_airless_deg;
+    if (body != ASTRO_SUN && (rc = app_sun_altitude(st, &t, &obs.astro, &sun_alt)) < 0)
         return compute_error(ctx, rc);
     struct app_visibility vis;
-    app_visibility_judge((enum astro_body)body, pos.alt_deg, sun.alt_deg, obs.horizon_deg, &info,
+    app_visibility_judge((enum astro_body)body, pos.alt_deg, sun_alt, obs.horizon_deg, &info,
                          &vis);
 
     struct web_json j;

@@ -151,7 +151,7 @@ void app_render_sky_from(struct web_json *j, const struct app_state *st,
         if (!(bodies & (1u << b)))
             continue;
         struct app_visibility vis;
-        app_visibility_judge((enum astro_body)b, pos[b].alt_deg, pos[ASTRO_SUN].alt_deg,
+        app_visibility_judge((enum astro_body)b, pos[b].alt_deg, pos[ASTRO_SUN].alt_airless_deg,
                              obs->horizon_deg, &info[b], &vis);
         web_json_object_begin(j);
         app_render_body(j, (enum astro_body)b, &pos[b], &info[b], &vis);

@@ -362,7 +362,7 @@ static int render_best(struct web_json *j, const struct astro_ctx *astro, enum a
     if (info.details_rc < 0 && info.details_rc != PT_E_RANGE)
         return info.details_rc;
     struct app_visibility vis;
-    app_visibility_judge(b, s->alt[b][best], s->alt[ASTRO_SUN][best], horizon_deg, &info, &vis);
+    app_visibility_judge(b, s->alt[b][best], s->sun_geo[best], horizon_deg, &info, &vis);
     web_json_object_begin(j);
     put_time(j, "time", sample_time(anchor, best));
     WEB_JSON_KEY(j, "alt");

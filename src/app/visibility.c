@@ -18,8 +18,7 @@
  * pollution, the Moon's light and the observer's eyes are not known here.
  */
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include <string.h>
 
 #include "app/app.h"
 
@@ -69,67 +68,160 @@ double app_extinction_mag(double alt)
     return EXTINCTION_MAG_PER_AIRMASS * (airmass - 1.0);
 }
 
-static void set(struct app_visibility *out, enum app_verdict v, const char *fmt, ...)
-    PT_PRINTF(3, 4);
+/*
+ * The reason, written piece by piece: printf's machinery was a third of the
+ * cost of judging a body (GET /planets/{name} is the hot path).
+ */
+struct reason {
+    struct app_visibility *out;
+    size_t len;
+};
 
-static void set(struct app_visibility *out, enum app_verdict v, const char *fmt, ...)
+static void put(struct reason *r, const char *s)
+{
+    size_t n = strlen(s), room = sizeof(r->out->reason) - 1 - r->len;
+    n = n < room ? n : room;
+    memcpy(r->out->reason + r->len, s, n);
+    r->len += n;
+    r->out->reason[r->len] = '\0';
+}
+
+/* A number with `decimals` digits after the point (0 or 1), rounded half away from zero. */
+static void put_num(struct reason *r, double v, int decimals)
+{
+    char buf[32], *p = buf + sizeof(buf);
+    *--p = '\0';
+    double scaled = fabs(v) * (decimals ? 10.0 : 1.0);
+    long long n = scaled < 1e15 ? (long long)(scaled + 0.5) : 0;
+    for (int d = 0; d < decimals; d++) {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+        *--p = '.';
+    }
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    if (v < 0 && strspn(p, "0.") != strlen(p))
+        *--p = '-';
+    put(r, p);
+}
+
+static struct reason begin(struct app_visibility *out, enum app_verdict v, const char *text)
 {
     out->verdict = v;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
-    va_end(ap);
+    out->reason[0] = '\0';
+    struct reason r = {out, 0};
+    put(&r, text);
+    return r;
 }
 
 void app_visibility_judge(enum astro_body body, double alt, double sun_alt, double horizon_deg,
                           const struct app_body_info *info, struct app_visibility *out)
 {
     if (!(alt > 0)) {
-        set(out, APP_VERDICT_BELOW_HORIZON, "below the horizon");
+        begin(out, APP_VERDICT_BELOW_HORIZON, "below the horizon");
         return;
     }
     if (body == ASTRO_SUN) {
-        set(out, APP_VERDICT_DAYLIGHT,
-            "the Sun itself: never look at it without a proper solar filter");
+        begin(out, APP_VERDICT_DAYLIGHT,
+              "the Sun itself: never look at it without a proper solar filter");
         return;
     }
+    struct reason r;
     if (horizon_deg > 0 && alt < horizon_deg) {
-        set(out, APP_VERDICT_TOO_LOW, "%.0f\u00b0 up, under the site's horizon of %.0f\u00b0", alt,
-            horizon_deg);
+        r = begin(out, APP_VERDICT_TOO_LOW, "");
+        put_num(&r, alt, 0);
+        put(&r, "\u00b0 up, under the site's horizon of ");
+        put_num(&r, horizon_deg, 0);
+        put(&r, "\u00b0");
         return;
     }
     if (alt < HAZE_ALT_DEG) {
-        set(out, APP_VERDICT_TOO_LOW, "only %.1f\u00b0 up, in the haze at the horizon", alt);
+        r = begin(out, APP_VERDICT_TOO_LOW, "only ");
+        put_num(&r, alt, 1);
+        put(&r, "\u00b0 up, in the haze at the horizon");
         return;
     }
     bool known = info->details_rc >= 0 && isfinite(info->details.magnitude);
     double glare = body == ASTRO_MOON ? GLARE_MOON_DEG : GLARE_DEG;
     if (known && info->details.elongation_deg < glare && sun_alt > -18) {
-        set(out, APP_VERDICT_GLARE, "%.0f\u00b0 from the Sun, lost in its glare",
-            info->details.elongation_deg);
+        r = begin(out, APP_VERDICT_GLARE, "");
+        put_num(&r, info->details.elongation_deg, 0);
+        put(&r, "\u00b0 from the Sun, lost in its glare");
         return;
     }
     if (!known) {
-        set(out, sun_alt > SUN_UP_DEG ? APP_VERDICT_DAYLIGHT : APP_VERDICT_TELESCOPE,
-            "%.0f\u00b0 up; its brightness is not known for this date", alt);
+        r = begin(out, sun_alt > SUN_UP_DEG ? APP_VERDICT_DAYLIGHT : APP_VERDICT_TELESCOPE, "");
+        put_num(&r, alt, 0);
+        put(&r, "\u00b0 up; its brightness is not known for this date");
         return;
     }
     double mag = info->details.magnitude;
     double seen = mag + app_extinction_mag(alt);
     double limit = app_naked_eye_limit(sun_alt);
     if (seen <= limit) {
-        set(out, APP_VERDICT_NAKED_EYE, "naked eye: magnitude %.1f, %.0f\u00b0 up", mag, alt);
+        r = begin(out, APP_VERDICT_NAKED_EYE, "naked eye: magnitude ");
+        put_num(&r, mag, 1);
+        put(&r, ", ");
+        put_num(&r, alt, 0);
+        put(&r, "\u00b0 up");
     } else if (sun_alt > SUN_UP_DEG) {
-        set(out, APP_VERDICT_DAYLIGHT, "in daylight: magnitude %.1f is lost in the bright sky",
-            mag);
+        r = begin(out, APP_VERDICT_DAYLIGHT, "in daylight: magnitude ");
+        put_num(&r, mag, 1);
+        put(&r, " is lost in the bright sky");
     } else if (sun_alt > TWILIGHT_BRIGHT_DEG) {
-        set(out, APP_VERDICT_DAYLIGHT,
-            "in twilight: the sky is still too bright for magnitude %.1f (the Sun is %.0f\u00b0 "
-            "down)", mag, -sun_alt);
+        r = begin(out, APP_VERDICT_DAYLIGHT,
+                  "in twilight: the sky is still too bright for magnitude ");
+        put_num(&r, mag, 1);
+        put(&r, " (the Sun is ");
+        put_num(&r, -sun_alt, 0);
+        put(&r, "\u00b0 down)");
     } else if (seen <= limit + BINOCULAR_GAIN_MAG) {
-        set(out, APP_VERDICT_BINOCULARS, "binoculars: magnitude %.1f, too faint for the eye",
-            mag);
+        r = begin(out, APP_VERDICT_BINOCULARS, "binoculars: magnitude ");
+        put_num(&r, mag, 1);
+        put(&r, ", too faint for the eye");
     } else {
-        set(out, APP_VERDICT_TELESCOPE, "telescope: magnitude %.1f", mag);
+        r = begin(out, APP_VERDICT_TELESCOPE, "telescope: magnitude ");
+        put_num(&r, mag, 1);
     }
+}
+
+/* ---------------------------------------------------------------- the Sun's altitude */
+
+#define DEG (M_PI / 180.0)
+/* The Sun's hour angle grows by 360 degrees a (mean solar) day of UT1; the equation of time
+ * and the declination drift by about an arcsecond in a minute. */
+#define SUN_HOUR_ANGLE_DEG_PER_DAY 360.0
+
+int app_sun_altitude(const struct app_state *st, const struct astro_time *t,
+                     const struct astro_observer *obs, double *alt_deg)
+{
+    struct app_now_cache *c = st->now;
+    double gha, dec;
+    /* Within a minute of the remembered instant the Sun moves by its hour angle alone (the
+     * Earth's rotation), to about 1": requests at "now" carry milliseconds, each its own. */
+    double dt = c != NULL && c->sun_jd_ut1 != 0 ? t->jd_ut1 - c->sun_jd_ut1 : 1.0;
+    if (fabs(dt) < 60.0 / 86400.0) {
+        gha = c->sun_gha_deg + dt * SUN_HOUR_ANGLE_DEG_PER_DAY;
+        dec = c->sun_dec_deg;
+    } else {
+        /* Seen from (0, 0) the horizon frame is the equator's: hour angle and declination. */
+        static const struct astro_observer origin = {0, 0, 0, 0, 0};
+        struct astro_position p;
+        int rc = astro_position_compute(st->astro, ASTRO_SUN, t, &origin, &p);
+        if (rc < 0)
+            return rc;
+        double h = p.alt_airless_deg * DEG, a = p.az_deg * DEG;
+        gha = atan2(-cos(h) * sin(a), sin(h)) / DEG;
+        dec = asin(cos(h) * cos(a)) / DEG;
+        if (c != NULL) {
+            c->sun_jd_ut1 = t->jd_ut1;
+            c->sun_gha_deg = gha;
+            c->sun_dec_deg = dec;
+        }
+    }
+    double lat = obs->lat_deg * DEG, d = dec * DEG, ha = (gha + obs->lon_deg) * DEG;
+    *alt_deg = asin(sin(lat) * sin(d) + cos(lat) * cos(d) * cos(ha)) / DEG;
+    return 0;
 }
