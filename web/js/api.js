@@ -46,17 +46,37 @@ async function readJson(resp) {
     return body;
 }
 
+/** The query of a request about `loc` (null: the session's location) at `time` (ISO or null). */
+function skyParams(loc, time) {
+    const params = loc ? locationParams(loc) : {};
+    if (time) params.time = time;
+    return params;
+}
+
 /**
  * One sky snapshot for `loc` ({lat, lon, elevation}), or for the location the server
- * keeps in the session (else Greenwich) when `loc` is null: GET /planets.
+ * keeps in the session (else Greenwich) when `loc` is null: GET /planets, now or at
+ * the instant `time` (ISO 8601) when given.
  * Resolves with {time, observer, ephemeris, bodies: [...]}; rejects with ApiError,
  * a network TypeError, or an AbortError when `signal` fires.
  */
-export async function fetchPlanets(loc, signal) {
-    const resp = await fetch(url('planets', loc ? locationParams(loc) : null), {
+export async function fetchPlanets(loc, signal, time = null) {
+    const resp = await fetch(url('planets', skyParams(loc, time)), {
         signal,
         headers: { Accept: 'application/json' },
         cache: 'no-store',
+    });
+    return readJson(resp);
+}
+
+/**
+ * The night of the instant `time` (ISO 8601) for `loc` (null: the session's
+ * location): GET /planets/tonight. Resolves with {night, moon, bodies, ...}.
+ */
+export async function fetchTonight(loc, time, signal) {
+    const resp = await fetch(url('planets/tonight', skyParams(loc, time)), {
+        signal,
+        headers: { Accept: 'application/json' },
     });
     return readJson(resp);
 }

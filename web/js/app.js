@@ -7,10 +7,18 @@
 // to the table, the sky chart and the list of bodies below the horizon. The live
 // indicator says how data arrives: Live (stream), Polling or Offline.
 //
+// The page shows now (live) or a chosen instant (timectl.js): away from now the
+// stream is closed and GET /planets?time= is asked once per change of time or place
+// (one request in flight, a newer one aborts it), and the live indicator says "Sky
+// at 22:00 on 15 Dec (not live)". The Tonight card (tonight.js) follows the night of
+// the instant shown. The address carries the state (history.replaceState):
+// ?time=ISO away from now, lat/lon[/elevation] or site=ID; opening such an address
+// shows that sky without asking the browser where it is.
+//
 // The newest snapshot shown is kept in window.__lastSnapshot, for tests and for
 // the curious (it is exactly what the server sent).
 
-import { ApiError, saveLocation } from './api.js';
+import { ApiError, fetchPlanets, saveLocation } from './api.js';
 import { DASH, clock, displayZoneName, fixed, place, setDisplayZone } from './format.js';
 import { FIELDS, GREENWICH, geolocate, round, sameLocation, validateLocation } from './location.js';
 import { initNightToggle } from './night.js';
@@ -18,6 +26,8 @@ import { drawTicks, renderBelow, renderSky } from './skymap.js';
 import { createSitesMenu } from './sites.js';
 import { createLiveSource } from './source.js';
 import { renderTable } from './table.js';
+import { createTimeControls, instantText } from './timectl.js';
+import { createTonight } from './tonight.js';
 import { renderVisible } from './visible.js';
 
 const TYPING_PAUSE_MS = 500;
@@ -32,6 +42,27 @@ const ui = {
     live: $('live'),
     liveText: $('live-text'),
     updated: $('updated'),
+    updatedBox: document.querySelector('.updated'),
+    seeingTitle: $('seeing-title'),
+    skyTitle: $('sky-title'),
+    time: {
+        now: $('time-now'),
+        tonight: $('time-tonight'),
+        slider: $('time-slider'),
+        sliderOut: $('time-slider-out'),
+        picker: $('time-picker'),
+        zone: $('time-zone'),
+        back: $('back-to-now'),
+    },
+    tonight: {
+        card: $('tonight'),
+        date: $('tonight-date'),
+        summary: $('tonight-summary'),
+        moon: $('tonight-moon'),
+        dark: $('tonight-dark'),
+        timeline: $('tonight-timeline'),
+        error: $('tonight-error'),
+    },
     table: $('sky-table'),
     skymap: $('skymap'),
     skyLayer: $('sky-bodies'),
@@ -67,16 +98,21 @@ const state = {
     location: null,   // what the page asks for; null: the server's choice (session, else Greenwich)
     lastGood: null,   // the last location the server accepted
     observer: null,   // the observer of the last snapshot
-    mode: 'locating', // locating | browser | typed | site | fallback
+    mode: 'locating', // locating | browser | typed | link | site | fallback
     reason: null,     // why the browser's location is not used: {reason, message}
     wasReset: false,  // the fallback came from the reset button
     dirty: false,     // the user typed since the inputs were last filled
     locateToken: 0,   // bumps to forget a geolocation answer that arrives too late
     saveError: null,
     modeDetail: '',   // what the live indicator's tooltip says about the mode
+    time: null,       // the instant shown (ms), or null: now, live
 };
 
+const atNow = () => state.time === null;
+
 const source = createLiveSource({ onData, onError, onMode, onSites: (doc) => sites.pushed(doc) });
+const tonight = createTonight({ ui: ui.tonight });
+const timeControls = createTimeControls({ ui: ui.time, onChange: setTime });
 
 const sites = createSitesMenu({
     ui: ui.sites,
@@ -125,8 +161,12 @@ function updateStatus() {
     case 'typed':
         text = `Using the coordinates you typed${coords}.`;
         break;
+    case 'link':
+        text = `Using the coordinates in the page\u2019s address${coords}.`;
+        break;
     case 'site':
-        text = `Using your saved site \u201c${sites.chosen?.name ?? ''}\u201d${coords}.`;
+        text = sites.chosen ? `Using your saved site \u201c${sites.chosen.name}\u201d${coords}.`
+            : `Using a saved site${coords}.`;
         break;
     default: {
         const why = REASONS[state.reason?.reason] ?? state.reason?.message?.replace(/\.$/, '') ??
@@ -176,6 +216,8 @@ function useLocation(loc, mode, reason = null) {
     state.reason = reason;
     state.saveError = null;
     source.setLocation(loc);
+    if (!atNow()) fetchFixed();
+    writeUrl();
     updateStatus();
     saveLocation(loc).catch((err) => {
         if (state.location !== loc) return;
@@ -275,8 +317,14 @@ const MODES = {
     offline: ['error', 'Offline'],
 };
 
-/** Show in the live indicator how data arrives (the source's mode). */
+/** Show in the live indicator how data arrives (the source's mode), or the instant shown. */
 function showMode(mode = source.mode) {
+    if (!atNow()) {
+        setLive('fixed', `Sky at ${instantText(state.time)} (not live)`,
+                'A chosen instant: the sky does not move. \u201cBack to now\u201d shows it live.');
+        ui.live.dataset.mode = 'fixed';
+        return;
+    }
     const [kind, text] = MODES[mode] ?? MODES.connecting;
     setLive(kind, text, state.modeDetail);
     ui.live.dataset.mode = mode ?? 'connecting';
@@ -285,7 +333,107 @@ function showMode(mode = source.mode) {
 /** The source changed how data arrives. */
 function onMode(mode, detail) {
     state.modeDetail = detail;
-    showMode(mode);
+    if (atNow()) showMode(mode);
+}
+
+// ---- the instant shown: now (live) or a chosen one ------------------------------
+
+/** An instant (ms) as the address and the API take it: "2026-12-15T22:00:00Z". */
+function isoTime(t) {
+    return new Date(t).toISOString().replace('.000Z', 'Z');
+}
+
+const fixedSky = { controller: null, seq: 0 };
+
+/**
+ * Away from now: ask GET /planets?time= for the instant and place shown. One request
+ * at a time: a newer instant or place aborts the one in flight (the last one wins).
+ */
+function fetchFixed() {
+    fixedSky.controller?.abort();
+    const controller = new AbortController();
+    fixedSky.controller = controller;
+    const mine = ++fixedSky.seq;
+    const loc = state.location;
+    fetchPlanets(loc, controller.signal, isoTime(state.time)).then((snapshot) => {
+        if (mine !== fixedSky.seq) return;
+        fixedSky.controller = null;
+        if (!snapshot || !Array.isArray(snapshot.bodies)) return;
+        onData(snapshot, loc);
+        showMode(); // after an error, the instant again
+    }, (err) => {
+        if (mine !== fixedSky.seq || err.name === 'AbortError') return;
+        fixedSky.controller = null;
+        onError(err, loc);
+    });
+}
+
+function stopFixed() {
+    fixedSky.seq++;
+    fixedSky.controller?.abort();
+    fixedSky.controller = null;
+}
+
+/** Write the state in the address: ?time=ISO (away from now), then the place. */
+function writeUrl() {
+    const parts = [];
+    if (!atNow()) parts.push(`time=${isoTime(state.time)}`);
+    const loc = state.location;
+    if (loc?.site) {
+        parts.push(`site=${encodeURIComponent(loc.site)}`);
+    } else if (loc && Number.isFinite(loc.lat) && Number.isFinite(loc.lon)) {
+        parts.push(`lat=${round(loc.lat, 6)}`, `lon=${round(loc.lon, 6)}`);
+        if (loc.elevation) parts.push(`elevation=${round(loc.elevation, 1)}`);
+    }
+    const search = parts.length ? `?${parts.join('&')}` : '';
+    if (search !== window.location.search) {
+        history.replaceState(history.state, '',
+                             `${window.location.pathname}${search}${window.location.hash}`);
+    }
+}
+
+/** The state an address carries: {time (ms or null), location (or null), site (or null)}. */
+function readUrl() {
+    const q = new URLSearchParams(window.location.search);
+    const out = { time: null, location: null, site: null };
+    const t = q.get('time');
+    if (t) {
+        const v = /^-?\d+(\.\d+)?$/.test(t) ? Number(t) * 1000 : Date.parse(t);
+        if (Number.isFinite(v)) out.time = Math.round(v / 1000) * 1000;
+    }
+    if (q.get('site')) {
+        out.site = q.get('site');
+    } else if (q.has('lat') && q.has('lon')) {
+        out.location = validateLocation({ lat: q.get('lat'), lon: q.get('lon'),
+                                          elevation: q.get('elevation') ?? '' }).location;
+    }
+    return out;
+}
+
+/** The headings and the header say which instant is shown. */
+function showInstant() {
+    setText(ui.seeingTitle, atNow() ? 'What you can see now'
+        : `What you can see at ${instantText(state.time)}`);
+    setText(ui.skyTitle, atNow() ? 'Sky now' : `Sky at ${instantText(state.time)}`);
+    ui.updatedBox.hidden = !atNow();
+    timeControls.show(state.time);
+    showMode();
+}
+
+/** Show the instant `t` (ms), or now (null): live from the stream, else asked once. */
+function setTime(t) {
+    const next = t === null || !Number.isFinite(t) ? null : Math.round(t / 1000) * 1000;
+    if (next === state.time) return;
+    state.time = next;
+    if (atNow()) {
+        stopFixed();
+        if (!document.hidden) source.start();
+    } else {
+        source.stop();
+        fetchFixed();
+    }
+    showInstant();
+    writeUrl();
 }
 
 function onData(snapshot, asked) {
@@ -325,6 +473,8 @@ function onData(snapshot, asked) {
         : 'Your time zone');
     ui.facts.zone.title = `Times on this page are in ${displayZoneName()}`;
 
+    tonight.update(snapshot, asked);
+    if (!atNow()) showInstant(); // in the zone of a site chosen meanwhile
     updateStatus();
 }
 
@@ -335,11 +485,15 @@ function onError(err, asked) {
         if (asked !== null && !sameLocation(asked, state.lastGood)) {
             state.location = state.lastGood;
             source.setLocation(state.lastGood);
+            if (!atNow()) fetchFixed();
+            writeUrl();
         }
     }
     // A network failure already shows as Offline (the source's mode); a refusal that
     // no input explains (a server error) shows here until data flows again.
     else if (err instanceof ApiError) setLive('error', 'Error', err.message);
+    // Away from now there is no source to say so.
+    else if (!atNow()) setLive('error', 'Offline', err.message);
 }
 
 // ---- start ---------------------------------------------------------------------
@@ -360,9 +514,35 @@ initNightToggle(ui.night);
 drawTicks(ui.skyTicks);
 document.addEventListener('visibilitychange', () => {
     if (document.hidden) source.stop();
-    else source.start();
+    else if (atNow()) source.start();
 });
 
-source.start();
-sites.load();
-locateWithBrowser(false);
+// The address says what to show: an instant, coordinates or a saved site.
+const start = readUrl();
+state.time = start.time;
+if (start.location) {
+    fillInputs(start.location);
+    useLocation(start.location, 'link');
+} else if (start.site) {
+    state.location = { site: start.site };
+    state.mode = 'site';
+    source.setLocation(state.location);
+}
+showInstant();
+if (atNow()) source.start();
+else if (!start.location) fetchFixed(); // (useLocation asked already)
+writeUrl();
+if (start.site) {
+    sites.load().then(() => {
+        if (sites.select(start.site)) return;
+        // Not one of this browser's sites (deleted, or someone else's): where we are.
+        state.location = null;
+        source.setLocation(null);
+        if (!atNow()) fetchFixed();
+        writeUrl();
+        locateWithBrowser(false);
+    });
+} else {
+    sites.load();
+    if (!start.location) locateWithBrowser(false);
+}

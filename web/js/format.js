@@ -126,6 +126,54 @@ function wall(t) {
              h: Number(p.hour) % 24, mi: Number(p.minute), s: Number(p.second) };
 }
 
+/**
+ * The wall-clock fields of an instant (ms since the epoch, or a Date) in the display
+ * zone: {y, mo (0-11), d, h, mi, s}.
+ */
+export function wallParts(ms) {
+    return wall(ms instanceof Date ? ms : new Date(ms));
+}
+
+/**
+ * The instant (ms since the epoch) when the display zone's clock reads y-mo-d h:mi
+ * (mo 0-11). In a gap of a daylight-saving change, a time next to it.
+ */
+export function zonedTime(y, mo, d, h, mi) {
+    const want = Date.UTC(y, mo, d, h, mi);
+    let t = want;
+    for (let i = 0; i < 3; i++) {
+        const w = wall(new Date(t));
+        const diff = Date.UTC(w.y, w.mo, w.d, w.h, w.mi) - want;
+        if (diff === 0) break;
+        t -= diff;
+    }
+    return t;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov',
+                'Dec'];
+
+/** The date of an ISO instant (or ms) in the display zone, "15 Dec". */
+export function dayMonth(iso) {
+    const t = typeof iso === 'number' ? new Date(iso) : parseTime(iso);
+    if (t === null || Number.isNaN(t.getTime())) return DASH;
+    const w = wall(t);
+    return `${w.d} ${MONTHS[w.mo]}`;
+}
+
+/** An instant (ms) as the value of an <input type="datetime-local"> in the display zone. */
+export function localInputValue(ms) {
+    const w = wall(new Date(ms));
+    return `${String(w.y).padStart(4, '0')}-${pad2(w.mo + 1)}-${pad2(w.d)}T${pad2(w.h)}:${pad2(w.mi)}`;
+}
+
+/** The instant (ms) of a datetime-local value "2026-12-15T22:00" in the display zone, or NaN. */
+export function parseLocalInput(value) {
+    const m = /^(\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(String(value));
+    if (m === null) return NaN;
+    return zonedTime(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
+}
+
 /** Wall-clock time of an ISO instant in the display zone, "08:30" (or "08:30:05"). */
 export function clock(iso, withSeconds = false) {
     const t = parseTime(iso);

@@ -229,6 +229,19 @@ export function createSitesMenu({ ui, currentLocation, onChoose, onNewOwner = ()
             pushed = true;
             update(doc);
         },
+        /**
+         * Choose site `id` as if picked in the menu (a link to it was opened). False
+         * when the list has no such site (deleted, or another owner's).
+         */
+        select(id) {
+            const site = sites.find((s) => String(s.id) === String(id)) ?? null;
+            if (site === null) return false;
+            chosen = site;
+            say(`Showing the sky of \u201c${site.name}\u201d.`);
+            onChoose(site, {});
+            render();
+            return true;
+        },
         /** The location no longer follows a site (typed coordinates, geolocation). */
         deselect() {
             if (chosen === null) return;
