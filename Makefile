@@ -68,7 +68,7 @@ $(OUT)/obj/%.o: %.c
 # Static assets from web/ are embedded in the binary (served under /static/).
 $(OUT)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c17 -O2 -Wall -Wextra -Werror -o $@ $<
+	$(CC) -std=c17 -O2 -Wall -Wextra -Werror -o $@ $< -lz
 
 $(OUT)/gen/assets.c: $(OUT)/tools/embed $(ASSETS)
 	@mkdir -p $(dir $@)

@@ -587,6 +587,8 @@ struct tonight_cache *tonight_cache_new(void);
 void tonight_cache_free(struct tonight_cache *c);
 int app_handle_ws(struct web_ctx *ctx);
 int app_handle_index(struct web_ctx *ctx);
+int app_handle_service_worker(struct web_ctx *ctx);
+int app_handle_manifest(struct web_ctx *ctx);
 int app_handle_healthz(struct web_ctx *ctx);
 int app_handle_metrics(struct web_ctx *ctx);
 int app_handle_openapi(struct web_ctx *ctx);

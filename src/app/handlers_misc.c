@@ -12,6 +12,17 @@ int app_handle_index(struct web_ctx *ctx)
     return web_static_serve(ctx, PT_STR("index.html"));
 }
 
+/* The service worker must come from the root to control the page (its scope is its path). */
+int app_handle_service_worker(struct web_ctx *ctx)
+{
+    return web_static_serve(ctx, PT_STR("sw.js"));
+}
+
+int app_handle_manifest(struct web_ctx *ctx)
+{
+    return web_static_serve(ctx, PT_STR("manifest.webmanifest"));
+}
+
 int app_handle_openapi(struct web_ctx *ctx)
 {
     const struct app_state *st = ctx->app_data;

@@ -12,6 +12,8 @@ static const struct {
     web_handler_fn handler;
 } routes[] = {
     {"GET", "/", "index", app_handle_index},
+    {"GET", "/sw.js", "service_worker", app_handle_service_worker},
+    {"GET", "/manifest.webmanifest", "manifest", app_handle_manifest},
     {"GET", "/healthz", "healthz", app_handle_healthz},
     {"GET", "/metrics", "metrics", app_handle_metrics},
     {"GET", "/openapi.json", "openapi", app_handle_openapi},

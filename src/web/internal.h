@@ -21,8 +21,11 @@ struct web_static_file {
     const char *path;         /* relative to web/, e.g. "js/app.js" */
     const unsigned char *data;
     size_t len;
+    const unsigned char *gz;  /* gzip copy, or NULL */
+    size_t gz_len;
     const char *mime;
     char etag[24];            /* "\"<16 hex digits>\"" */
+    char etag_gz[28];         /* the gzip copy's: "\"<16 hex digits>-gz\"" */
 };
 
 struct executor_job;

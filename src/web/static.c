@@ -4,6 +4,13 @@
  * content-hash ETags computed once at start), MIME types, conditional GETs,
  * and, for development, serving the same names from a directory on disk.
  *
+ * Caching: index.html names its assets under /static/<build id>/ (rewritten
+ * at build time, tools/embed), and those URLs are immutable for a year: a new
+ * build is a new URL. The page itself and unversioned names revalidate (ETag).
+ * A request under another build's id (a page loaded before an upgrade) gets
+ * today's file with the short cache. Compression: the gzip copy made at build
+ * time, to a client that accepts gzip (Vary: Accept-Encoding).
+ *
  * Invariant: only names present in the embedded asset table are ever served,
  * from memory or from disk, so nothing outside the asset set is reachable.
  */
@@ -56,8 +63,11 @@ void web__static_init(struct web_app *app)
         f->path = web_assets[i].path;
         f->data = web_assets[i].data;
         f->len = web_assets[i].len;
+        f->gz = web_assets[i].gz;
+        f->gz_len = web_assets[i].gz_len;
         f->mime = web_mime_type(f->path);
         make_etag(f->data, f->len, f->etag);
+        snprintf(f->etag_gz, sizeof(f->etag_gz), "%.17s-gz\"", f->etag);
     }
 }
 
@@ -125,8 +135,50 @@ static void add_page_policy(struct web_ctx *ctx, const char *mime)
     web_header_add(ctx, "Permissions-Policy: geolocation=(self), camera=(), microphone=()");
 }
 
+/* Whether Accept-Encoding admits gzip (a "gzip" token not weighted q=0). */
+static bool accepts_gzip(struct web_ctx *ctx)
+{
+    struct pt_str h = web_header(ctx, "Accept-Encoding");
+    size_t i = 0;
+    while (h.ptr != NULL && i < h.len) {
+        size_t j = i;
+        while (j < h.len && h.ptr[j] != ',')
+            j++;
+        struct pt_str item = pt_str_trim(pt_str_make(h.ptr + i, j - i));
+        struct pt_str token = item;
+        const char *semi = memchr(item.ptr, ';', item.len);
+        if (semi != NULL)
+            token = pt_str_trim(pt_str_make(item.ptr, (size_t)(semi - item.ptr)));
+        if (pt_str_eq_nocase(token, PT_STR("gzip")) || pt_str_eq(token, PT_STR("*"))) {
+            /* q=0 (0, 0.0, 0.00, 0.000) refuses it. */
+            struct pt_str q = semi != NULL ? pt_str_trim(pt_str_make(semi + 1,
+                                                                     item.len - (size_t)(semi + 1 - item.ptr)))
+                                           : PT_STR_NULL;
+            bool zero = q.len >= 3 && (q.ptr[0] == 'q' || q.ptr[0] == 'Q') && q.ptr[1] == '=' &&
+                        strspn(q.ptr + 2, "0.") >= q.len - 2;
+            return !zero;
+        }
+        i = j + 1;
+    }
+    return false;
+}
+
+/* name without a leading "<build id>/": *versioned says whether it was today's id. */
+static struct pt_str strip_build_id(struct pt_str name, bool *versioned)
+{
+    *versioned = false;
+    const char *slash = memchr(name.ptr, '/', name.len);
+    size_t n = slash != NULL ? (size_t)(slash - name.ptr) : 0;
+    if (n != 12 || strspn(name.ptr, "0123456789abcdef") < 12)
+        return name;
+    *versioned = memcmp(name.ptr, web_assets_build_id, 12) == 0;
+    return pt_str_make(slash + 1, name.len - n - 1);
+}
+
 int web_static_serve(struct web_ctx *ctx, struct pt_str name)
 {
+    bool versioned;
+    name = strip_build_id(name, &versioned);
     const struct web_static_file *f = find_file(ctx->app, name);
     if (f == NULL)
         return web_error(ctx, 404, "not_found", "no such static file");
@@ -140,11 +192,23 @@ int web_static_serve(struct web_ctx *ctx, struct pt_str name)
         web_header_add(ctx, "Cache-Control: no-cache");
         return web_send(ctx, 200, f->mime);
     }
-    web_header_add(ctx, "ETag: %s", f->etag);
-    web_header_add(ctx, "Cache-Control: public, max-age=300");
+    bool gz = f->gz != NULL && accepts_gzip(ctx);
+    const char *etag = gz ? f->etag_gz : f->etag;
+    web_header_add(ctx, "ETag: %s", etag);
+    if (f->gz != NULL)
+        web_header_add(ctx, "Vary: Accept-Encoding");
+    /* The page revalidates (it names today's assets); versioned assets never change. */
+    web_header_add(ctx, versioned ? "Cache-Control: public, max-age=31536000, immutable"
+                        : strncmp(f->mime, "text/html", 9) == 0 || strcmp(f->path, "sw.js") == 0
+                            ? "Cache-Control: no-cache"
+                            : "Cache-Control: public, max-age=300");
     struct pt_str inm = web_header(ctx, "If-None-Match");
-    if (inm.ptr != NULL && etag_matches(inm, f->etag))
+    if (inm.ptr != NULL && etag_matches(inm, etag))
         return web_send_static(ctx, 304, NULL, PT_STR_NULL);
+    if (gz) {
+        web_header_add(ctx, "Content-Encoding: gzip");
+        return web_send_static(ctx, 200, f->mime, pt_str_make((const char *)f->gz, f->gz_len));
+    }
     return web_send_static(ctx, 200, f->mime, pt_str_make((const char *)f->data, f->len));
 }
 

@@ -23,18 +23,69 @@ def test_assets_exist():
     assert "index.html" in ASSETS and len(ASSETS) >= 3
 
 
+def build_id(server):
+    m = re.search(r'"static/([0-9a-f]{12})/', server.get("/").body.decode())
+    assert m, "the page does not name its assets under static/<build id>/"
+    return m.group(1)
+
+
 def test_index_is_the_page(server):
     r = server.get("/")
     assert r.status == 200
     assert r.header("Content-Type").split(";")[0].strip() == "text/html"
-    assert r.body == (WEB / "index.html").read_bytes()
+    # web/index.html, its assets named under the build's id (immutable URLs).
+    page = (WEB / "index.html").read_bytes().replace(b'"static/',
+                                                     f'"static/{build_id(server)}/'.encode())
+    assert r.body == page
+    assert r.header("Cache-Control") == "no-cache"
+
+
+def test_versioned_assets_are_immutable_and_old_ids_still_served(server):
+    bid = build_id(server)
+    r = server.get(f"/static/{bid}/js/app.js")
+    assert r.status == 200 and r.body == (WEB / "js/app.js").read_bytes()
+    assert r.header("Cache-Control") == "public, max-age=31536000, immutable"
+    # A page of an older build asks under its own id: today's file, not cached for long.
+    old = server.get("/static/0123456789ab/js/app.js")
+    assert old.status == 200 and old.body == r.body
+    assert "immutable" not in old.header("Cache-Control")
+    assert server.get(f"/static/{bid}/js/nope.js").status == 404
+    assert server.get(f"/static/{bid}/../index.html").status in (400, 404)
+
+
+@pytest.mark.parametrize("accept,gz", [("gzip", True), ("gzip, deflate, br", True),
+                                       ("br;q=1.0, gzip;q=0.8", True), ("*", True),
+                                       ("gzip;q=0", False), ("identity", False), (None, False),
+                                       ("deflate", False), ("GZIP;Q=0.000", False)])
+def test_text_assets_are_sent_gzipped_to_who_accepts_it(server, accept, gz):
+    import gzip as gzipmod
+    headers = {"Accept-Encoding": accept} if accept else None
+    for name in ("js/app.js", "css/style.css", "index.html"):
+        r = server.get(f"/static/{name}", headers=headers)
+        assert r.status == 200
+        assert r.header("Vary") == "Accept-Encoding"
+        if gz:
+            assert r.header("Content-Encoding") == "gzip", (name, accept)
+            body = gzipmod.decompress(r.body)
+            assert len(r.body) < 0.9 * len(body)
+            assert r.header("ETag").endswith('-gz"')
+        else:
+            assert r.header("Content-Encoding") is None
+            body = r.body
+        want = (WEB / name).read_bytes()
+        if name == "index.html":
+            want = want.replace(b'"static/', f'"static/{build_id(server)}/'.encode())
+        assert body == want
 
 
 @pytest.mark.parametrize("name", ASSETS)
 def test_static_file_served_exactly(server, name):
     r = server.get(f"/static/{name}")
     assert r.status == 200, r
-    assert r.body == (WEB / name).read_bytes(), "embedded copy differs from web/ (rebuild?)"
+    want = (WEB / name).read_bytes()
+    if name == "index.html":  # its assets are named under the build's id
+        want = want.replace(b'"static/', f'"static/{build_id(server)}/'.encode())
+    assert r.body == want, "embedded copy differs from web/ (rebuild?)"
     ctype = r.header("Content-Type")
     want = MIME.get(Path(name).suffix, "application/octet-stream")
     assert ctype.split(";")[0].strip() == want, ctype
@@ -110,8 +161,8 @@ def test_unknown_static_is_json_404(server, path):
 
 
 def test_static_query_is_not_part_of_the_name(server):
-    r = server.get("/static/index.html?v=123")
-    assert r.status == 200 and r.body == (WEB / "index.html").read_bytes()
+    r = server.get("/static/js/app.js?v=123")
+    assert r.status == 200 and r.body == (WEB / "js/app.js").read_bytes()
 
 
 TRAVERSALS = [
