@@ -127,6 +127,7 @@ struct app_state {
     struct store *store;             /* saved sites and tokens (src/store) */
     const char *worker_id;           /* "generation.slot" under a master; NULL: one process */
     struct app_worker_link *link;    /* loop thread only: the master's pipe; NULL: none */
+    bool supervisor_degraded;        /* the master gave up restarting a worker */
     struct app_worker_metrics *shared_metrics; /* every worker's figures; NULL: one process */
     struct live_owners *owners;      /* loop thread only: streams by owner (live_sites.c) */
     struct app_fanout *fanout;       /* loop thread only: Redis fan-out (fanout.c); NULL: none */

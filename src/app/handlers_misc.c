@@ -40,7 +40,7 @@ int app_handle_healthz(struct web_ctx *ctx)
     struct store_stats ss;
     store_stats(st->store, &ss);
     bool ok = astro_ctx_has_files(st->astro) && app_eop_health(st, NULL) && ss.available &&
-              app_fanout_health(st->fanout, NULL);
+              app_fanout_health(st->fanout, NULL) && !st->supervisor_degraded;
     WEB_JSON_KEY(&j, "status");
     web_json_cstring(&j, ok ? "ok" : "degraded");
     WEB_JSON_KEY(&j, "version");
@@ -58,6 +58,12 @@ int app_handle_healthz(struct web_ctx *ctx)
     web_json_int(&j, (int64_t)getpid());
     WEB_JSON_KEY(&j, "worker");
     web_json_cstring(&j, st->worker_id); /* "generation.slot", null for a single process */
+    if (st->worker_id != NULL) {
+        WEB_JSON_KEY(&j, "supervisor");
+        web_json_cstring(&j, st->supervisor_degraded ? "degraded: a worker failed at boot "
+                                                       "twice and is not restarted"
+                                                     : "ok");
+    }
     WEB_JSON_KEY(&j, "uptime_s");
     web_json_double(&j, pt_clock_unix_s() - st->started_unix_s);
     WEB_JSON_KEY(&j, "connections");

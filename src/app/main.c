@@ -95,6 +95,8 @@ static void on_master_line(void *data, const char *line)
     struct main_ctx *m = data;
     if (strncmp(line, "sites ", 6) == 0 && m->state.owners != NULL)
         live_owners_changed(m->state.owners, line + 6);
+    else if (strcmp(line, "supervisor degraded") == 0)
+        m->state.supervisor_degraded = true; /* a worker slot is not restarted any more */
 }
 
 static void on_master_gone(void *data)

@@ -254,7 +254,8 @@ static void on_relay_written(uv_write_t *req, int status)
     free(req);
 }
 
-/* A worker's "sites <owner>" to every other worker (a copy each; a dead pipe drops it). */
+/* A line to every other worker (a copy each; a dead pipe drops it): "sites <owner>",
+ * "supervisor degraded". */
 static void relay(struct master *m, const struct worker *from, const char *line)
 {
     size_t n = strlen(line);
@@ -343,6 +344,7 @@ static void on_worker_exit(uv_process_t *p, int64_t status, int signum)
             sl->given_up = true;
             pt_log_error("master: worker slot %d failed at boot twice in a row: not restarted "
                          "(fix the cause, then SIGHUP)", w->slot);
+            relay(m, NULL, "supervisor degraded"); /* the others say so in /healthz */
         } else {
             sl->backoff_ms = sl->backoff_ms == 0 ? RESPAWN_MIN_MS
                                                  : PT_MIN(sl->backoff_ms * 2, RESPAWN_MAX_MS);

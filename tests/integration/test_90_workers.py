@@ -317,3 +317,31 @@ def test_reload_on_a_new_binary(request, tmp_path):
     os.replace(tmp_path / "next", exe)   # what an install does: a new file, renamed over
     srv.wait_log("generation 2 serves", mark, timeout=90)
     wait_for(lambda: generation(health(srv)["worker"]) == 2, "generation 2 serving")
+
+
+def test_a_worker_failing_at_boot_twice_is_given_up_and_health_says_so(master):
+    """The binary on disk is broken, then a worker dies: its replacement fails at boot
+    twice, the master stops restarting it, and the surviving worker's /healthz is
+    degraded."""
+    good = master.exe.read_bytes()
+    master.exe.unlink()
+    master.exe.write_text("#!/bin/sh\nexit 3\n")
+    master.exe.chmod(stat.S_IRWXU)
+    try:
+        victim, survivor = list(workers_seen(master, 2))
+        mark = master.log_mark()
+        os.kill(victim, signal.SIGKILL)
+        master.wait_log("failed at boot twice in a row", mark)
+        h = wait_for(lambda: (lambda d: d if d["status"] == "degraded" and
+                              d["supervisor"].startswith("degraded") else None)(health(master)),
+                     "the surviving worker to report the supervisor degraded")
+        assert h["pid"] == survivor
+    finally:
+        master.exe.unlink()
+        master.exe.write_bytes(good)
+        master.exe.chmod(stat.S_IRWXU)
+    # Fixed and reloaded: a new generation, healthy supervision.
+    mark = master.log_mark()
+    os.kill(master.proc.pid, signal.SIGHUP)
+    master.wait_log("serves", mark, timeout=90)
+    wait_for(lambda: health(master).get("supervisor") == "ok", "supervision ok again")
