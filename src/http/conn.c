@@ -26,7 +26,7 @@
 
 #include "http/internal.h"
 
-/* A connection accepted this recently keeps its chance to send a request during a stop. */
+/* During a stop, a connection fresh or idle keeps this long to send a request (Connection: close). */
 #define FRESH_GRACE_MS 1000
 #define READ_CHUNK (16 * 1024)
 /* A fresh connection reads into this much; the buffer grows with what arrives. */
@@ -1004,9 +1004,18 @@ void http__conn_stop(struct http_conn *conn)
         else
             http_stream_close(conn->stream);
         break;
-    case HTTP_CONN_IDLE:
-        http__conn_close(conn);
+    case HTTP_CONN_IDLE: {
+        /*
+         * A keep-alive client may be sending its next request right now; closing
+         * under it makes it retry (or fail). It gets FRESH_GRACE_MS to send one,
+         * answered with Connection: close; silence closes it at the deadline.
+         */
+        uint64_t grace = uv_now(conn->server->loop) + FRESH_GRACE_MS;
+        if (conn->deadline_ms == 0 || conn->deadline_ms > grace)
+            conn->deadline_ms = grace;
+        arm_timer(conn);
         break;
+    }
     case HTTP_CONN_READING_HEAD:
         /*
          * Nothing received: nothing to finish -- except on a connection accepted a
