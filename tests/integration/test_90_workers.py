@@ -157,7 +157,46 @@ class Load:
                     conn.close()
                 conn = None
 
+    def subscribe(self, kind):
+        """A live subscriber that follows the generations: a graceful goodbye (SSE
+        `bye` and the end of the stream, WebSocket close 1001) is answered by
+        reconnecting; a reset or an abrupt close is a failure."""
+        from conftest import ConnClosed, StreamEnded, WS_CLOSE
+        while not self.stop.is_set():
+            try:
+                if kind == "sse":
+                    with self.srv.open_sse("/planets/stream?lat=1&lon=2") as s:
+                        while not self.stop.is_set():
+                            ev = s.next_block(timeout=10)
+                            if ev.event == "positions":
+                                with self.lock:
+                                    self.pushes += 1
+                            elif ev.event == "bye":
+                                with pytest.raises(StreamEnded):
+                                    s.next_block(timeout=10)
+                                break
+                else:
+                    with self.srv.open_ws("/ws?lat=1&lon=2") as ws:
+                        while not self.stop.is_set():
+                            f = ws.recv_frame(timeout=10)
+                            if f.opcode == WS_CLOSE:
+                                assert f.close_code == 1001, f.close_code
+                                break
+                            with self.lock:
+                                self.pushes += 1
+                with self.lock:
+                    self.goodbyes += 1
+            except (ConnClosed, ConnectionResetError, OSError, AssertionError) as e:
+                if self.stop.is_set():
+                    return
+                with self.lock:
+                    self.failed += 1
+                    self.errors.append(f"{kind}: {e!r}")
+
     def __enter__(self):
+        self.pushes = self.goodbyes = 0
+        self.threads += [threading.Thread(target=self.subscribe, args=(k,), daemon=True)
+                         for k in ("sse", "ws")]
         for t in self.threads:
             t.start()
         return self
@@ -180,10 +219,14 @@ def test_five_reloads_under_load_fail_nothing(master):
                 generation(w) == g for w in s.values()) else None)(workers_seen(master, 2)),
                 f"generation {g} answering")
             assert len(seen) == 2
-        before = load.ok
-        wait_for(lambda: load.ok > before + 50, "the load to go on after the reloads")
+        before, pushed = load.ok, load.pushes
+        wait_for(lambda: load.ok > before + 50 and load.pushes > pushed + 2,
+                 "requests and live pushes to go on after the reloads")
+        # Each drained generation says goodbye to the SSE and the WebSocket subscriber.
+        wait_for(lambda: load.goodbyes >= 2 * 5, "both subscribers through five goodbyes")
     assert load.failed == 0, load.errors[:10]
-    print(f"{load.ok} requests, {load.retried} idempotent retries on closed idle connections")
+    print(f"{load.ok} requests, {load.retried} idempotent retries on closed idle connections, "
+          f"{load.pushes} live pushes, {load.goodbyes} goodbyes answered by reconnecting")
 
 
 def test_a_broken_new_binary_leaves_the_old_generation_serving(master):
