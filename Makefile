@@ -15,7 +15,7 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libuv libpcre2-8 libcrypto jansson swe libcurl sqlite3 libpq hiredis
+PKGS := libuv libpcre2-8 libcrypto jansson swe libcurl sqlite3 libpq hiredis zlib
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)

@@ -134,6 +134,7 @@ struct app_state {
     struct tonight_cache *tonight;   /* loop thread only: answers of /planets/tonight */
     const struct app_zones *zones;   /* valid time-zone names (read-only) */
     struct pt_str openapi;           /* the /openapi.json document (read-only) */
+    struct pt_str openapi_gz;        /* the same, gzip-compressed at start (read-only) */
     double started_unix_s;
 };
 

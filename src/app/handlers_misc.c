@@ -28,7 +28,7 @@ int app_handle_openapi(struct web_ctx *ctx)
     const struct app_state *st = ctx->app_data;
     web_header_add(ctx, "Cache-Control: public, max-age=300");
     ctx->cache_control_set = true;
-    return web_send_static(ctx, 200, "application/json", st->openapi);
+    return web_send_maybe_gzip(ctx, 200, "application/json", st->openapi, st->openapi_gz);
 }
 
 int app_handle_healthz(struct web_ctx *ctx)

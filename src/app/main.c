@@ -262,6 +262,8 @@ static int serve(const struct app_config *cfg, char **argv)
 
     struct app_zones *zones = app_zones_load(cfg->zoneinfo);
     m.state.zones = zones;
+    struct pt_buf openapi_gz; /* before the first jump to out_free_zones, which frees it */
+    pt_buf_init(&openapi_gz, 4u << 20);
     char *openapi = app_openapi_build();
     if (openapi == NULL) {
         pt_log_error("the embedded openapi.json does not parse");
@@ -269,6 +271,8 @@ static int serve(const struct app_config *cfg, char **argv)
         goto out_free_zones;
     }
     m.state.openapi = pt_str_c(openapi);
+    if (web_gzip(m.state.openapi, &openapi_gz) == 0)
+        m.state.openapi_gz = pt_buf_str(&openapi_gz);
     if (open_store(cfg, m.loop, &m.state.store) < 0) {
         rc = 1;
         goto out_free_zones;
@@ -365,6 +369,7 @@ out_free_store:
     store_free(m.state.store);
 out_free_zones:
     free(openapi);
+    pt_buf_deinit(&openapi_gz);
     app_zones_free(zones);
 out_free_app:
     web_app_free(app);

@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "web/assets.h"
 #include "web/internal.h"
 
@@ -135,8 +137,7 @@ static void add_page_policy(struct web_ctx *ctx, const char *mime)
     web_header_add(ctx, "Permissions-Policy: geolocation=(self), camera=(), microphone=()");
 }
 
-/* Whether Accept-Encoding admits gzip (a "gzip" token not weighted q=0). */
-static bool accepts_gzip(struct web_ctx *ctx)
+bool web_accepts_gzip(const struct web_ctx *ctx)
 {
     struct pt_str h = web_header(ctx, "Accept-Encoding");
     size_t i = 0;
@@ -192,7 +193,7 @@ int web_static_serve(struct web_ctx *ctx, struct pt_str name)
         web_header_add(ctx, "Cache-Control: no-cache");
         return web_send(ctx, 200, f->mime);
     }
-    bool gz = f->gz != NULL && accepts_gzip(ctx);
+    bool gz = f->gz != NULL && web_accepts_gzip(ctx);
     const char *etag = gz ? f->etag_gz : f->etag;
     web_header_add(ctx, "ETag: %s", etag);
     if (f->gz != NULL)
@@ -210,6 +211,37 @@ int web_static_serve(struct web_ctx *ctx, struct pt_str name)
         return web_send_static(ctx, 200, f->mime, pt_str_make((const char *)f->gz, f->gz_len));
     }
     return web_send_static(ctx, 200, f->mime, pt_str_make((const char *)f->data, f->len));
+}
+
+int web_gzip(struct pt_str in, struct pt_buf *out)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return PT_E_NOMEM;
+    size_t cap = deflateBound(&z, in.len) + 32;
+    int rc = pt_buf_reserve(out, cap);
+    if (rc == 0) {
+        z.next_in = (Bytef *)(uintptr_t)in.ptr;
+        z.avail_in = (uInt)in.len;
+        z.next_out = (Bytef *)out->data + out->len;
+        z.avail_out = (uInt)cap;
+        rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : PT_E_NOMEM;
+        if (rc == 0)
+            out->len += cap - z.avail_out;
+    }
+    deflateEnd(&z);
+    return rc;
+}
+
+int web_send_maybe_gzip(struct web_ctx *ctx, int status, const char *content_type,
+                        struct pt_str body, struct pt_str gz)
+{
+    web_header_add(ctx, "Vary: Accept-Encoding");
+    if (gz.len > 0 && web_accepts_gzip(ctx)) {
+        web_header_add(ctx, "Content-Encoding: gzip");
+        return web_send_static(ctx, status, content_type, gz);
+    }
+    return web_send_static(ctx, status, content_type, body);
 }
 
 int web_mw_static(struct web_ctx *ctx)

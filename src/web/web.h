@@ -233,6 +233,19 @@ int web_send(struct web_ctx *ctx, int status, const char *content_type);
 /* Send a borrowed body (not copied into ctx->body first). Returns WEB_DONE. */
 int web_send_static(struct web_ctx *ctx, int status, const char *content_type, struct pt_str body);
 
+/* Whether the request's Accept-Encoding admits gzip (a "gzip" or "*" not weighted q=0). */
+bool web_accepts_gzip(const struct web_ctx *ctx);
+
+/* Append in, gzip-compressed (level 6), to out. Returns 0 or PT_E_NOMEM. */
+int web_gzip(struct pt_str in, struct pt_buf *out);
+
+/*
+ * As web_send_static, with gz (the same body compressed, borrowed likewise; empty:
+ * none) to a client that accepts it; Vary: Accept-Encoding either way.
+ */
+int web_send_maybe_gzip(struct web_ctx *ctx, int status, const char *content_type,
+                        struct pt_str body, struct pt_str gz);
+
 /* Start a JSON writer over ctx->body. */
 void web_json_begin(struct web_ctx *ctx, struct web_json *json);
 

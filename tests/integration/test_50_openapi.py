@@ -39,3 +39,13 @@ def test_documented_get_paths_answer(server):
         target = path.replace("{name}", "mars")
         r = server.get(query(target, **PARIS) if target.startswith("/planets") else target)
         assert r.status == 200, (path, r)
+
+
+def test_openapi_is_gzipped_for_who_accepts_it(server):
+    import gzip
+    plain = server.get("/openapi.json")
+    packed = server.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert plain.header("Content-Encoding") is None and packed.header("Content-Encoding") == "gzip"
+    assert packed.header("Vary") == "Accept-Encoding"
+    assert gzip.decompress(packed.body) == plain.body
+    assert len(packed.body) < len(plain.body) / 3
