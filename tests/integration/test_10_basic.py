@@ -95,11 +95,12 @@ def test_bad_option_exits_two():
     assert b"usage" in out.stderr
 
 
-def test_port_in_use_fails_cleanly(server):
+def test_port_in_use_fails_cleanly(server, tmp_path):
+    # DATA_DIR: the store opens before the listener, and must not land in ./var.
     out = subprocess.run([Server.binary(), "serve", "--host", "127.0.0.1", "--port",
                           str(server.port)], capture_output=True, timeout=60,
-                         env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "x",
-                              "ASAN_OPTIONS": "detect_leaks=1"})
+                         env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "x", "EOP_URL": "none",
+                              "DATA_DIR": str(tmp_path), "ASAN_OPTIONS": "detect_leaks=1"})
     assert out.returncode == 1, out
     err = out.stderr.decode("utf-8", "replace")
     assert "cannot listen" in err
