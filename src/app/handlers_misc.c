@@ -7,9 +7,44 @@
 #include "app/app.h"
 #include "store/store.h"
 
+/*
+ * The page, with the sky it will show first inlined (a JSON data block, not a
+ * script: the CSP allows it), so the first paint has real data without a
+ * second round trip: the observer and time of the page's own URL (?lat=&lon=,
+ * ?time=) or the session's, else Greenwich, now. Bad parameters: the plain page
+ * (it says what is wrong itself).
+ */
 int app_handle_index(struct web_ctx *ctx)
 {
-    return web_static_serve(ctx, PT_STR("index.html"));
+    const struct app_state *st = ctx->app_data;
+    struct app_observer obs;
+    struct astro_time t;
+    struct pt_buf json;
+    pt_buf_init(&json, 1 << 20);
+    struct web_json j;
+    web_json_init(&j, &json);
+    bool have = app_sky_from_request(ctx, &obs, &t) == 0 &&
+                app_render_sky(&j, st, &obs, &t, APP_ALL_BODIES) == 0 && web_json_finish(&j) == 0;
+    memset(&ctx->error, 0, sizeof(ctx->error)); /* a refused parameter is not this answer's */
+    struct pt_buf block;
+    pt_buf_init(&block, 1 << 20);
+    if (have) {
+        static const char open_tag[] = "<script type=\"application/json\" id=\"pt-first-snapshot\">";
+        pt_buf_append(&block, open_tag, sizeof(open_tag) - 1);
+        /* "<" never appears raw inside the block: no "</script>" can end it early. */
+        for (size_t i = 0; i < json.len; i++) {
+            if (json.data[i] == '<')
+                pt_buf_append(&block, "\\u003c", 6);
+            else
+                pt_buf_append(&block, json.data + i, 1);
+        }
+        pt_buf_append(&block, "</script>\n  ", 12);
+    }
+    int rc = web_static_serve_with(ctx, PT_STR("index.html"), PT_STR("<script"),
+                                   pt_buf_str(&block));
+    pt_buf_deinit(&block);
+    pt_buf_deinit(&json);
+    return rc;
 }
 
 /* The service worker must come from the root to control the page (its scope is its path). */

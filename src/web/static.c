@@ -244,6 +244,38 @@ int web_send_maybe_gzip(struct web_ctx *ctx, int status, const char *content_typ
     return web_send_static(ctx, status, content_type, body);
 }
 
+int web_static_serve_with(struct web_ctx *ctx, struct pt_str name, struct pt_str marker,
+                          struct pt_str insert)
+{
+    const struct web_static_file *f = find_file(ctx->app, name);
+    if (f == NULL)
+        return web_error(ctx, 404, "not_found", "no such static file");
+    struct pt_str page = pt_str_make((const char *)f->data, f->len);
+    const char *at = marker.len > 0 ? memmem(page.ptr, page.len, marker.ptr, marker.len) : NULL;
+    if (ctx->app->cfg.static_dir != NULL || at == NULL || insert.len == 0)
+        return web_static_serve(ctx, name); /* nothing to put in: the cached page */
+    add_page_policy(ctx, f->mime);
+    web_header_add(ctx, "Cache-Control: no-cache");
+    web_header_add(ctx, "Vary: Accept-Encoding");
+    size_t head = (size_t)(at - page.ptr);
+    struct pt_buf whole;
+    pt_buf_init(&whole, page.len + insert.len + 1);
+    pt_buf_append(&whole, page.ptr, head);
+    pt_buf_append(&whole, insert.ptr, insert.len);
+    pt_buf_append(&whole, page.ptr + head, page.len - head);
+    ctx->body.len = 0;
+    int rc;
+    if (web_accepts_gzip(ctx) && web_gzip(pt_buf_str(&whole), &ctx->body) == 0) {
+        web_header_add(ctx, "Content-Encoding: gzip");
+    } else {
+        ctx->body.len = 0;
+        pt_buf_append(&ctx->body, whole.data, whole.len);
+    }
+    pt_buf_deinit(&whole);
+    rc = web_send(ctx, 200, f->mime);
+    return rc;
+}
+
 int web_mw_static(struct web_ctx *ctx)
 {
     struct pt_str path = ctx->req->head.path;

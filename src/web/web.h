@@ -270,6 +270,15 @@ int web_error_param(struct web_ctx *ctx, int status, const char *parameter, doub
  */
 int web_static_serve(struct web_ctx *ctx, struct pt_str name);
 
+/*
+ * The asset `name` with `insert` put in before the first `marker` (the page
+ * with data of this request in it: not cached, compressed on the fly when the
+ * client accepts gzip). Without the marker, or with --static-dir: as
+ * web_static_serve.
+ */
+int web_static_serve_with(struct web_ctx *ctx, struct pt_str name, struct pt_str marker,
+                          struct pt_str insert);
+
 /* ----------------------------------------------------------- executor */
 
 /* Runs on a worker thread: must not touch the loop, ctx or anything not thread-safe. */

@@ -29,15 +29,37 @@ def build_id(server):
     return m.group(1)
 
 
+FIRST = re.compile(rb'<script type="application/json" id="pt-first-snapshot">(.*?)</script>\n  ',
+                   re.S)
+
+
 def test_index_is_the_page(server):
     r = server.get("/")
     assert r.status == 200
     assert r.header("Content-Type").split(";")[0].strip() == "text/html"
-    # web/index.html, its assets named under the build's id (immutable URLs).
+    # web/index.html, its assets named under the build's id (immutable URLs), with the
+    # first sky inlined before its first script.
     page = (WEB / "index.html").read_bytes().replace(b'"static/',
                                                      f'"static/{build_id(server)}/'.encode())
-    assert r.body == page
+    assert FIRST.sub(b"", r.body, count=1) == page
     assert r.header("Cache-Control") == "no-cache"
+
+
+def test_index_inlines_the_first_sky(server):
+    import json
+    r = server.get("/?lat=-33.87&lon=151.21&time=2026-12-15T12:00:00Z")
+    m = FIRST.search(r.body)
+    assert m, "no first snapshot in the page"
+    assert b"<" not in m.group(1)
+    first = json.loads(m.group(1))
+    api = server.get_json("/planets?lat=-33.87&lon=151.21&time=2026-12-15T12:00:00Z")
+    assert first == api
+    # A parameter the API refuses: the plain page (which says what is wrong itself).
+    bad = server.get("/?lat=91&lon=0")
+    assert bad.status == 200 and not FIRST.search(bad.body)
+    packed = server.get("/", headers={"Accept-Encoding": "gzip"})
+    import gzip
+    assert packed.header("Content-Encoding") == "gzip" and FIRST.search(gzip.decompress(packed.body))
 
 
 def test_versioned_assets_are_immutable_and_old_ids_still_served(server):
@@ -83,7 +105,7 @@ def test_static_file_served_exactly(server, name):
     r = server.get(f"/static/{name}")
     assert r.status == 200, r
     want = (WEB / name).read_bytes()
-    if name == "index.html":  # its assets are named under the build's id
+    if name == "index.html":  # its assets are named under the build's id (no inline sky here)
         want = want.replace(b'"static/', f'"static/{build_id(server)}/'.encode())
     assert r.body == want, "embedded copy differs from web/ (rebuild?)"
     ctype = r.header("Content-Type")
