@@ -232,6 +232,16 @@ static const char *const migrations[] = {
     "DELETE FROM tokens t WHERE t.owner = o AND t.id = p_id; "
     "r_st := CASE WHEN FOUND THEN 0 ELSE 1 END; RETURN NEXT; "
     "END $f$;",
+
+    /*
+     * 2: pt_owner in PL/pgSQL. As a SQL function with a sub-SELECT it could not be
+     * inlined into its PL/pgSQL callers and was parsed, analysed and planned again on
+     * every call: 44 % of the database's CPU under GET /planets?site= (bench/RESULTS.md).
+     * PL/pgSQL keeps the plan for the session.
+     */
+    "CREATE OR REPLACE FUNCTION pt_owner(" AUTH_ARGS ") RETURNS text LANGUAGE plpgsql STABLE AS "
+    "$f$ BEGIN IF p_bearer THEN RETURN (SELECT t.owner FROM tokens t WHERE t.hash = p_hash); "
+    "END IF; RETURN p_owner; END $f$;",
 };
 
 /* Phase 1 of a migration: lock, make sure the version table exists, read the version. */

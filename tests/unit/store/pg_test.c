@@ -649,7 +649,13 @@ static void test_concurrent_migrations(void **state)
     store_close(second);
     close_store(f);
     store_free(second);
+    /* One row per step of pg.c's migrations (2), each applied once. */
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.schema_version", schema);
+    assert_int_equal(side_value(side, sql), 2);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+             "JOIN pg_language l ON l.oid = p.prolang WHERE n.nspname = '%s' AND "
+             "p.proname = 'pt_owner' AND l.lanname = 'plpgsql'", schema);
     assert_int_equal(side_value(side, sql), 1);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.sites WHERE owner = '%s'", schema,
              f->owner);
