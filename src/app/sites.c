@@ -21,7 +21,7 @@
 
 #define TOKEN_PREFIX "pt_"
 #define TOKEN_HEX 64              /* 32 random bytes */
-#define PATCH_ATTEMPTS 3
+#define PATCH_ATTEMPTS 10        /* PATCH without If-Match: re-read and re-apply on a race */
 
 /* ---------------------------------------------------------------- owners */
 
