@@ -130,6 +130,7 @@ struct app_state {
     bool supervisor_degraded;        /* the master gave up restarting a worker */
     struct app_worker_metrics *shared_metrics; /* every worker's figures; NULL: one process */
     struct live_owners *owners;      /* loop thread only: streams by owner (live_sites.c) */
+    struct app_site_cache *site_cache; /* loop thread only: sites asked for by site= */
     struct app_fanout *fanout;       /* loop thread only: Redis fan-out (fanout.c); NULL: none */
     struct tonight_cache *tonight;   /* loop thread only: answers of /planets/tonight */
     const struct app_zones *zones;   /* valid time-zone names (read-only) */
@@ -645,6 +646,23 @@ void app_render_site(struct web_json *j, const struct web_router *router,
                      const struct store_site *s);
 void app_render_sites(struct web_json *j, const struct app_state *st,
                       const struct web_router *router, const struct store_site *sites, size_t n);
+
+/*
+ * The sites site= asked for lately (site_cache.c), by who asked and id; an
+ * owner's entries are forgotten on every change of theirs. Loop thread only.
+ */
+struct app_site_cache;
+struct app_site_cache *app_site_cache_new(void);
+void app_site_cache_free(struct app_site_cache *c);
+const struct store_site *app_site_cache_get(struct app_site_cache *c,
+                                            const struct store_auth *auth, int64_t id);
+void app_site_cache_put(struct app_site_cache *c, const struct store_auth *auth,
+                        const char *owner, const struct store_site *site);
+void app_site_cache_forget_owner(struct app_site_cache *c, const char *owner);
+void app_site_cache_stats(const struct app_site_cache *c, uint64_t *hits, uint64_t *misses);
+
+/* owner's sites changed (here or in another process): forget cached ones, push to streams. */
+void app_owner_changed(const struct app_state *st, const char *owner);
 
 /* The session's owner id (32 hex digits), if it has one. */
 bool app_session_owner(struct web_ctx *ctx, char owner[33]);

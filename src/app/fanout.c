@@ -42,7 +42,7 @@ static void on_message(void *data, const char *channel, struct pt_str payload)
             char owner[33];
             memcpy(owner, payload.ptr, 32);
             owner[32] = '\0';
-            live_owners_changed(f->st->owners, owner);
+            app_owner_changed(f->st, owner);
         }
     } else if (strcmp(channel, "announce") == 0) {
         json_t *doc = json_loadb(payload.ptr, payload.len, 0, NULL);

@@ -163,6 +163,16 @@ int app_handle_metrics(struct web_ctx *ctx)
                    ss.engine, (unsigned long long)ss.ops, ss.engine,
                    (unsigned long long)ss.failed, ss.available ? 1 : 0, ss.queued,
                    (unsigned long long)ss.commits, (unsigned long long)ss.reconnects);
+    uint64_t sc_hits = 0, sc_misses = 0;
+    if (st->site_cache != NULL)
+        app_site_cache_stats(st->site_cache, &sc_hits, &sc_misses);
+    pt_buf_appendf(b,
+                   "# HELP planettracker_site_cache_total site= lookups answered from the "
+                   "cache (hit) or the store (miss).\n"
+                   "# TYPE planettracker_site_cache_total counter\n"
+                   "planettracker_site_cache_total{result=\"hit\"} %llu\n"
+                   "planettracker_site_cache_total{result=\"miss\"} %llu\n",
+                   (unsigned long long)sc_hits, (unsigned long long)sc_misses);
     struct live_owners_stats os = {0};
     if (st->owners != NULL)
         live_owners_stats(st->owners, &os);

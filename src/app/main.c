@@ -93,8 +93,8 @@ static void on_worker_timer(uv_timer_t *t)
 static void on_master_line(void *data, const char *line)
 {
     struct main_ctx *m = data;
-    if (strncmp(line, "sites ", 6) == 0 && m->state.owners != NULL)
-        live_owners_changed(m->state.owners, line + 6);
+    if (strncmp(line, "sites ", 6) == 0)
+        app_owner_changed(&m->state, line + 6);
     else if (strcmp(line, "supervisor degraded") == 0)
         m->state.supervisor_degraded = true; /* a worker slot is not restarted any more */
 }
@@ -131,6 +131,11 @@ static void free_live(void *data)
 static void free_owners(void *data)
 {
     live_owners_free(data);
+}
+
+static void free_site_cache(void *data)
+{
+    app_site_cache_free(data);
 }
 
 static void free_tonight(void *data)
@@ -317,6 +322,8 @@ static int serve(const struct app_config *cfg, char **argv)
     web_app_on_cleanup(app, free_live, m.state.live);
     m.state.owners = live_owners_new(&m.state, web_app_router(app));
     web_app_on_cleanup(app, free_owners, m.state.owners);
+    m.state.site_cache = app_site_cache_new();
+    web_app_on_cleanup(app, free_site_cache, m.state.site_cache);
     m.state.tonight = tonight_cache_new();
     web_app_on_cleanup(app, free_tonight, m.state.tonight);
     m.state.riseset = riseset_cache_new();

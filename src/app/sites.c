@@ -342,6 +342,7 @@ struct site_call {
     bool patch_fetched;           /* PATCH: the current row is read, the update is next */
     int patch_attempts;
     char token[sizeof(TOKEN_PREFIX) + TOKEN_HEX]; /* POST /api/tokens: the new token */
+    char asked_hash[STORE_TOKEN_HASH_LEN + 1];    /* site=: the bearer's hash, for the cache */
 };
 
 static struct site_call *call_new(struct web_ctx *ctx, enum store_op op)
@@ -420,8 +421,7 @@ static int send_site(struct web_ctx *ctx, int status, const struct store_site *s
 static void announce_change(struct web_ctx *ctx, const struct store_req *r)
 {
     const struct app_state *st = ctx->app_data;
-    if (st->owners != NULL)
-        live_owners_changed(st->owners, r->auth.owner);
+    app_owner_changed(st, r->auth.owner);
     /* The other processes' streams: every instance through Redis, else the master's relay. */
     if (st->fanout != NULL)
         app_fanout_sites_changed(st->fanout, r->auth.owner);
@@ -506,7 +506,8 @@ static void done_deleted(struct store_req *r)
         web_resume(ctx, store_error(ctx, r, r->op == STORE_SITE_DELETE ? "site" : "token"));
         return;
     }
-    if (r->op == STORE_SITE_DELETE)
+    /* A revoked token is a change of its owner: what it read may be cached anywhere. */
+    if (r->op == STORE_SITE_DELETE || r->op == STORE_TOKEN_DELETE)
         announce_change(ctx, r);
     ctx->body.len = 0;
     web_resume(ctx, web_send(ctx, 204, NULL));
@@ -769,6 +770,14 @@ static void done_observer_site(struct store_req *r)
                             : store_error(ctx, r, "site"));
         return;
     }
+    const struct app_state *st = ctx->app_data;
+    if (st->site_cache != NULL) {
+        /* Keyed by who asked: the bearer's hash (the token), or the session's owner. */
+        struct store_auth asked = r->auth;
+        if (asked.bearer)
+            memcpy(asked.token_hash, c->asked_hash, sizeof(asked.token_hash));
+        app_site_cache_put(st->site_cache, &asked, r->auth.owner, &r->site);
+    }
     ctx->local = &r->site;
     web_resume(ctx, web_next(ctx));
 }
@@ -797,5 +806,15 @@ int app_mw_site(struct web_ctx *ctx)
         return web_error(ctx, 404, "not_found", "site: no site of yours has that id");
     if (rc != 0)
         return rc;
+    const struct app_state *st = ctx->app_data;
+    const struct store_site *cached =
+        st->site_cache != NULL ? app_site_cache_get(st->site_cache, &c->req.auth, c->req.id)
+                               : NULL;
+    if (cached != NULL) {
+        c->req.site = *cached;
+        ctx->local = &c->req.site;
+        return WEB_NEXT;
+    }
+    memcpy(c->asked_hash, c->req.auth.token_hash, sizeof(c->asked_hash));
     return submit_and_suspend(c, done_observer_site);
 }

@@ -456,6 +456,29 @@ def test_ws_observe_by_site(sites_server):
         assert anonymous.recv_json("error")["parameter"] == "site"
 
 
+def test_site_lookups_are_cached_and_forgotten_on_change(sites_server):
+    c = Client(sites_server)
+    site = new_site(c, "Cached", lat=10, lon=20).json()
+    tok = c.call("POST", "/api/tokens", {"name": "cache"}).json()
+    script = Client(sites_server, token=tok["token"])
+    url = f"/planets/moon?site={site['id']}"
+    hits = metric(sites_server, 'planettracker_site_cache_total{result="hit"}')
+    for who in (c, c, script, script):
+        r = who.call("GET", url)
+        assert r.status == 200 and r.json()["observer"]["lat"] == 10
+    assert metric(sites_server, 'planettracker_site_cache_total{result="hit"}') >= hits + 2
+    # A change is seen at once, by the session and by the token.
+    assert c.call("PATCH", f"/api/sites/{site['id']}", {"lat": -5}).status == 200
+    assert c.call("GET", url).json()["observer"]["lat"] == -5
+    assert script.call("GET", url).json()["observer"]["lat"] == -5
+    # A revoked token reads nothing more, cached or not.
+    assert c.call("DELETE", f"/api/tokens/{tok['id']}").status == 204
+    assert script.call("GET", url).status == 401
+    # Nor does a deleted site.
+    assert c.call("DELETE", f"/api/sites/{site['id']}").status == 204
+    assert c.call("GET", url).status == 404
+
+
 def metric(srv, name):
     for line in srv.get("/metrics").body.decode().splitlines():
         if line.startswith(name + " "):

@@ -388,3 +388,48 @@ def test_a_worker_failing_at_boot_twice_is_given_up_and_health_says_so(master):
     os.kill(master.proc.pid, signal.SIGHUP)
     master.wait_log("serves", mark, timeout=90)
     wait_for(lambda: health(master).get("supervisor") == "ok", "supervision ok again")
+
+
+def test_a_change_on_one_worker_is_seen_by_the_others_cached_site(master):
+    """The site is read (and cached) by the first worker while the second is stopped,
+    changed through the second while the first is stopped, then read again from the
+    first: the master's relay made it forget its copy."""
+    import json
+    p1, p2 = list(workers_seen(master, 2))
+    c = http.client.HTTPConnection(master.host, master.port, timeout=20)
+    c.request("POST", "/api/sites", body=json.dumps({"name": "Roof", "lat": 11, "lon": 22}),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    site = json.loads(r.read())
+    cookie = r.getheader("Set-Cookie").split(";", 1)[0]
+    c.close()
+
+    def read_on(pid):
+        conn = http.client.HTTPConnection(master.host, master.port, timeout=20)
+        conn.request("GET", "/healthz")
+        assert json.loads(conn.getresponse().read())["pid"] == pid
+        conn.request("GET", f"/planets/moon?site={site['id']}", headers={"Cookie": cookie})
+        doc = json.loads(conn.getresponse().read())
+        conn.close()
+        return doc["observer"]["lat"]
+
+    os.kill(p2, signal.SIGSTOP)
+    try:
+        assert read_on(p1) == 11 and read_on(p1) == 11   # the second read is the cache's
+    finally:
+        os.kill(p2, signal.SIGCONT)
+    os.kill(p1, signal.SIGSTOP)
+    try:
+        conn = http.client.HTTPConnection(master.host, master.port, timeout=20)
+        conn.request("PATCH", f"/api/sites/{site['id']}", body=json.dumps({"lat": 33}),
+                     headers={"Content-Type": "application/json", "Cookie": cookie})
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        os.kill(p1, signal.SIGCONT)
+    os.kill(p2, signal.SIGSTOP)
+    try:
+        # The relay reaches the first worker when it runs again: wait for it to apply.
+        wait_for(lambda: read_on(p1) == 33, "the first worker to forget its cached site")
+    finally:
+        os.kill(p2, signal.SIGCONT)
