@@ -155,8 +155,9 @@ bool web_accepts_gzip(const struct web_ctx *ctx)
             struct pt_str q = semi != NULL ? pt_str_trim(pt_str_make(semi + 1,
                                                                      item.len - (size_t)(semi + 1 - item.ptr)))
                                            : PT_STR_NULL;
-            bool zero = q.len >= 3 && (q.ptr[0] == 'q' || q.ptr[0] == 'Q') && q.ptr[1] == '=' &&
-                        strspn(q.ptr + 2, "0.") >= q.len - 2;
+            bool zero = q.len >= 3 && (q.ptr[0] == 'q' || q.ptr[0] == 'Q') && q.ptr[1] == '=';
+            for (size_t k = 2; zero && k < q.len; k++) /* bounded: headers are not C strings */
+                zero = q.ptr[k] == '0' || q.ptr[k] == '.';
             return !zero;
         }
         i = j + 1;
@@ -170,8 +171,11 @@ static struct pt_str strip_build_id(struct pt_str name, bool *versioned)
     *versioned = false;
     const char *slash = memchr(name.ptr, '/', name.len);
     size_t n = slash != NULL ? (size_t)(slash - name.ptr) : 0;
-    if (n != 12 || strspn(name.ptr, "0123456789abcdef") < 12)
+    if (n != 12)
         return name;
+    for (size_t i = 0; i < n; i++) /* name is not NUL-terminated: no str* calls on it */
+        if (!((name.ptr[i] >= '0' && name.ptr[i] <= '9') || (name.ptr[i] >= 'a' && name.ptr[i] <= 'f')))
+            return name;
     *versioned = memcmp(name.ptr, web_assets_build_id, 12) == 0;
     return pt_str_make(slash + 1, name.len - n - 1);
 }
