@@ -103,12 +103,15 @@ export async function startServer() {
     };
 }
 
-/** Debian's chromium, headless, without any network of its own. */
-export function launchBrowser() {
+/**
+ * Debian's chromium, headless, without any network of its own; `extraArgs` for more
+ * flags (--host-resolver-rules to reach the server by a name that is not localhost).
+ */
+export function launchBrowser(extraArgs = []) {
     return chromium.launch({
         executablePath: process.env.PT_CHROMIUM ?? '/usr/bin/chromium',
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run'],
+               '--disable-component-update', '--disable-sync', '--no-first-run', ...extraArgs],
     });
 }
 
@@ -268,6 +271,27 @@ export async function waitForObserver(page, lat, lon, timeout = WAIT_MS) {
     }, [lat, lon], timeout);
 }
 
+/**
+ * Tap "Use my location" (the page asks the browser where it is only then) and wait
+ * until the table shows the sky of (lat, lon).
+ */
+export async function useMyLocation(page, lat, lon, timeout = WAIT_MS) {
+    await page.getByRole('button', { name: /use my location/i }).click();
+    if (lat !== undefined) await waitForObserver(page, lat, lon, timeout);
+}
+
+/** An init script: count the page's calls of the browser's geolocation (window.__geoCalls). */
+export function countGeolocation() {
+    window.__geoCalls = 0;
+    const geo = navigator.geolocation;
+    if (!geo) return;
+    const real = geo.getCurrentPosition.bind(geo);
+    geo.getCurrentPosition = (...args) => {
+        window.__geoCalls++;
+        return real(...args);
+    };
+}
+
 /** Wait for the next refresh of the table (its snapshot time changes). */
 export async function waitForRefresh(page, timeout = WAIT_MS) {
     const before = await page.getAttribute('#sky-table', 'data-time');
@@ -280,9 +304,19 @@ export function openStreams(page) {
     return page.evaluate(() => window.__ptEventSources.filter((e) => e.readyState !== 2).length);
 }
 
-/** Requests of the page to GET /planets (the polling fallback), from the instrumentation. */
+/**
+ * Requests of the page to GET /planets (the polling fallback), from the instrumentation;
+ * not those for a given instant (`time=`: the sky away from now, the offline forecast).
+ */
 export function pollRequests(log) {
-    return log.fetches.filter((f) => new URL(f.url).pathname.endsWith('/planets'));
+    return log.fetches.filter((f) => new URL(f.url).pathname.endsWith('/planets') &&
+                              !new URL(f.url).searchParams.has('time'));
+}
+
+/** Requests of the page for the offline forecast (GET /planets?time= while live). */
+export function forecastRequests(log) {
+    return log.fetches.filter((f) => new URL(f.url).pathname.endsWith('/planets') &&
+                              new URL(f.url).searchParams.has('time'));
 }
 
 /** The live indicator: {mode, state, text}. */
@@ -362,12 +396,16 @@ export function enrichStreamScript() {
     })();`;
 }
 
-/** A Playwright route.fulfill() answer: an event stream carrying `snap` once. */
-export function sseResponse(snap, retryMs = 500) {
+/**
+ * A Playwright route.fulfill() answer: an event stream carrying `snap` once, then
+ * the `extra` events ([{event, data}], data as JSON: an announcement, the sites...).
+ */
+export function sseResponse(snap, retryMs = 500, extra = []) {
+    const more = extra.map((e) => `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`).join('');
     return {
         status: 200,
         headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' },
-        body: `retry: ${retryMs}\n\nevent: positions\ndata: ${JSON.stringify(snap)}\n\n`,
+        body: `retry: ${retryMs}\n\nevent: positions\ndata: ${JSON.stringify(snap)}\n\n${more}`,
     };
 }
 

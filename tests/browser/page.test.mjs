@@ -13,17 +13,19 @@
 // with one input event (fill()), since a stalled machine may pause for the page's
 // 500 ms between two simulated key presses. The page's data
 // arrives through the /planets/stream event stream: a new location shows as a new
-// EventSource. live.test.mjs tests the stream and its fallback, sky.test.mjs the
-// chart and night mode.
+// EventSource. The page asks the browser where it is only on a tap of "Use my
+// location" (never on load: the address, the session's location, else Greenwich).
+// live.test.mjs tests the stream and its fallback, sky.test.mjs the chart and night
+// mode, location.test.mjs the location line and the coordinates field.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-    ARTIFACTS, BODIES, GREENWICH, KEY_REF_MS, WAIT_MS, angleDiff, assertCleanShutdown, getJson,
-    openPage, openStreams, pageLog, readSnapshot, readTable, sleep, startSuite, stopSuite,
-    waitForObserver, waitForRefresh, waitUntil,
+    ARTIFACTS, BODIES, GREENWICH, KEY_REF_MS, WAIT_MS, angleDiff, assertCleanShutdown,
+    countGeolocation, getJson, openPage, openStreams, pageLog, readSnapshot, readTable, sleep,
+    startSuite, stopSuite, useMyLocation, waitForObserver, waitForRefresh, waitUntil,
 } from './harness.mjs';
 
 const PARIS = { latitude: 48.8566, longitude: 2.3522 };
@@ -75,11 +77,15 @@ test('the page loads with a title, labelled inputs and a table of 10 bodies', TI
     for (const h of ['Body', 'Azimuth', 'Altitude', 'RA', 'Dec', 'Distance']) assert.ok(headers.includes(h), h);
     assert.equal(await page.locator('#sky-table tbody th[scope="row"]').count(), 10);
 
-    // Every input has a label; the reset button is reachable by its name.
-    for (const name of ['Latitude', 'Longitude', 'Elevation']) {
+    // Every input has a label; "Use my location" is reachable by its name.
+    for (const name of ['Latitude', 'Longitude', 'Elevation', 'Coordinates']) {
         assert.equal(await page.getByLabel(name).count(), 1, name);
     }
-    assert.equal(await page.getByRole('button', { name: /reset geo location/i }).count(), 1);
+    assert.equal(await page.getByRole('button', { name: /use my location/i }).count(), 1);
+    // Nothing told: Greenwich, and the line under the header says so.
+    await page.waitForSelector('#whose-sky[data-source="default"]');
+    assert.equal(await page.textContent('#whose-sky-text'), 'Greenwich \u2014 the default:');
+    assert.equal(await page.textContent('#whose-sky-change'), 'set yours');
     // The assets come from /static/ with usable types.
     const css = await fetch(new URL('static/css/style.css', server.base));
     assert.match(css.headers.get('content-type'), /text\/css/);
@@ -89,14 +95,21 @@ test('the page loads with a title, labelled inputs and a table of 10 bodies', TI
     await context.close();
 });
 
-test('with geolocation granted at Paris the table matches the API', TIMEOUT, async () => {
+test('with geolocation granted at Paris, "Use my location": the table matches the API', TIMEOUT, async () => {
     const { context, page, problems } = await openPage(browser, server.base, {
         permissions: ['geolocation'], geolocation: PARIS,
     });
+    await context.addInitScript(countGeolocation);
     await page.goto(server.base);
-    await waitForObserver(page, PARIS.latitude, PARIS.longitude);
+    // Not on load, even with the permission granted: Greenwich until the tap.
+    await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
+    await page.waitForSelector('#status[data-source="default"]');
+    assert.equal(await page.evaluate(() => window.__geoCalls), 0, 'geolocation asked on load');
+    await useMyLocation(page, PARIS.latitude, PARIS.longitude);
+    assert.equal(await page.evaluate(() => window.__geoCalls), 1);
     assert.equal(await page.getAttribute('#status', 'data-source'), 'browser');
     assert.match(await page.textContent('#status'), /browser/i);
+    assert.equal(await page.textContent('#whose-sky-text'), 'Your location (48.86\u00b0 N, 2.35\u00b0 E)');
     assert.equal(await page.inputValue('#lat'), '48.8566');
     assert.equal(await page.inputValue('#lon'), '2.3522');
 
@@ -129,13 +142,16 @@ test('with geolocation granted at Paris the table matches the API', TIMEOUT, asy
     await context.close();
 });
 
-test('with geolocation denied: fallback status, typing applies after a 500 ms pause', TIMEOUT, async () => {
+test('with geolocation denied: Greenwich, said so; typing applies after a 500 ms pause', TIMEOUT, async () => {
     const { context, page, problems } = await openPage(browser, server.base);
     await page.goto(server.base);
-    await page.waitForSelector('#status[data-source="fallback"]');
-    assert.equal(await page.getAttribute('#status', 'data-reason'), 'denied');
-    assert.match(await page.textContent('#status'), /blocked.*Greenwich/i);
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
+    await useMyLocation(page);
+    await page.waitForSelector('#status[data-reason="denied"]');
+    assert.equal(await page.getAttribute('#status', 'data-source'), 'default');
+    assert.match(await page.textContent('#status'), /blocked.*Greenwich/i);
+    assert.equal(await page.textContent('#whose-sky-text'), 'Greenwich \u2014 location blocked:');
+    assert.equal(await page.textContent('#whose-sky-change'), 'set yours');
     assert.equal(await page.inputValue('#lat'), String(GREENWICH.lat));
 
     await typeInto(page, 'lat', '-33.8688');
@@ -259,7 +275,7 @@ test('Enter applies typed coordinates at once', TIMEOUT, async (t) => {
     await context.close();
 });
 
-test('reset with geolocation denied goes back to Greenwich', TIMEOUT, async () => {
+test('"Use my location" with geolocation denied keeps the typed location and says why', TIMEOUT, async () => {
     const { context, page, problems } = await openPage(browser, server.base);
     await page.goto(server.base);
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
@@ -267,30 +283,29 @@ test('reset with geolocation denied goes back to Greenwich', TIMEOUT, async () =
     await typeInto(page, 'lon', '20');
     await waitForObserver(page, 10, 20);
 
-    await page.getByRole('button', { name: /reset geo location/i }).click();
-    await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
-    assert.equal(await page.inputValue('#lat'), String(GREENWICH.lat));
-    assert.equal(await page.inputValue('#lon'), String(GREENWICH.lon));
-    assert.equal(await page.getAttribute('#status', 'data-source'), 'fallback');
-    assert.match(await page.textContent('#status'), /reset to Greenwich/i);
-    await page.waitForFunction((lat) => window.__pt.fetches.some((f) => f.method === 'POST' &&
-        new URLSearchParams(f.body).get('lat') === lat), String(GREENWICH.lat), { timeout: WAIT_MS });
+    await useMyLocation(page);
+    await page.waitForSelector('#status[data-reason="denied"]');
+    assert.equal(await page.getAttribute('#status', 'data-source'), 'typed');
+    assert.match(await page.textContent('#status'), /blocked: still using the coordinates you typed/i);
+    assert.equal(await page.inputValue('#lat'), '10');
+    assert.equal(await page.inputValue('#lon'), '20');
+    assert.equal(Number(await page.getAttribute('#sky-table', 'data-observer-lat')), 10);
+    assert.equal(await page.textContent('#whose-sky-text'), 'Typed location (10.00\u00b0 N, 20.00\u00b0 E)');
     assert.deepEqual(problems, []);
     await context.close();
 });
 
-test('reset with geolocation granted asks the browser again', TIMEOUT, async () => {
+test('"Use my location" with geolocation granted asks the browser again', TIMEOUT, async () => {
     const { context, page, problems } = await openPage(browser, server.base, {
         permissions: ['geolocation'], geolocation: PARIS,
     });
     await page.goto(server.base);
-    await waitForObserver(page, PARIS.latitude, PARIS.longitude);
+    await useMyLocation(page, PARIS.latitude, PARIS.longitude);
     await typeInto(page, 'lat', '-10');
     await waitForObserver(page, -10, PARIS.longitude);
 
     await context.setGeolocation(TOKYO);
-    await page.getByRole('button', { name: /reset geo location/i }).click();
-    await waitForObserver(page, TOKYO.latitude, TOKYO.longitude);
+    await useMyLocation(page, TOKYO.latitude, TOKYO.longitude);
     assert.equal(await page.getAttribute('#status', 'data-source'), 'browser');
     assert.equal(await page.inputValue('#lat'), String(TOKYO.latitude));
     assert.deepEqual(problems, []);
@@ -355,8 +370,10 @@ test('the session remembers a typed location for the next visit', TIMEOUT, async
     const again = await context.newPage();
     await again.goto(server.base);
     await waitForObserver(again, 40.4168, -3.7038);
-    await again.waitForSelector('#status[data-source="fallback"]');
+    await again.waitForSelector('#status[data-source="session"]');
     assert.match(await again.textContent('#status'), /saved/i);
+    assert.equal(await again.textContent('#whose-sky-text'),
+                 'Your saved location (40.42\u00b0 N, 3.70\u00b0 W)');
     assert.equal(await again.inputValue('#lat'), '40.4168');
     assert.deepEqual(problems, []);
     await context.close();
@@ -374,7 +391,7 @@ test('screenshots: desktop and phone (night mode: sky.test.mjs)', TIMEOUT, async
             ...opts, permissions: ['geolocation'], geolocation: PARIS, timezoneId: 'Europe/Paris',
         });
         await page.goto(server.base);
-        await waitForObserver(page, PARIS.latitude, PARIS.longitude);
+        await useMyLocation(page, PARIS.latitude, PARIS.longitude);
         // Nothing but the table may scroll sideways.
         const width = await page.evaluate(() => document.documentElement.scrollWidth);
         assert.ok(width <= opts.viewport.width, `${file}: page is ${width} px wide`);
@@ -401,7 +418,7 @@ test('the page works under its Content-Security-Policy, framing refused', TIMEOU
     assert.doesNotMatch(csp, /unsafe-inline/);
     assert.equal(resp.headers()['permissions-policy']?.startsWith('geolocation=(self)'), true);
     // Everything the page does (location, live stream, table, chart, night mode) runs.
-    await waitForObserver(page, PARIS.latitude, PARIS.longitude);
+    await useMyLocation(page, PARIS.latitude, PARIS.longitude);
     await page.waitForFunction(() => document.querySelectorAll('#sky-table tbody tr').length === 10);
     assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
     // Another origin may not frame it: the frame stays empty (Chromium blocks it).

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ARTIFACTS, WAIT_MS, openPage, startSuite, stopSuite, waitForObserver,
+import { ARTIFACTS, WAIT_MS, openPage, startSuite, stopSuite, useMyLocation, waitForObserver,
          waitUntil } from './harness.mjs';
 
 const PARIS = { latitude: 48.8566, longitude: 2.3522 };
@@ -65,7 +65,8 @@ test('a saved location appears in another tab, then changes arrive live', TIMEOU
     await page.goto(server.base);
     const other = await context.newPage();
     await other.goto(server.base);
-    await waitForObserver(page, PARIS.latitude, PARIS.longitude);
+    // Located by the browser, on a tap of "Use my location".
+    await useMyLocation(page, PARIS.latitude, PARIS.longitude);
     await other.waitForFunction(() => document.querySelectorAll('#sky-table tbody tr').length === 10);
     assert.deepEqual(await menuNames(page), []);
     assert.equal(await page.locator('#site-select').isDisabled(), true);

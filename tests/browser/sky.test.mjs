@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
     ARTIFACTS, GREENWICH, WAIT_MS, assertCleanShutdown, enrichStreamScript, getJson, openPage,
-    sseResponse, startSuite, stopSuite, waitForObserver,
+    sseResponse, startSuite, stopSuite, useMyLocation, waitForObserver,
 } from './harness.mjs';
 
 const TIMEOUT = { timeout: 120000 };
@@ -223,7 +223,7 @@ test('screenshots: night mode (desktop, phone) and every field filled', TIMEOUT,
         // The fields other layers are adding, made up on the real, live positions.
         if (details) await context.addInitScript({ content: enrichStreamScript() });
         await page.goto(server.base);
-        await waitForObserver(page, PARIS.latitude, PARIS.longitude);
+        await useMyLocation(page, PARIS.latitude, PARIS.longitude);
         await page.waitForSelector('#live[data-mode="live"]', { timeout: WAIT_MS });
         const width = await page.evaluate(() => document.documentElement.scrollWidth);
         assert.ok(width <= opts.viewport.width, `${file}: page is ${width} px wide`);

@@ -11,6 +11,11 @@
 // magnitude when the server sends it (brighter is bigger), the Moon with its phase
 // turned towards the Sun. Labels go where they do not collide. The dome is tinted
 // by day, twilight or night. Every other body is listed apart with its next rise.
+//
+// The chart may be turned south up (setSouthUp: everything rotated by 180°, for
+// looking up facing north: west then on the left). Every mark is a button (a
+// focusable group with role=button, its name and position as its label, and an
+// invisible disc of a finger's size around it): the page opens the body's card.
 
 import * as f from './format.js';
 
@@ -40,13 +45,41 @@ export function isOnChart(body) {
     return isNum(body.alt) && isNum(body.az) && body.alt > 0;
 }
 
+let southUp = false;
+
+/** Turn the chart: south at the top (true) or north (false). */
+export function setSouthUp(on) {
+    southUp = Boolean(on);
+}
+
+/** Whether the chart is turned south up. */
+export function isSouthUp() {
+    return southUp;
+}
+
 /**
- * Chart coordinates of an azimuth/altitude pair (degrees): north up, east left.
- * Altitudes below 0 land outside the horizon circle.
+ * Chart coordinates of an azimuth/altitude pair (degrees): north up, east left (or
+ * turned by 180° when south up). Altitudes below 0 land outside the horizon circle.
  */
 export function project(azDeg, altDeg) {
     const r = HORIZON_R * (90 - altDeg) / 90;
-    return [-r * Math.sin(azDeg * DEG), -r * Math.cos(azDeg * DEG)];
+    const k = southUp ? -1 : 1;
+    return [-k * r * Math.sin(azDeg * DEG), -k * r * Math.cos(azDeg * DEG)];
+}
+
+// Where the compass letters go, north up; south up swaps N with S and E with W.
+const CARDINALS = { N: [0, -106], S: [0, 116], E: [-110, 4], W: [110, 4] };
+const OPPOSITE = { N: 'S', S: 'N', E: 'W', W: 'E' };
+
+/** Put the chart's compass letters for the orientation, and say it on `svgRoot`. */
+export function orientChart(svgRoot) {
+    svgRoot.dataset.orientation = southUp ? 'south' : 'north';
+    for (const t of svgRoot.querySelectorAll('.cardinal')) {
+        const dir = t.dataset.dir;
+        const [x, y] = CARDINALS[southUp ? OPPOSITE[dir] : dir];
+        t.setAttribute('x', String(x));
+        t.setAttribute('y', String(y));
+    }
 }
 
 /**
@@ -76,7 +109,7 @@ function chartBearing(from, to) {
     const along = [-Math.cos(az), Math.sin(az)];  // towards larger azimuth
     const dx = Math.cos(b) * up[0] + Math.sin(b) * along[0];
     const dy = Math.cos(b) * up[1] + Math.sin(b) * along[1];
-    return Math.atan2(dy, dx) / DEG;
+    return Math.atan2(dy, dx) / DEG + (southUp ? 180 : 0);
 }
 
 /**
@@ -90,11 +123,17 @@ function litPath(r, k) {
     return `M0 ${-R}A${R} ${R} 0 0 1 0 ${R}A${rx.toFixed(2)} ${R} 0 0 ${sweep} 0 ${-R}Z`;
 }
 
+// The invisible disc around each mark that takes taps and clicks: at least 44 px
+// across on a phone's chart (about 340 px for 244 units).
+const HIT_R = 16.5;
+
 function createMark(name) {
-    const g = svg('g', { class: 'sky-body', 'data-body': name });
+    const g = svg('g', { class: 'sky-body', 'data-body': name, tabindex: '0', role: 'button' });
     const disc = svg('g', { class: 'disc' });
-    g.append(disc, svg('text'), svg('title'));
-    g.querySelector('text').textContent = f.title(name);
+    const hit = svg('circle', { class: 'hit', r: String(HIT_R) });
+    const label = svg('text', { 'aria-hidden': 'true' });
+    label.textContent = f.title(name);
+    g.append(hit, disc, label);
     return g;
 }
 
@@ -211,21 +250,29 @@ export function renderSky(svgRoot, layer, snapshot) {
         g.dataset.az = String(b.az);
         g.dataset.alt = String(b.alt);
         drawDisc(g, b, r, sun);
-        g.querySelector('title').textContent = describe(b);
+        const said = describe(b);
+        if (g.getAttribute('aria-label') !== said) g.setAttribute('aria-label', said);
         return { g, x, y, r, name: f.title(b.name) };
     });
     for (const g of marks.values()) g.remove();
     // Paint order: faint bodies first, so the bright ones (and their labels) end on top.
+    // A mark moved in the tree loses the focus: it is given back.
+    const focused = layer.contains(document.activeElement) ? document.activeElement : null;
     [...items].reverse().forEach((it, i) => {
         if (layer.children[i] !== it.g) layer.insertBefore(it.g, layer.children[i] ?? null);
     });
+    if (focused && focused.isConnected && document.activeElement !== focused) {
+        focused.focus({ preventScroll: true });
+    }
     placeLabels(items);
 
     svgRoot.dataset.sky = !sun ? 'night' : sun.alt > -0.833 ? 'day' : sun.alt > -12 ? 'twilight' : 'night';
     const names = items.map((it) => it.name);
+    const how = southUp ? 'looking up with south at the top and east on the right'
+        : 'looking up with north at the top and east on the left';
     svgRoot.setAttribute('aria-label', names.length
-        ? `Sky chart, looking up with north at the top and east on the left. Above the horizon: ${names.join(', ')}.`
-        : 'Sky chart, looking up with north at the top and east on the left. No body is above the horizon.');
+        ? `Sky chart, ${how}. Above the horizon: ${names.join(', ')}.`
+        : `Sky chart, ${how}. No body is above the horizon.`);
     return up.length;
 }
 
@@ -269,6 +316,10 @@ export function renderBelow(list, snapshot) {
         if (!li) {
             li = document.createElement('li');
             li.dataset.body = b.name;
+            const open = document.createElement('button');
+            open.type = 'button';
+            open.className = 'body-open below-open';
+            open.dataset.body = b.name;
             const dot = document.createElement('span');
             dot.className = 'body-dot';
             dot.dataset.body = b.name;
@@ -280,7 +331,8 @@ export function renderBelow(list, snapshot) {
             rise.className = 'below-rise';
             const d = document.createElement('span');
             d.className = 'day';
-            li.append(dot, name, rise, d);
+            open.append(dot, name, rise, d);
+            li.append(open);
         }
         if (list.children[i] !== li) list.insertBefore(li, list.children[i] ?? null);
         const rise = li.querySelector('.below-rise');

@@ -96,9 +96,12 @@ export const LIVE_DEFAULTS = Object.freeze({
  * HTTP status the page could show; polling then tells what the server says).
  * onSites({sites, limit}) gets the owner's saved sites, pushed by the stream when it
  * opens (if the session has an owner) and after every change, from any tab or device.
+ * onAnnouncement({text, id, expires_unix, expires}) gets an operator's announcement,
+ * sent when the stream opens (while one is current) and when it is made.
  */
 export function createLiveSource({ onData, onError, onMode = () => {}, onSites = () => {},
-                                   options = {}, EventSourceImpl = globalThis.EventSource }) {
+                                   onAnnouncement = () => {}, options = {},
+                                   EventSourceImpl = globalThis.EventSource }) {
     const opt = { ...LIVE_DEFAULTS, ...options };
     let location = null;
     let running = false;
@@ -209,6 +212,14 @@ export function createLiveSource({ onData, onError, onMode = () => {}, onSites =
                 onSites(JSON.parse(ev.data));
             } catch {
                 // a garbled list: the next change sends the whole list again
+            }
+        });
+        mine.addEventListener('announcement', (ev) => {
+            if (es !== mine) return;
+            try {
+                onAnnouncement(JSON.parse(ev.data));
+            } catch {
+                // a garbled announcement: nothing to show
             }
         });
         mine.addEventListener('bye', () => {

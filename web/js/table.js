@@ -5,6 +5,7 @@
 // position. Fields the server does not send (yet) show as a dash; a body that does
 // not cross the horizon today says so ("circumpolar", "never rises") in its rise
 // and set cells. Each row keeps the raw numbers it shows in data-az and data-alt.
+// The body's name is a button that opens its card.
 
 import * as f from './format.js';
 
@@ -56,9 +57,14 @@ function createRow(name) {
     const dot = el('span', 'body-dot');
     dot.dataset.body = name;
     dot.setAttribute('aria-hidden', 'true');
-    head.append(dot, el('span', 'body-name', f.title(name)), el('span', 'badge', 'up'),
+    // The name is a button: the body's card (see bodycard.js).
+    const open = el('button', 'body-open table-open');
+    open.type = 'button';
+    open.dataset.body = name;
+    open.append(dot, el('span', 'body-name', f.title(name)), el('span', 'badge', 'up'),
                 el('span', 'visually-hidden horizon-text'));
-    head.querySelector('.badge').setAttribute('aria-hidden', 'true');
+    open.querySelector('.badge').setAttribute('aria-hidden', 'true');
+    head.append(open);
     row.append(head);
     for (const [key] of COLUMNS) {
         const td = el('td');

@@ -190,9 +190,11 @@ function fullHours(r) {
 /**
  * The card over its elements (ui: card, date, summary, moon, dark, timeline, error).
  * update(snapshot, asked) with every snapshot shown (asked: the location it was asked
- * for, null for the session's); the night is fetched only when it changes.
+ * for, null for the session's); the night is fetched only when it changes. `store`
+ * ({get(key), put(key, doc)}, optional) keeps the nights asked for: when the server
+ * cannot be reached, a night kept from an earlier visit is shown.
  */
-export function createTonight({ ui, fetchNight = fetchTonight }) {
+export function createTonight({ ui, fetchNight = fetchTonight, store = null }) {
     const cache = new Map();   // key -> the server's answer
     const failed = new Map();  // key -> when asking for it failed (Date.now())
     let inflight = null;       // {key, controller}
@@ -243,6 +245,7 @@ export function createTonight({ ui, fetchNight = fetchTonight }) {
             if (!doc?.night || !Array.isArray(doc.bodies)) throw new Error('The server sent no night.');
             failed.delete(key);
             remember(key, doc);
+            store?.put(key, doc);
             // Also under the server's own start of the night (the same minute, but rounded
             // on its side).
             remember(keyOf(locKey, ms(doc.night.window_start)), doc);
@@ -251,6 +254,13 @@ export function createTonight({ ui, fetchNight = fetchTonight }) {
         }).catch((err) => {
             if (err?.name === 'AbortError') return;
             if (inflight === mine) inflight = null;
+            const kept = store?.get(key);
+            if (kept?.night && Array.isArray(kept.bodies)) {
+                remember(key, kept);
+                ui.error.hidden = true;
+                refresh();
+                return;
+            }
             failed.set(key, Date.now());
             ui.card.removeAttribute('aria-busy');
             ui.error.textContent = `The night could not be computed: ${err.message}`;

@@ -43,19 +43,47 @@ export function notSeenLine(b, now) {
     return rises ? `${reason}, rises ${rises}` : reason;
 }
 
-function item(b, text, kind) {
+/** The entry of a body: a button (its card) with the dot, the name and the line. */
+function item(name) {
     const li = document.createElement('li');
-    li.dataset.body = b.name;
-    li.dataset.verdict = b.visibility.verdict;
-    li.className = `visible-item ${kind}`;
+    li.dataset.body = name;
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'body-open visible-open';
+    open.dataset.body = name;
     const dot = document.createElement('span');
     dot.className = 'body-dot';
-    dot.dataset.body = b.name;
+    dot.dataset.body = name;
     dot.setAttribute('aria-hidden', 'true');
-    const name = document.createElement('strong');
-    name.textContent = f.title(b.name);
-    li.append(dot, name, ` \u2014 ${text}`);
+    const strong = document.createElement('strong');
+    strong.textContent = f.title(name);
+    const line = document.createElement('span');
+    line.className = 'visible-line';
+    open.append(dot, strong, line);
+    li.append(open);
     return li;
+}
+
+/**
+ * Show `entries` ([{b, text}]) in `list`, updating the entries in place (keyed by
+ * body) so a focused entry keeps the focus while the sky moves.
+ */
+function fill(list, entries, kind, pool) {
+    entries.forEach(({ b, text }, i) => {
+        const li = pool.get(b.name) ?? item(b.name);
+        pool.delete(b.name);
+        li.dataset.verdict = b.visibility.verdict;
+        li.className = `visible-item ${kind}`;
+        const line = li.querySelector('.visible-line');
+        const said = ` — ${text}`;
+        if (line.textContent !== said) line.textContent = said;
+        if (list.children[i] !== li) {
+            const focused = li.contains(document.activeElement) ? document.activeElement : null;
+            list.insertBefore(li, list.children[i] ?? null);
+            if (focused && document.activeElement !== focused) focused.focus({ preventScroll: true });
+        }
+    });
+    while (list.children.length > entries.length) list.lastElementChild.remove();
 }
 
 /**
@@ -73,8 +101,11 @@ export function renderVisible(ui, snapshot) {
     const others = bodies.filter((b) => !(b.visibility.verdict in SEEN));
     const state = skyState(sun?.alt);
     if (ui.state.textContent !== state) ui.state.textContent = state;
-    ui.seen.replaceChildren(...seen.map((b) => item(b, seenLine(b, now), 'is-seen')));
-    ui.others.replaceChildren(...others.map((b) => item(b, notSeenLine(b, now), 'is-not-seen')));
+    // One pool for both lists: a body moving from one to the other keeps its entry.
+    const pool = new Map([...ui.seen.children, ...ui.others.children].map((li) => [li.dataset.body, li]));
+    fill(ui.seen, seen.map((b) => ({ b, text: seenLine(b, now) })), 'is-seen', pool);
+    fill(ui.others, others.map((b) => ({ b, text: notSeenLine(b, now) })), 'is-not-seen', pool);
+    for (const li of pool.values()) li.remove();
     ui.none.hidden = seen.length > 0;
     return seen.length;
 }
