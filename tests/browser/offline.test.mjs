@@ -153,8 +153,15 @@ test('a kept sky without a forecast shows frozen, "as of ... 10 min ago", dimmed
     const { context, page, problems } = await openPage(browser, server.base);
     const entry = [{ key: '51.4769,-0.0005,0', saved: Date.parse(t), snapshot: snap }];
     await context.addInitScript((e) => localStorage.setItem('planettracker.sky.last', e), JSON.stringify(entry));
-    // The server answers the page, not the API.
+    // The server answers the page, not the API; the page comes without the sky the
+    // server inlines in it (as a cached copy of the page would).
     await page.route(/\/(planets|api\/|geo_location)/, (route) => route.abort('connectionrefused'));
+    await page.route((url) => url.pathname === '/', async (route) => {
+        const resp = await route.fetch();
+        const body = (await resp.text()).replace(
+            /<script type="application\/json" id="pt-first-snapshot">[^]*?<\/script>/, '');
+        await route.fulfill({ response: resp, body });
+    });
     await page.goto(server.base);
     await page.waitForSelector('#live[data-mode="offline"]', { timeout: WAIT_MS });
     await waitUntil(page, 'the kept sky', () => document.getElementById('sky-table').dataset.cached === 'frozen');

@@ -1001,6 +1001,22 @@ if (start.location) {
 }
 showInstant();
 updateStatus();
+// The server put the first sky into the page (this address's, or the session's): shown
+// at once, before the stream or the first request answers (not for a site= address:
+// the page does not carry the site's sky).
+const firstBlock = document.getElementById('pt-first-snapshot');
+if (firstBlock && !start.site) {
+    try {
+        const first = JSON.parse(firstBlock.textContent);
+        // A page kept by the service worker carries an old sky: only a fresh one counts
+        // (or the instant the address asks for).
+        if (start.time || Math.abs(Date.parse(first.time) - Date.now()) < 60000) {
+            onData(first, state.location);
+        }
+    } catch {
+        // a garbled block: the stream or the request brings the sky
+    }
+}
 if (atNow()) source.start();
 else if (!start.location) fetchFixed(); // (useLocation asked already)
 writeUrl();
