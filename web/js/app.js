@@ -1017,6 +1017,8 @@ if (firstBlock && !start.site) {
         // a garbled block: the stream or the request brings the sky
     }
 }
+// Everything is drawn (with the first sky when the page carried a fresh one): show it.
+document.documentElement.classList.remove('booting');
 if (atNow()) source.start();
 else if (!start.location) fetchFixed(); // (useLocation asked already)
 writeUrl();

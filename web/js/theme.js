@@ -7,6 +7,10 @@
 // in night.js; both use the same key.
 (function () {
     'use strict';
+    // The page's cards are filled by app.js (a module, run after the first paint could
+    // happen): until it has drawn the first sky they stay invisible, so nothing on the
+    // screen moves when they fill (style.css shows them after 3 s in any case).
+    document.documentElement.classList.add('booting');
     var on = false;
     try {
         on = window.localStorage.getItem('planettracker.night') === '1';
