@@ -28,6 +28,15 @@ struct web_static_file {
     char etag_gz[28];         /* the gzip copy's: "\"<16 hex digits>-gz\"" */
 };
 
+/*
+ * Pure parts of static.c, fuzzed by tests/fuzz/static_names: whether an
+ * Accept-Encoding value admits gzip, and a /static/ name without a leading
+ * "<12 hex digits>/" build id (*versioned: it was today's). Both read only
+ * within their slices.
+ */
+bool web__accepts_gzip(struct pt_str accept_encoding);
+struct pt_str web__strip_build_id(struct pt_str name, bool *versioned);
+
 struct executor_job;
 
 /* One client (see web_client_id): what it holds. Freed when it holds nothing. */

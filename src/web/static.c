@@ -139,51 +139,13 @@ static void add_page_policy(struct web_ctx *ctx, const char *mime)
 
 bool web_accepts_gzip(const struct web_ctx *ctx)
 {
-    struct pt_str h = web_header(ctx, "Accept-Encoding");
-    size_t i = 0;
-    while (h.ptr != NULL && i < h.len) {
-        size_t j = i;
-        while (j < h.len && h.ptr[j] != ',')
-            j++;
-        struct pt_str item = pt_str_trim(pt_str_make(h.ptr + i, j - i));
-        struct pt_str token = item;
-        const char *semi = memchr(item.ptr, ';', item.len);
-        if (semi != NULL)
-            token = pt_str_trim(pt_str_make(item.ptr, (size_t)(semi - item.ptr)));
-        if (pt_str_eq_nocase(token, PT_STR("gzip")) || pt_str_eq(token, PT_STR("*"))) {
-            /* q=0 (0, 0.0, 0.00, 0.000) refuses it. */
-            struct pt_str q = semi != NULL ? pt_str_trim(pt_str_make(semi + 1,
-                                                                     item.len - (size_t)(semi + 1 - item.ptr)))
-                                           : PT_STR_NULL;
-            bool zero = q.len >= 3 && (q.ptr[0] == 'q' || q.ptr[0] == 'Q') && q.ptr[1] == '=';
-            for (size_t k = 2; zero && k < q.len; k++) /* bounded: headers are not C strings */
-                zero = q.ptr[k] == '0' || q.ptr[k] == '.';
-            return !zero;
-        }
-        i = j + 1;
-    }
-    return false;
-}
-
-/* name without a leading "<build id>/": *versioned says whether it was today's id. */
-static struct pt_str strip_build_id(struct pt_str name, bool *versioned)
-{
-    *versioned = false;
-    const char *slash = memchr(name.ptr, '/', name.len);
-    size_t n = slash != NULL ? (size_t)(slash - name.ptr) : 0;
-    if (n != 12)
-        return name;
-    for (size_t i = 0; i < n; i++) /* name is not NUL-terminated: no str* calls on it */
-        if (!((name.ptr[i] >= '0' && name.ptr[i] <= '9') || (name.ptr[i] >= 'a' && name.ptr[i] <= 'f')))
-            return name;
-    *versioned = memcmp(name.ptr, web_assets_build_id, 12) == 0;
-    return pt_str_make(slash + 1, name.len - n - 1);
+    return web__accepts_gzip(web_header(ctx, "Accept-Encoding"));
 }
 
 int web_static_serve(struct web_ctx *ctx, struct pt_str name)
 {
     bool versioned;
-    name = strip_build_id(name, &versioned);
+    name = web__strip_build_id(name, &versioned);
     const struct web_static_file *f = find_file(ctx->app, name);
     if (f == NULL)
         return web_error(ctx, 404, "not_found", "no such static file");
