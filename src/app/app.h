@@ -574,6 +574,12 @@ void app_fanout_sites_changed(struct app_fanout *f, const char *owner);
 bool app_fanout_health(const struct app_fanout *f, struct web_json *j);
 void app_fanout_metrics(const struct app_fanout *f, struct pt_buf *b);
 
+/*
+ * Send a message that must not be dropped to one stream: SSE `event` with data sse, or
+ * the WebSocket text ws; a stream whose bounded backlog is full is closed.
+ */
+void live_sub_send(struct live_sub *sub, const char *event, struct pt_str sse, struct pt_str ws);
+
 /* An operator's announcement as JSON {"text", "id", "expires"}: every open stream shows it. */
 void live_hub_announce(struct live_hub *hub, struct pt_str json, double expires_unix_s);
 

@@ -464,20 +464,22 @@ void live_hub_free(struct live_hub *hub)
     free(hub);
 }
 
+void live_sub_send(struct live_sub *sub, const char *event, struct pt_str sse, struct pt_str ws)
+{
+    if (sub->key.channel == LIVE_WS) {
+        if (web_ws_send_text(sub->ws, ws) == PT_E_NOMEM)
+            web_ws_close(sub->ws, 1008, "the client does not read");
+    } else if (web_sse_send(sub->sse, event, sse) == PT_E_NOMEM) {
+        web_sse_close(sub->sse);
+    }
+}
+
 /* Give sub the current announcement, if one has not expired. */
 static void send_announcement(struct live_hub *hub, struct live_sub *sub)
 {
-    if (hub->announcement.len == 0 || pt_clock_unix_s() >= hub->announcement_expires)
-        return;
-    int rc = sub->key.channel == LIVE_WS
-                 ? web_ws_send_text(sub->ws, pt_buf_str(&hub->announcement_ws))
-                 : web_sse_send(sub->sse, "announcement", pt_buf_str(&hub->announcement));
-    if (rc == PT_E_NOMEM) {
-        if (sub->key.channel == LIVE_WS)
-            web_ws_close(sub->ws, 1008, "the client does not read");
-        else
-            web_sse_close(sub->sse);
-    }
+    if (hub->announcement.len != 0 && pt_clock_unix_s() < hub->announcement_expires)
+        live_sub_send(sub, "announcement", pt_buf_str(&hub->announcement),
+                      pt_buf_str(&hub->announcement_ws));
 }
 
 void live_hub_announce(struct live_hub *hub, struct pt_str json, double expires_unix_s)

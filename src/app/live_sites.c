@@ -187,17 +187,6 @@ static void unlink_sub(struct live_owner *e, struct live_sub *sub)
 
 /* ---------------------------------------------------------------- sending */
 
-/* Send text to one stream; a stream whose bounded backlog is full is closed. */
-static void send_to(struct live_sub *sub, const char *event, struct pt_str sse, struct pt_str ws)
-{
-    if (sub->key.channel == LIVE_WS) {
-        if (web_ws_send_text(sub->ws, ws) == PT_E_NOMEM)
-            web_ws_close(sub->ws, 1008, "the client does not read");
-    } else if (web_sse_send(sub->sse, event, sse) == PT_E_NOMEM) {
-        web_sse_close(sub->sse);
-    }
-}
-
 /*
  * The two framings of one answer: the SSE data ({...members}) and the
  * WebSocket message ({"type": type, ...members}). members writes the rest.
@@ -312,7 +301,7 @@ static void deliver_list(struct live_owners *o, struct live_owner *e, uint64_t s
         }
         s->sites_want = 0;
         o->stats.pushes++;
-        send_to(s, "sites", pt_buf_str(&f.sse), pt_buf_str(&f.ws));
+        live_sub_send(s, "sites", pt_buf_str(&f.sse), pt_buf_str(&f.ws));
     }
     if (framed)
         frame_free(&f);
@@ -393,7 +382,7 @@ static void on_resolved(struct store_req *req)
             struct framed f;
             /* Not "event: error": an EventSource would take that for a broken stream. */
             if (frame(&f, "error", unauthorized_members, NULL))
-                send_to(sub, "sites_error", pt_buf_str(&f.sse), pt_buf_str(&f.ws));
+                live_sub_send(sub, "sites_error", pt_buf_str(&f.sse), pt_buf_str(&f.ws));
             frame_free(&f);
         } else {
             o->stats.failed++;

@@ -248,30 +248,39 @@ static void on_ready(struct master *m, struct worker *w)
     }
 }
 
-static void on_relay_written(uv_write_t *req, int status)
+/* One line of the control protocol written to a pipe, a copy of its own (dropped when
+ * the pipe is gone or the line does not fit; lines are short: "sites <32 hex>"). */
+struct line_write {
+    uv_write_t req;
+    char text[64];
+};
+
+static void on_line_written(uv_write_t *req, int status)
 {
     (void)status;
-    free(req);
+    free(pt_container_of(req, struct line_write, req));
+}
+
+static void write_line(uv_stream_t *pipe, const char *line)
+{
+    size_t n = strlen(line);
+    if (n + 1 > sizeof(((struct line_write *)0)->text))
+        return;
+    struct line_write *w = pt_xmalloc(sizeof(*w));
+    memcpy(w->text, line, n);
+    w->text[n] = '\n';
+    uv_buf_t buf = uv_buf_init(w->text, (unsigned)n + 1);
+    if (uv_write(&w->req, pipe, &buf, 1, on_line_written) != 0)
+        free(w);
 }
 
 /* A line to every other worker (a copy each; a dead pipe drops it): "sites <owner>",
  * "supervisor degraded". */
 static void relay(struct master *m, const struct worker *from, const char *line)
 {
-    size_t n = strlen(line);
-    for (struct worker *w = m->workers; w != NULL; w = w->next) {
-        if (w == from || !w->running || !w->ctl_open || uv_is_closing((uv_handle_t *)&w->ctl))
-            continue;
-        struct {
-            uv_write_t req;
-            char text[64];
-        } *out = pt_xmalloc(sizeof(*out));
-        memcpy(out->text, line, n);
-        out->text[n] = '\n';
-        uv_buf_t buf = uv_buf_init(out->text, (unsigned)n + 1);
-        if (uv_write(&out->req, (uv_stream_t *)&w->ctl, &buf, 1, on_relay_written) != 0)
-            free(out);
-    }
+    for (struct worker *w = m->workers; w != NULL; w = w->next)
+        if (w != from && w->running && w->ctl_open && !uv_is_closing((uv_handle_t *)&w->ctl))
+            write_line((uv_stream_t *)&w->ctl, line);
 }
 
 /* A worker asked to retire: start its successor (same slot and generation) beside it. */
@@ -686,30 +695,15 @@ struct app_worker_link {
     bool closed;
 };
 
-static void on_link_write(uv_write_t *req, int status)
+static void link_say(struct app_worker_link *l, const char *line)
 {
-    (void)status;
-    free(req);
-}
-
-static void link_say(struct app_worker_link *l, const char *text)
-{
-    if (l->closed)
-        return;
-    struct {
-        uv_write_t req;
-        char text[64];
-    } *w = pt_xmalloc(sizeof(*w));
-    size_t n = strlen(text);
-    memcpy(w->text, text, n);
-    uv_buf_t buf = uv_buf_init(w->text, (unsigned)n);
-    if (uv_write(&w->req, (uv_stream_t *)&l->pipe, &buf, 1, on_link_write) != 0)
-        free(w);
+    if (!l->closed)
+        write_line((uv_stream_t *)&l->pipe, line);
 }
 
 static void on_beat(uv_timer_t *t)
 {
-    link_say(t->data, "beat\n");
+    link_say(t->data, "beat");
 }
 
 static void on_link_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -771,18 +765,18 @@ void app_worker_link_sites_changed(struct app_worker_link *l, const char *owner)
     if (l == NULL || strlen(owner) > 40)
         return;
     char line[64];
-    snprintf(line, sizeof(line), "sites %s\n", owner);
+    snprintf(line, sizeof(line), "sites %s", owner);
     link_say(l, line);
 }
 
 void app_worker_link_retire(struct app_worker_link *l)
 {
-    link_say(l, "retire\n");
+    link_say(l, "retire");
 }
 
 void app_worker_link_ready(struct app_worker_link *l)
 {
-    link_say(l, "ready\n");
+    link_say(l, "ready");
     uv_timer_start(&l->beat, on_beat, 1000, 1000);
 }
 

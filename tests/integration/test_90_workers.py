@@ -401,6 +401,7 @@ def test_a_change_on_one_worker_is_seen_by_the_others_cached_site(master):
               headers={"Content-Type": "application/json"})
     r = c.getresponse()
     site = json.loads(r.read())
+    assert r.status == 201, (r.status, site)
     cookie = r.getheader("Set-Cookie").split(";", 1)[0]
     c.close()
 
