@@ -104,6 +104,7 @@ struct observer {
 
 struct options {
     const char *host;
+    const char *bodies; /* bodies= of the stream, or NULL for every body */
     int port;
     int conns;
     int observers;
@@ -438,11 +439,12 @@ static void send_request(struct client *c, struct conn *k, int idx)
         return;
     }
     const struct observer *o = &c->obs[k->observer];
-    char req[256];
+    char req[512];
     int n = snprintf(req, sizeof(req),
-                     "GET /planets/stream?lat=%.2f&lon=%.2f HTTP/1.1\r\n"
+                     "GET /planets/stream?lat=%.2f&lon=%.2f%s%.64s HTTP/1.1\r\n"
                      "Host: %s:%d\r\nAccept: text/event-stream\r\n\r\n",
-                     o->lat, o->lon, c->opt.host, c->opt.port);
+                     o->lat, o->lon, c->opt.bodies != NULL ? "&bodies=" : "",
+                     c->opt.bodies != NULL ? c->opt.bodies : "", c->opt.host, c->opt.port);
     /* A fresh socket's send buffer takes a request this small in one go. */
     if (send(k->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         note_error(c, "send", errno);
@@ -775,6 +777,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         bool num = *v != '\0' && *end == '\0';
         if (strcmp(a, "--host") == 0)
             o->host = v;
+        else if (strcmp(a, "--bodies") == 0)
+            o->bodies = v;
         else if (!num)
             return -1;
         else if (strcmp(a, "--port") == 0)

@@ -111,6 +111,7 @@ struct app_now_cache {
  * or an astro error.
  */
 struct app_state;
+struct app_instant;
 int app_sun_altitude(const struct app_state *st, const struct astro_time *t,
                      const struct astro_observer *obs, double *alt_deg);
 
@@ -122,6 +123,7 @@ struct app_state {
     struct live_hub *live;
     struct riseset_cache *riseset;   /* loop thread only */
     struct app_now_cache *now;       /* loop thread only: the current second's instant */
+    struct app_instant *instant;     /* loop thread only: what answers at one instant share */
     struct microcache *microcache;   /* loop thread only; NULL when disabled */
     struct app_eop *eop;             /* loop thread only (the table is in astro) */
     struct store *store;             /* saved sites and tokens (src/store) */
@@ -270,6 +272,7 @@ void microcache_stats(const struct microcache *c, uint64_t *hits, uint64_t *miss
 struct app_body_info {
     int details_rc;
     struct astro_details details;
+    struct pt_str details_json; /* the details serialized (instant.c, borrowed), or empty */
     int events_rc;
     struct astro_riseset events;
 };
@@ -308,11 +311,12 @@ double app_naked_eye_limit(double sun_alt);
 double app_extinction_mag(double alt);
 
 /*
- * Fill *out for body at t for obs (events from st->riseset when it is set,
- * else computed). Returns 0 or an astro error other than PT_E_RANGE. Loop
- * thread when st->riseset is set; any thread otherwise.
+ * Fill *out for body at t for obs: the details from `in` when it holds t (may be
+ * NULL), the events from st->riseset when it is set, else computed. Returns 0 or
+ * an astro error other than PT_E_RANGE. Loop thread when st->riseset is set or in
+ * is the loop's; any thread otherwise.
  */
-int app_body_info_get(const struct app_state *st, enum astro_body body,
+int app_body_info_get(const struct app_state *st, struct app_instant *in, enum astro_body body,
                       const struct astro_time *t, const struct astro_observer *obs,
                       struct app_body_info *out);
 
@@ -323,19 +327,54 @@ int app_body_info_get(const struct app_state *st, enum astro_body body,
 void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p,
                      const struct app_body_info *info, const struct app_visibility *vis);
 
+/* magnitude, phase, elongation, constellation, constellation_name (null without details). */
+void app_render_details_members(struct web_json *j, const struct app_body_info *info);
+
 /* A member `key` holding an event time as ISO 8601 UTC, or null when it does not happen. */
 void app_render_event(struct web_json *j, const char *key, const struct astro_time *t);
 
-/* The members shared by every answer: time, timescale, provenance, observer. */
+/*
+ * The members shared by every answer: time, timescale, provenance, observer;
+ * the first ones copied from `in` when it holds t (may be NULL). Any thread that
+ * owns `in`.
+ */
 void app_render_context(struct web_json *j, const struct app_state *st,
-                        const struct app_observer *obs, const struct astro_time *t);
+                        const struct app_observer *obs, const struct astro_time *t,
+                        const struct app_instant *in);
+
+/* The members of the instant alone: time, timescale, jd_ut1, deltat_s, provenance, ephemeris. */
+void app_render_instant_members(struct web_json *j, const struct app_state *st,
+                                const struct astro_time *t);
+
+/*
+ * What answers at one instant share, whatever their observer (instant.c): the
+ * instant members and each body's details, serialized once. Not thread-safe:
+ * one per rendering thread.
+ */
+struct app_instant *app_instant_new(void);
+void app_instant_free(struct app_instant *in);
+
+/* Make `in` hold t (a no-op when it does; forgets the instant it held). */
+void app_instant_use(struct app_instant *in, const struct app_state *st,
+                     const struct astro_time *t);
+
+/*
+ * body's details at t into info (details_rc, details, details_json): from `in`,
+ * computed there on first use, when it holds t; else computed, details_json empty.
+ */
+void app_instant_details(struct app_instant *in, const struct astro_ctx *astro,
+                         enum astro_body body, const struct astro_time *t,
+                         struct app_body_info *info);
+
+/* The instant members serialized (borrowed from `in`), or empty unless it holds t. */
+struct pt_str app_instant_context(const struct app_instant *in, const struct astro_time *t);
 
 /*
  * A whole sky object {time, ..., observer, bodies: [...]} for the bodies in the
  * mask. Returns 0 or the astro error of the first body that failed.
  */
 int app_render_sky(struct web_json *j, const struct app_state *st, const struct app_observer *obs,
-                   const struct astro_time *t, unsigned bodies);
+                   const struct astro_time *t, unsigned bodies, struct app_instant *in);
 
 /*
  * The same sky object from positions and infos the caller computed (indexed by
@@ -344,7 +383,8 @@ int app_render_sky(struct web_json *j, const struct app_state *st, const struct 
 void app_render_sky_from(struct web_json *j, const struct app_state *st,
                          const struct app_observer *obs, const struct astro_time *t,
                          unsigned bodies, const struct astro_position pos[ASTRO_BODY_COUNT],
-                         const struct app_body_info info[ASTRO_BODY_COUNT]);
+                         const struct app_body_info info[ASTRO_BODY_COUNT],
+                         const struct app_instant *in);
 
 /* ------------------------------------------------------------ live push */
 

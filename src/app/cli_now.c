@@ -248,7 +248,7 @@ int app_cmd_now(int argc, char **argv)
         pt_buf_init(&buf, 1 << 20);
         struct web_json j;
         web_json_init(&j, &buf);
-        if (app_render_sky(&j, &st, &obs, &t, a.bodies) == 0 && web_json_finish(&j) == 0) {
+        if (app_render_sky(&j, &st, &obs, &t, a.bodies, NULL) == 0 && web_json_finish(&j) == 0) {
             printf("%.*s\n", (int)buf.len, buf.data);
             rc = 0;
         }

@@ -45,7 +45,7 @@ static int answer_events(struct web_ctx *ctx, void *data)
     web_json_int(&j, job->days);
     WEB_JSON_KEY(&j, "conventions");
     web_json_cstring(&j, "USNO: upper limb (Sun, Moon) or centre (planets), 34' refraction");
-    app_render_context(&j, job->st, &job->obs, &job->start);
+    app_render_context(&j, job->st, &job->obs, &job->start, NULL);
     WEB_JSON_KEY(&j, "events");
     web_json_array_begin(&j);
     for (int i = 0; i < job->days; i++) {

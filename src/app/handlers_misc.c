@@ -24,7 +24,7 @@ int app_handle_index(struct web_ctx *ctx)
     struct web_json j;
     web_json_init(&j, &json);
     bool have = app_sky_from_request(ctx, &obs, &t) == 0 &&
-                app_render_sky(&j, st, &obs, &t, APP_ALL_BODIES) == 0 && web_json_finish(&j) == 0;
+                app_render_sky(&j, st, &obs, &t, APP_ALL_BODIES, NULL) == 0 && web_json_finish(&j) == 0;
     memset(&ctx->error, 0, sizeof(ctx->error)); /* a refused parameter is not this answer's */
     struct pt_buf block;
     pt_buf_init(&block, 1 << 20);

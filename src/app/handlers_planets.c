@@ -76,8 +76,10 @@ int app_handle_planet(struct web_ctx *ctx)
     if (rc < 0)
         return compute_error(ctx, rc);
 
+    /* What every observer shares at this instant is computed once for them all. */
+    app_instant_use(st->instant, st, &t);
     struct app_body_info info;
-    rc = app_body_info_get(st, (enum astro_body)body, &t, &obs.astro, &info);
+    rc = app_body_info_get(st, st->instant, (enum astro_body)body, &t, &obs.astro, &info);
     if (rc < 0)
         return compute_error(ctx, rc);
     /* Visibility needs the Sun's altitude (the sky's brightness) for this observer. */
@@ -92,7 +94,7 @@ int app_handle_planet(struct web_ctx *ctx)
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
     app_render_body(&j, (enum astro_body)body, &pos, &info, &vis);
-    app_render_context(&j, st, &obs, &t);
+    app_render_context(&j, st, &obs, &t, st->instant);
     web_json_object_end(&j);
     if (web_json_finish(&j) != 0)
         return web_error(ctx, 500, "internal_error", "the answer could not be serialized");
@@ -112,7 +114,8 @@ int app_handle_planets(struct web_ctx *ctx)
         return rc;
     struct web_json j;
     web_json_begin(ctx, &j);
-    rc = app_render_sky(&j, st, &obs, &t, APP_ALL_BODIES);
+    app_instant_use(st->instant, st, &t);
+    rc = app_render_sky(&j, st, &obs, &t, APP_ALL_BODIES, st->instant);
     if (rc < 0)
         return compute_error(ctx, rc);
     return web_send_json(ctx, 200, &j);

@@ -228,7 +228,8 @@ static void round_free(struct live_round *r)
 /* Serialize the positions message of one group (one reference), or NULL. Any thread. */
 static struct pt_shared *build_message(const struct app_state *st, struct live_events *events,
                                        const struct live_group *g, const struct astro_time *t,
-                                       const struct app_body_info details[ASTRO_BODY_COUNT])
+                                       const struct app_body_info details[ASTRO_BODY_COUNT],
+                                       const struct app_instant *in)
 {
     struct astro_position pos[ASTRO_BODY_COUNT];
     struct app_body_info info[ASTRO_BODY_COUNT];
@@ -241,7 +242,7 @@ static struct pt_shared *build_message(const struct app_state *st, struct live_e
     pt_buf_init(&json, 1 << 20);
     struct web_json j;
     web_json_init(&j, &json);
-    app_render_sky_from(&j, st, &obs, t, g->key.bodies, pos, info);
+    app_render_sky_from(&j, st, &obs, t, g->key.bodies, pos, info, in);
     struct pt_shared *msg = NULL;
     if (web_json_finish(&j) == 0 && json.len > 2) {
         if (g->key.channel == LIVE_WS) {
@@ -266,17 +267,22 @@ static void on_build(uv_work_t *work)
     struct live_round *r = pt_container_of(work, struct live_round, work);
     struct live_hub *hub = r->hub;
     uint64_t start = uv_hrtime();
-    /* Magnitude, phase, elongation and constellation are the same for every observer. */
+    /*
+     * The instant's members and each body's magnitude, phase, elongation and
+     * constellation are the same for every observer: computed and serialized once.
+     */
+    struct app_instant *in = app_instant_new();
+    app_instant_use(in, hub->st, &r->t);
     struct app_body_info details[ASTRO_BODY_COUNT];
     for (int b = 0; b < ASTRO_BODY_COUNT; b++)
-        details[b].details_rc =
-            astro_details_compute(hub->st->astro, (enum astro_body)b, &r->t, &details[b].details);
+        app_instant_details(in, hub->st->astro, (enum astro_body)b, &r->t, &details[b]);
     for (size_t i = 0; i < r->n; i++) {
         if (i > 0 && uv_hrtime() - start > r->budget_ns)
             break;
-        r->groups[i].msg = build_message(hub->st, hub->events, &r->groups[i], &r->t, details);
+        r->groups[i].msg = build_message(hub->st, hub->events, &r->groups[i], &r->t, details, in);
         r->built = i + 1;
     }
+    app_instant_free(in);
     if (r->second - hub->events_swept_s >= EVENTS_KEEP_S) {
         live_events_forget(hub->events, r->second - EVENTS_KEEP_S);
         hub->events_swept_s = r->second;

@@ -131,6 +131,7 @@ int live_events_infos(struct live_events *e, const struct astro_ctx *astro,
             continue;
         info[b].details_rc = details[b].details_rc;
         info[b].details = details[b].details;
+        info[b].details_json = details[b].details_json;
         /* Known events are the next ones for any instant before the first of them. */
         if (!(x->valid & (1u << b)) || !(t->jd_ut1 < x->until_jd[b])) {
             int rc = astro_riseset_next(astro, (enum astro_body)b, t, obs, &x->events[b]);

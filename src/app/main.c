@@ -148,6 +148,11 @@ static void free_riseset(void *data)
     riseset_cache_free(data);
 }
 
+static void free_instant(void *data)
+{
+    app_instant_free(data);
+}
+
 static void free_microcache(void *data)
 {
     microcache_free(data);
@@ -330,6 +335,8 @@ static int serve(const struct app_config *cfg, char **argv)
     web_app_on_cleanup(app, free_riseset, m.state.riseset);
     struct app_now_cache now_cache = {0};
     m.state.now = &now_cache;
+    m.state.instant = app_instant_new();
+    web_app_on_cleanup(app, free_instant, m.state.instant);
     m.state.microcache = cfg->no_microcache ? NULL : microcache_new();
     web_app_on_cleanup(app, free_microcache, m.state.microcache);
     m.state.fanout = app_fanout_open(m.loop, &m.state);

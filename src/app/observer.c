@@ -211,7 +211,13 @@ int app_time_from_request(struct web_ctx *ctx, struct astro_time *out)
     char range[96];
     double min_unix, max_unix;
     if (t == NULL) {
-        double now = pt_clock_unix_s();
+        /*
+         * "Now" is the current millisecond, the precision the answer states in its
+         * time member: the answer is for exactly the instant it names, and the
+         * answers of one millisecond share what does not depend on the observer
+         * (instant.c).
+         */
+        double now = floor(pt_clock_unix_s() * 1000.0) / 1000.0;
         double second = floor(now);
         struct app_now_cache *c = st->now;
         if (c->second != (int64_t)second) {

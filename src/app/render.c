@@ -8,6 +8,15 @@
 
 #include "app/app.h"
 
+/* A name of the program's own tables (a body, a status, a verdict): plain ASCII. */
+static void render_name(struct web_json *j, const char *name)
+{
+    if (name == NULL)
+        web_json_null(j);
+    else
+        web_json_string_plain(j, name, strlen(name));
+}
+
 void app_render_event(struct web_json *j, const char *key, const struct astro_time *t)
 {
     web_json_key(j, key);
@@ -16,11 +25,11 @@ void app_render_event(struct web_json *j, const char *key, const struct astro_ti
         return;
     }
     char iso[40];
-    astro_time_format_iso(t, iso);
-    web_json_cstring(j, iso);
+    size_t n = astro_time_format_iso(t, iso);
+    web_json_string_plain(j, iso, n); /* digits and "-T:.Z" */
 }
 
-int app_body_info_get(const struct app_state *st, enum astro_body body,
+int app_body_info_get(const struct app_state *st, struct app_instant *in, enum astro_body body,
                       const struct astro_time *t, const struct astro_observer *obs,
                       struct app_body_info *out)
 {
@@ -29,7 +38,7 @@ int app_body_info_get(const struct app_state *st, enum astro_body body,
      * window of the next events (or a cache step) does not: those fields become
      * null rather than the whole answer failing.
      */
-    out->details_rc = astro_details_compute(st->astro, body, t, &out->details);
+    app_instant_details(in, st->astro, body, t, out);
     if (out->details_rc < 0 && out->details_rc != PT_E_RANGE)
         return out->details_rc;
     out->events_rc =
@@ -41,57 +50,126 @@ int app_body_info_get(const struct app_state *st, enum astro_body body,
     return 0;
 }
 
+/*
+ * The members of a body are written straight into the answer (web_json_members_open):
+ * their keys are literals and their strings come from the program's tables (body,
+ * status and constellation names: printable UTF-8 without '"' or '\\', checked by
+ * tests/unit/app), so the output is what the checked writer would produce, without
+ * its per-call work on the 20-odd members of every body of every answer.
+ */
+/* The longest table name put_name writes (constellation names: 20 bytes). */
+#define APP_NAME_ROOM 48
+/* Room for the members put_details writes: five keys, three numbers, two names. */
+#define DETAILS_ROOM (100 + 3 * WEB_JSON_DOUBLE_MAX + 2 * (APP_NAME_ROOM + 2))
+
+static char *put_lit(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define LIT(p, s) put_lit((p), "" s "", sizeof(s) - 1)
+
+/* A double as web_json_double writes it; p has WEB_JSON_DOUBLE_MAX bytes of room. */
+static char *put_num(char *p, double v)
+{
+    return p + web_json_format_double(v, p);
+}
+
+/* A quoted table name, or null; the room is the caller's. */
+static char *put_name(char *p, const char *s)
+{
+    if (s == NULL)
+        return LIT(p, "null");
+    size_t n = PT_MIN(strlen(s), (size_t)APP_NAME_ROOM); /* all fit: tests/unit/app */
+    *p++ = '"';
+    p = put_lit(p, s, n);
+    *p++ = '"';
+    return p;
+}
+
+/* An event time as ISO 8601 UTC in quotes, or null when it does not happen. */
+static char *put_event(char *p, const struct astro_time *t)
+{
+    if (!isfinite(t->jd_ut1))
+        return LIT(p, "null");
+    *p++ = '"';
+    p += astro_time_format_iso(t, p);
+    *p++ = '"';
+    return p;
+}
+
+static char *put_details(char *p, const struct app_body_info *info)
+{
+    const struct astro_details *d = &info->details;
+    if (info->details_rc < 0)
+        return LIT(p, "\"magnitude\":null,\"phase\":null,\"elongation\":null,"
+                      "\"constellation\":null,\"constellation_name\":null");
+    p = LIT(p, "\"magnitude\":");
+    p = put_num(p, d->magnitude);
+    p = LIT(p, ",\"phase\":");
+    p = put_num(p, d->phase);
+    p = LIT(p, ",\"elongation\":");
+    p = put_num(p, d->elongation_deg);
+    p = LIT(p, ",\"constellation\":");
+    p = put_name(p, d->constellation);
+    p = LIT(p, ",\"constellation_name\":");
+    return put_name(p, d->constellation_name);
+}
+
+void app_render_details_members(struct web_json *j, const struct app_body_info *info)
+{
+    char *p = web_json_members_open(j, DETAILS_ROOM);
+    if (p != NULL)
+        web_json_members_commit(j, put_details(p, info));
+}
+
 void app_render_body(struct web_json *j, enum astro_body body, const struct astro_position *p,
                      const struct app_body_info *info, const struct app_visibility *vis)
 {
-    const struct astro_details *d = &info->details;
-    bool have_details = info->details_rc >= 0;
-    WEB_JSON_KEY(j, "name");
-    web_json_cstring(j, astro_body_name(body));
-    WEB_JSON_KEY(j, "az");
-    web_json_double(j, p->az_deg);
-    WEB_JSON_KEY(j, "alt");
-    web_json_double(j, p->alt_deg);
-    WEB_JSON_KEY(j, "alt_airless");
-    web_json_double(j, p->alt_airless_deg);
-    WEB_JSON_KEY(j, "ra");
-    web_json_double(j, p->ra_deg);
-    WEB_JSON_KEY(j, "dec");
-    web_json_double(j, p->dec_deg);
-    WEB_JSON_KEY(j, "distance_au");
-    web_json_double(j, p->distance_au);
-    WEB_JSON_KEY(j, "above_horizon");
-    web_json_bool(j, p->alt_deg > 0);
-    /* Unavailable details are rendered as null. */
-    WEB_JSON_KEY(j, "magnitude");
-    web_json_double(j, have_details ? d->magnitude : NAN);
-    WEB_JSON_KEY(j, "phase");
-    web_json_double(j, have_details ? d->phase : NAN);
-    WEB_JSON_KEY(j, "elongation");
-    web_json_double(j, have_details ? d->elongation_deg : NAN);
-    WEB_JSON_KEY(j, "constellation");
-    if (have_details)
-        web_json_cstring(j, d->constellation);
+    /* Six numbers, three times, two names, the details: well within this. */
+    size_t room = 200 + 6 * WEB_JSON_DOUBLE_MAX + 3 * 42 + 2 * (APP_NAME_ROOM + 2) +
+                  PT_MAX(DETAILS_ROOM, info->details_json.len);
+    char *w = web_json_members_open(j, room);
+    if (w == NULL)
+        return;
+    w = LIT(w, "\"name\":");
+    w = put_name(w, astro_body_name(body));
+    w = LIT(w, ",\"az\":");
+    w = put_num(w, p->az_deg);
+    w = LIT(w, ",\"alt\":");
+    w = put_num(w, p->alt_deg);
+    w = LIT(w, ",\"alt_airless\":");
+    w = put_num(w, p->alt_airless_deg);
+    w = LIT(w, ",\"ra\":");
+    w = put_num(w, p->ra_deg);
+    w = LIT(w, ",\"dec\":");
+    w = put_num(w, p->dec_deg);
+    w = LIT(w, ",\"distance_au\":");
+    w = put_num(w, p->distance_au);
+    w = p->alt_deg > 0 ? LIT(w, ",\"above_horizon\":true,") : LIT(w, ",\"above_horizon\":false,");
+    if (info->details_json.len > 0)
+        w = put_lit(w, info->details_json.ptr, info->details_json.len);
     else
-        web_json_null(j);
-    WEB_JSON_KEY(j, "constellation_name");
-    if (have_details)
-        web_json_cstring(j, d->constellation_name);
-    else
-        web_json_null(j);
+        w = put_details(w, info);
     static const struct astro_time none = {.jd_ut1 = NAN};
     bool have_events = info->events_rc >= 0;
-    app_render_event(j, "rise", have_events ? &info->events.rise : &none);
-    app_render_event(j, "transit", have_events ? &info->events.transit : &none);
-    app_render_event(j, "set", have_events ? &info->events.set : &none);
-    WEB_JSON_KEY(j, "status");
-    web_json_cstring(j, have_events ? astro_rise_status_name(info->events.status)
-                                    : "outside_ephemeris_range");
+    w = LIT(w, ",\"rise\":");
+    w = put_event(w, have_events ? &info->events.rise : &none);
+    w = LIT(w, ",\"transit\":");
+    w = put_event(w, have_events ? &info->events.transit : &none);
+    w = LIT(w, ",\"set\":");
+    w = put_event(w, have_events ? &info->events.set : &none);
+    w = LIT(w, ",\"status\":");
+    w = put_name(w, have_events ? astro_rise_status_name(info->events.status)
+                                : "outside_ephemeris_range");
+    web_json_members_commit(j, w);
     if (vis != NULL) {
+        /* The reason is free text: through the checked writer. */
         WEB_JSON_KEY(j, "visibility");
         web_json_object_begin(j);
         WEB_JSON_KEY(j, "verdict");
-        web_json_cstring(j, app_verdict_name(vis->verdict));
+        render_name(j, app_verdict_name(vis->verdict));
         WEB_JSON_KEY(j, "reason");
         web_json_cstring(j, vis->reason);
         web_json_object_end(j);
@@ -119,8 +197,8 @@ static void render_observer(struct web_json *j, const struct app_observer *obs)
     web_json_object_end(j);
 }
 
-void app_render_context(struct web_json *j, const struct app_state *st,
-                        const struct app_observer *obs, const struct astro_time *t)
+void app_render_instant_members(struct web_json *j, const struct app_state *st,
+                                const struct astro_time *t)
 {
     char iso[40];
     astro_time_format_iso(t, iso);
@@ -135,16 +213,28 @@ void app_render_context(struct web_json *j, const struct app_state *st,
     app_render_eop(j, st->astro, t);
     WEB_JSON_KEY(j, "ephemeris");
     web_json_cstring(j, astro_ctx_ephemeris(st->astro));
+}
+
+void app_render_context(struct web_json *j, const struct app_state *st,
+                        const struct app_observer *obs, const struct astro_time *t,
+                        const struct app_instant *in)
+{
+    struct pt_str shared = app_instant_context(in, t);
+    if (shared.len > 0)
+        web_json_members_raw(j, shared);
+    else
+        app_render_instant_members(j, st, t);
     render_observer(j, obs);
 }
 
 void app_render_sky_from(struct web_json *j, const struct app_state *st,
                          const struct app_observer *obs, const struct astro_time *t,
                          unsigned bodies, const struct astro_position pos[ASTRO_BODY_COUNT],
-                         const struct app_body_info info[ASTRO_BODY_COUNT])
+                         const struct app_body_info info[ASTRO_BODY_COUNT],
+                         const struct app_instant *in)
 {
     web_json_object_begin(j);
-    app_render_context(j, st, obs, t);
+    app_render_context(j, st, obs, t, in);
     WEB_JSON_KEY(j, "bodies");
     web_json_array_begin(j);
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
@@ -162,7 +252,7 @@ void app_render_sky_from(struct web_json *j, const struct app_state *st,
 }
 
 int app_render_sky(struct web_json *j, const struct app_state *st, const struct app_observer *obs,
-                   const struct astro_time *t, unsigned bodies)
+                   const struct astro_time *t, unsigned bodies, struct app_instant *in)
 {
     /* One batch: sidereal time and the observer's vector once for all bodies. */
     struct astro_position pos[ASTRO_BODY_COUNT];
@@ -172,9 +262,9 @@ int app_render_sky(struct web_json *j, const struct app_state *st, const struct 
     struct app_body_info info[ASTRO_BODY_COUNT];
     for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
         if ((bodies & (1u << b)) &&
-            (rc = app_body_info_get(st, (enum astro_body)b, t, &obs->astro, &info[b])) < 0)
+            (rc = app_body_info_get(st, in, (enum astro_body)b, t, &obs->astro, &info[b])) < 0)
             return rc;
     }
-    app_render_sky_from(j, st, obs, t, bodies, pos, info);
+    app_render_sky_from(j, st, obs, t, bodies, pos, info, in);
     return 0;
 }

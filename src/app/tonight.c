@@ -464,7 +464,7 @@ static int send_tonight(struct web_ctx *ctx, const struct app_state *st,
     struct web_json j;
     web_json_begin(ctx, &j);
     web_json_object_begin(&j);
-    app_render_context(&j, st, obs, t);
+    app_render_context(&j, st, obs, t, NULL);
     web_json_object_end(&j);
     if (web_json_finish(&j) != 0 || ctx->body.len < 2 || members.len < 2)
         return web_error(ctx, 500, "internal_error", "the answer could not be serialized");

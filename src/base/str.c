@@ -85,8 +85,47 @@ static bool is_decimal_syntax(struct pt_str s)
     return i == s.len;
 }
 
+/*
+ * The common short decimal ("48.93", "-122.4194"): at most 15 digits and no
+ * exponent. The digits as an integer m < 10^15 and 10^f (f <= 15) are both
+ * exact doubles, so m / 10^f is one correctly rounded division: exactly what
+ * strtod returns. False for anything else (strtod decides).
+ */
+static bool short_decimal(struct pt_str s, double *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = 0;
+    bool negative = s.len > 0 && s.ptr[0] == '-';
+    if (s.len > 0 && (s.ptr[0] == '-' || s.ptr[0] == '+'))
+        i++;
+    uint64_t m = 0;
+    int digits = 0, frac = -1;
+    for (; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (c >= '0' && c <= '9') {
+            m = m * 10 + (uint64_t)(c - '0');
+            if (++digits > 15)
+                return false;
+            if (frac >= 0)
+                frac++;
+        } else if (c == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return false;
+        }
+    }
+    if (digits == 0)
+        return false;
+    double v = (double)m / pow10[frac < 0 ? 0 : frac];
+    *out = negative ? -v : v;
+    return true;
+}
+
 int pt_str_to_double(struct pt_str s, double *out)
 {
+    if (short_decimal(s, out))
+        return 0;
     char tmp[64];
     if (s.len == 0 || s.len >= sizeof(tmp) || !is_decimal_syntax(s))
         return PT_E_INVALID;

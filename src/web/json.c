@@ -664,6 +664,24 @@ void web_json_string(struct web_json *j, struct pt_str s)
         put_string(j, sep, s, false);
 }
 
+void web_json_string_plain(struct web_json *j, const char *s, size_t len)
+{
+    int sep = value_begin(j);
+    if (sep < 0)
+        return;
+    char *dst = room(j, (size_t)sep + len + 2);
+    if (dst == NULL)
+        return;
+    char *p = dst;
+    if (sep)
+        *p++ = ',';
+    *p++ = '"';
+    memcpy(p, s, len);
+    p += len;
+    *p++ = '"';
+    j->out->len += (size_t)(p - dst);
+}
+
 void web_json_cstring(struct web_json *j, const char *s)
 {
     if (s == NULL)
@@ -723,6 +741,51 @@ void web_json_raw(struct web_json *j, struct pt_str json)
     int sep = value_begin(j);
     if (sep >= 0)
         put_sep(j, sep, json.ptr, json.len);
+}
+
+void web_json_members_raw(struct web_json *j, struct pt_str members)
+{
+    if (j->error != 0)
+        return;
+    unsigned d = j->depth;
+    if (d == 0 || !bit(j->in_object, d) || j->have_key) {
+        fail(j, PT_E_INVALID);
+        return;
+    }
+    if (members.len == 0)
+        return;
+    int sep = bit(j->need_comma, d);
+    j->need_comma |= 1ULL << d;
+    put_sep(j, sep, members.ptr, members.len);
+}
+
+char *web_json_members_open(struct web_json *j, size_t max)
+{
+    if (j->error != 0)
+        return NULL;
+    unsigned d = j->depth;
+    if (d == 0 || !bit(j->in_object, d) || j->have_key) {
+        fail(j, PT_E_INVALID);
+        return NULL;
+    }
+    int sep = bit(j->need_comma, d);
+    char *dst = room(j, (size_t)sep + max);
+    if (dst == NULL)
+        return NULL;
+    j->need_comma |= 1ULL << d;
+    if (sep)
+        *dst++ = ',';
+    return dst;
+}
+
+void web_json_members_commit(struct web_json *j, const char *end)
+{
+    /* What open reserved: from the end of the document to its capacity. */
+    if (end < j->out->data + j->out->len || end > j->out->data + j->out->cap) {
+        fail(j, PT_E_INVALID);
+        return;
+    }
+    j->out->len = (size_t)(end - j->out->data);
 }
 
 int web_json_finish(const struct web_json *j)

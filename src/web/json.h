@@ -70,6 +70,12 @@ void web_json_key_plain(struct web_json *j, const char *key, size_t len);
  */
 void web_json_string(struct web_json *j, struct pt_str s);
 
+/*
+ * Same as web_json_string for text the caller knows needs no escaping: len bytes
+ * of printable ASCII without '"' or '\\' (names of the program, ISO times).
+ */
+void web_json_string_plain(struct web_json *j, const char *s, size_t len);
+
 /* Same for a NUL-terminated string; NULL writes null. */
 void web_json_cstring(struct web_json *j, const char *s);
 
@@ -83,6 +89,25 @@ void web_json_null(struct web_json *j);
 
 /* Write a pre-serialized value as is (borrowed; not validated; empty is misuse). */
 void web_json_raw(struct web_json *j, struct pt_str json);
+
+/*
+ * Write pre-serialized members `"k":v,"k2":v2` (borrowed, not validated; no
+ * leading or trailing comma) into the current object, as if each had been
+ * written with its key; the comma before them is the writer's. Empty writes
+ * nothing. Misuse outside an object or with a key pending.
+ */
+void web_json_members_raw(struct web_json *j, struct pt_str members);
+
+/*
+ * Direct writing, for the renderers of the hottest answers: room for up to max
+ * bytes at the current position of an object (no key pending), the separating
+ * comma already written. The caller writes one or more complete members
+ * (`"key":value`, comma-separated, none leading or trailing; not validated) and
+ * hands the end back to web_json_members_commit(). Returns NULL after an error
+ * (the document then fails; skip the commit).
+ */
+char *web_json_members_open(struct web_json *j, size_t max);
+void web_json_members_commit(struct web_json *j, const char *end);
 
 /*
  * Returns 0 when the document is complete (exactly one top-level value, every

@@ -139,6 +139,43 @@ static void test_str_to_double_strict(void **state)
     assert_int_equal(pt_str_to_u63(PT_STR("1234567890123456789"), &n), PT_E_INVALID);
 }
 
+/* The short-decimal fast path gives strtod's double, bit for bit (and its sign of zero). */
+static void test_str_to_double_matches_strtod(void **state)
+{
+    (void)state;
+    static const char *fixed[] = {"-0",     "-0.0",   "0.000",  "000123.4500", "999999999999999",
+                                  "0.000000000000001",  "9007199254740.993", "-180.0000",
+                                  "89.99999999999",     "1234567890.12345",  "+.1"};
+    uint64_t x = 0x2545F4914F6CDD1DULL;
+    char text[40];
+    for (size_t i = 0; i < PT_ARRAY_SIZE(fixed) + 200000; i++) {
+        const char *in = text;
+        if (i < PT_ARRAY_SIZE(fixed)) {
+            in = fixed[i];
+        } else {
+            /* 1..15 digits, a point anywhere (or none), a sign or not. */
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            uint64_t r = x * 0x2545F4914F6CDD1DULL;
+            int n = 1 + (int)(r % 15), point = (int)((r >> 8) % (uint64_t)(n + 2)) - 1;
+            char *p = text;
+            if ((r >> 16) % 3 == 0)
+                *p++ = '-';
+            for (int k = 0; k < n; k++) {
+                if (k == point)
+                    *p++ = '.';
+                *p++ = (char)('0' + (r >> (20 + 3 * (k % 14))) % 10);
+            }
+            if (point == n)
+                *p++ = '.';
+            *p = '\0';
+        }
+        double got = 0, want = strtod(in, NULL);
+        assert_int_equal(pt_str_to_double(pt_str_c(in), &got), 0);
+        if (memcmp(&got, &want, sizeof(got)) != 0)
+            fail_msg("'%s': got %.17g want %.17g", in, got, want);
+    }
+}
+
 static void test_error_table(void **state)
 {
     (void)state;
@@ -194,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_buf_appendf_long),
         cmocka_unit_test(test_str_helpers),
         cmocka_unit_test(test_str_to_double_strict),
+        cmocka_unit_test(test_str_to_double_matches_strtod),
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_http_date),
         cmocka_unit_test(test_buf_read_file),

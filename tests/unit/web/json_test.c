@@ -215,6 +215,44 @@ static void test_object_and_array(void **state)
                    "\"rise\":null,\"list\":[1,-2,[],{},{\"x\":1}],\"n\":null}");
 }
 
+static void test_members_raw(void **state)
+{
+    (void)state;
+    struct doc d;
+    doc_init(&d, 256); /* first, between and last members; empty writes nothing */
+    web_json_object_begin(&d.j);
+    web_json_members_raw(&d.j, PT_STR("\"a\":1,\"b\":[2]"));
+    web_json_key(&d.j, "c");
+    web_json_int(&d.j, 3);
+    web_json_members_raw(&d.j, PT_STR(""));
+    web_json_members_raw(&d.j, PT_STR("\"d\":{}"));
+    web_json_object_end(&d.j);
+    doc_expect(&d, "{\"a\":1,\"b\":[2],\"c\":3,\"d\":{}}");
+
+    doc_init(&d, 256); /* into an empty object only: nothing, and the object stays valid */
+    web_json_object_begin(&d.j);
+    web_json_members_raw(&d.j, PT_STR(""));
+    web_json_key(&d.j, "x");
+    web_json_null(&d.j);
+    web_json_object_end(&d.j);
+    doc_expect(&d, "{\"x\":null}");
+
+    doc_init(&d, 256); /* in an array */
+    web_json_array_begin(&d.j);
+    web_json_members_raw(&d.j, PT_STR("\"a\":1"));
+    doc_expect_error(&d, PT_E_INVALID);
+
+    doc_init(&d, 256); /* with a key pending */
+    web_json_object_begin(&d.j);
+    web_json_key(&d.j, "k");
+    web_json_members_raw(&d.j, PT_STR("\"a\":1"));
+    doc_expect_error(&d, PT_E_INVALID);
+
+    doc_init(&d, 256); /* at top level */
+    web_json_members_raw(&d.j, PT_STR("\"a\":1"));
+    doc_expect_error(&d, PT_E_INVALID);
+}
+
 static void test_top_level_scalars(void **state)
 {
     (void)state;
@@ -639,6 +677,48 @@ static void test_double_slow_path_agrees(void **state)
 }
 
 /* The unescaped key path writes the same bytes as the general one, and the same misuse fails. */
+static void test_plain_strings_match_escaped_strings(void **state)
+{
+    (void)state;
+    static const char *const values[] = {"2026-12-03T13:48:43.734Z", "rises_sets", "", "x"};
+    struct pt_buf a, b;
+    pt_buf_init(&a, 4096);
+    pt_buf_init(&b, 4096);
+    struct web_json ja, jb;
+    web_json_init(&ja, &a);
+    web_json_init(&jb, &b);
+    web_json_array_begin(&ja); /* in an array (commas), then as members of an object */
+    web_json_array_begin(&jb);
+    for (size_t i = 0; i < PT_ARRAY_SIZE(values); i++) {
+        web_json_cstring(&ja, values[i]);
+        web_json_string_plain(&jb, values[i], strlen(values[i]));
+    }
+    web_json_object_begin(&ja);
+    web_json_object_begin(&jb);
+    for (size_t i = 0; i < PT_ARRAY_SIZE(values); i++) {
+        WEB_JSON_KEY(&ja, "k");
+        WEB_JSON_KEY(&jb, "k");
+        web_json_cstring(&ja, values[i]);
+        web_json_string_plain(&jb, values[i], strlen(values[i]));
+    }
+    web_json_object_end(&ja);
+    web_json_object_end(&jb);
+    web_json_array_end(&ja);
+    web_json_array_end(&jb);
+    assert_int_equal(web_json_finish(&ja), 0);
+    assert_int_equal(web_json_finish(&jb), 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    pt_buf_deinit(&a);
+    pt_buf_deinit(&b);
+    /* A value without its key inside an object is misuse. */
+    struct doc d;
+    doc_init(&d, 256);
+    web_json_object_begin(&d.j);
+    web_json_string_plain(&d.j, "v", 1);
+    doc_expect_error(&d, PT_E_INVALID);
+}
+
 static void test_plain_keys_match_escaped_keys(void **state)
 {
     (void)state;
@@ -688,7 +768,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_keys_match_escaped_keys),
+        cmocka_unit_test(test_plain_strings_match_escaped_strings),
         cmocka_unit_test(test_object_and_array),
+        cmocka_unit_test(test_members_raw),
         cmocka_unit_test(test_top_level_scalars),
         cmocka_unit_test(test_appends_after_existing_bytes),
         cmocka_unit_test(test_deep_nesting_limit),

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * render_test.c -- the direct writers of render.c against the checked JSON writer.
+ *
+ * app_render_body writes its members straight into the answer, trusting that its
+ * strings need no escaping and fit the room it reserves. Here every body, every
+ * constellation, every status, details present or not, events present or not, and
+ * the instant's serialized details are rendered both ways and must be identical.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+
+#include "app/app.h"
+
+/* The body's members as the checked writer writes them (render.c before direct writing). */
+static void reference_body(struct web_json *j, enum astro_body body, const struct astro_position *p,
+                           const struct app_body_info *info, const struct app_visibility *vis)
+{
+    const struct astro_details *d = &info->details;
+    bool have = info->details_rc >= 0;
+    web_json_key(j, "name");
+    web_json_cstring(j, astro_body_name(body));
+    const char *keys[] = {"az", "alt", "alt_airless", "ra", "dec", "distance_au"};
+    const double vals[] = {p->az_deg, p->alt_deg, p->alt_airless_deg,
+                           p->ra_deg, p->dec_deg, p->distance_au};
+    for (size_t i = 0; i < PT_ARRAY_SIZE(keys); i++) {
+        web_json_key(j, keys[i]);
+        web_json_double(j, vals[i]);
+    }
+    web_json_key(j, "above_horizon");
+    web_json_bool(j, p->alt_deg > 0);
+    web_json_key(j, "magnitude");
+    web_json_double(j, have ? d->magnitude : NAN);
+    web_json_key(j, "phase");
+    web_json_double(j, have ? d->phase : NAN);
+    web_json_key(j, "elongation");
+    web_json_double(j, have ? d->elongation_deg : NAN);
+    web_json_key(j, "constellation");
+    web_json_cstring(j, have ? d->constellation : NULL);
+    web_json_key(j, "constellation_name");
+    web_json_cstring(j, have ? d->constellation_name : NULL);
+    const struct astro_time *ev[3] = {&info->events.rise, &info->events.transit,
+                                      &info->events.set};
+    const char *names[3] = {"rise", "transit", "set"};
+    for (int i = 0; i < 3; i++) {
+        web_json_key(j, names[i]);
+        if (info->events_rc < 0 || !isfinite(ev[i]->jd_ut1)) {
+            web_json_null(j);
+        } else {
+            char iso[40];
+            astro_time_format_iso(ev[i], iso);
+            web_json_cstring(j, iso);
+        }
+    }
+    web_json_key(j, "status");
+    web_json_cstring(j, info->events_rc >= 0 ? astro_rise_status_name(info->events.status)
+                                              : "outside_ephemeris_range");
+    if (vis != NULL) {
+        web_json_key(j, "visibility");
+        web_json_object_begin(j);
+        web_json_key(j, "verdict");
+        web_json_cstring(j, app_verdict_name(vis->verdict));
+        web_json_key(j, "reason");
+        web_json_cstring(j, vis->reason);
+        web_json_object_end(j);
+    }
+}
+
+typedef void render_fn(struct web_json *j, enum astro_body body, const struct astro_position *p,
+                       const struct app_body_info *info, const struct app_visibility *vis);
+
+static void render_into(struct pt_buf *b, render_fn *fn, enum astro_body body,
+                        const struct astro_position *p, const struct app_body_info *info,
+                        const struct app_visibility *vis)
+{
+    pt_buf_init(b, 1 << 16);
+    struct web_json j;
+    web_json_init(&j, b);
+    web_json_object_begin(&j);
+    web_json_key(&j, "before");
+    web_json_int(&j, 1);
+    fn(&j, body, p, info, vis);
+    web_json_key(&j, "after");
+    web_json_int(&j, 2);
+    web_json_object_end(&j);
+    assert_int_equal(web_json_finish(&j), 0);
+}
+
+static void expect_same(enum astro_body body, const struct astro_position *p,
+                        const struct app_body_info *info, const struct app_visibility *vis)
+{
+    struct pt_buf got, want;
+    render_into(&got, app_render_body, body, p, info, vis);
+    render_into(&want, reference_body, body, p, info, vis);
+    if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0)
+        fail_msg("direct:  %.*s\nchecked: %.*s", (int)got.len, got.data, (int)want.len,
+                 want.data);
+    pt_buf_deinit(&got);
+    pt_buf_deinit(&want);
+}
+
+static void set_time(struct astro_time *t, double unix_s)
+{
+    memset(t, 0, sizeof(*t));
+    t->unix_s = unix_s;
+    t->jd_ut1 = unix_s / 86400.0 + 2440587.5;
+}
+
+static void test_body_members_match_the_checked_writer(void **state)
+{
+    (void)state;
+    struct astro_position p = {.az_deg = 306.42664093535166, .alt_deg = -12.384507528504288,
+                               .alt_airless_deg = -12.384507528504288, .ra_deg = 155.699371246,
+                               .dec_deg = 12.67040383730307, .distance_au = 1.1549753543335708};
+    struct app_visibility vis = {.verdict = APP_VERDICT_NAKED_EYE,
+                                 .reason = "naked eye, SSW, 39\xc2\xb0 up, \"quoted\""};
+    struct app_body_info info;
+    memset(&info, 0, sizeof(info));
+    info.details.magnitude = 0.42587563360365516;
+    info.details.phase = 0.9001248689871897;
+    info.details.elongation_deg = 98.52502520246496;
+    set_time(&info.events.rise, 1796335151.187);
+    set_time(&info.events.transit, 1796360503.122);
+    set_time(&info.events.set, 1796385836.941);
+    int cases = 0;
+    for (int c = 0; astro_constellation_abbr(c) != NULL; c++, cases++) {
+        snprintf(info.details.constellation, sizeof(info.details.constellation), "%s",
+                 astro_constellation_abbr(c));
+        info.details.constellation_name = astro_constellation_name(c);
+        for (int b = 0; b < ASTRO_BODY_COUNT; b++)
+            expect_same((enum astro_body)b, &p, &info, (b & 1) ? &vis : NULL);
+    }
+    assert_int_equal(cases, 88);
+    /* Every status; no details; no events; events that do not happen; above the horizon. */
+    for (int s = ASTRO_RISES_SETS; s <= ASTRO_NEVER_RISES; s++) {
+        info.events.status = (enum astro_rise_status)s;
+        expect_same(ASTRO_MARS, &p, &info, &vis);
+    }
+    info.details_rc = PT_E_RANGE;
+    expect_same(ASTRO_MOON, &p, &info, &vis);
+    info.details_rc = 0;
+    info.events_rc = PT_E_RANGE;
+    expect_same(ASTRO_SUN, &p, &info, &vis);
+    info.events_rc = 0;
+    info.events.rise.jd_ut1 = NAN;
+    info.events.set.jd_ut1 = NAN;
+    p.alt_deg = 0.5;
+    p.az_deg = -0.0;
+    expect_same(ASTRO_PLUTO, &p, &info, NULL);
+}
+
+static void test_instant_details_are_the_same_bytes(void **state)
+{
+    (void)state;
+    /* An instant holder's serialized details, copied, give the directly written bytes. */
+    struct app_body_info direct, shared;
+    memset(&direct, 0, sizeof(direct));
+    direct.details.magnitude = -26.7;
+    direct.details.phase = 1.0;
+    direct.details.elongation_deg = 0.0;
+    snprintf(direct.details.constellation, sizeof(direct.details.constellation), "Oph");
+    direct.details.constellation_name = "Ophiuchus";
+    shared = direct;
+    struct pt_buf frag;
+    pt_buf_init(&frag, 4096);
+    struct web_json j;
+    web_json_init(&j, &frag);
+    web_json_object_begin(&j);
+    app_render_details_members(&j, &direct);
+    web_json_object_end(&j);
+    assert_int_equal(web_json_finish(&j), 0);
+    shared.details_json = pt_str_make(frag.data + 1, frag.len - 2);
+    struct astro_position p = {.az_deg = 1, .alt_deg = 2, .distance_au = 0.98};
+    struct pt_buf a, b;
+    render_into(&a, app_render_body, ASTRO_SUN, &p, &direct, NULL);
+    render_into(&b, app_render_body, ASTRO_SUN, &p, &shared, NULL);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    pt_buf_deinit(&a);
+    pt_buf_deinit(&b);
+    pt_buf_deinit(&frag);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_body_members_match_the_checked_writer),
+        cmocka_unit_test(test_instant_details_are_the_same_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
