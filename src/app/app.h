@@ -342,6 +342,9 @@ void app_render_context(struct web_json *j, const struct app_state *st,
                         const struct app_observer *obs, const struct astro_time *t,
                         const struct app_instant *in);
 
+/* The observer member: {lat, lon, elevation, pressure, temperature, horizon_deg, source}. */
+void app_render_observer(struct web_json *j, const struct app_observer *obs);
+
 /* The members of the instant alone: time, timescale, jd_ut1, deltat_s, provenance, ephemeris. */
 void app_render_instant_members(struct web_json *j, const struct app_state *st,
                                 const struct astro_time *t);

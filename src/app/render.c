@@ -176,25 +176,27 @@ void app_render_body(struct web_json *j, enum astro_body body, const struct astr
     }
 }
 
-static void render_observer(struct web_json *j, const struct app_observer *obs)
+void app_render_observer(struct web_json *j, const struct app_observer *obs)
 {
-    WEB_JSON_KEY(j, "observer");
-    web_json_object_begin(j);
-    WEB_JSON_KEY(j, "lat");
-    web_json_double(j, obs->astro.lat_deg);
-    WEB_JSON_KEY(j, "lon");
-    web_json_double(j, obs->astro.lon_deg);
-    WEB_JSON_KEY(j, "elevation");
-    web_json_double(j, obs->astro.elev_m);
-    WEB_JSON_KEY(j, "pressure");
-    web_json_double(j, obs->astro.pressure_hpa);
-    WEB_JSON_KEY(j, "temperature");
-    web_json_double(j, obs->astro.temp_c);
-    WEB_JSON_KEY(j, "horizon_deg");
-    web_json_double(j, obs->horizon_deg);
-    WEB_JSON_KEY(j, "source");
-    web_json_cstring(j, obs->source);
-    web_json_object_end(j);
+    char *w = web_json_members_open(j, 120 + 6 * WEB_JSON_DOUBLE_MAX + APP_NAME_ROOM + 2);
+    if (w == NULL)
+        return;
+    w = LIT(w, "\"observer\":{\"lat\":");
+    w = put_num(w, obs->astro.lat_deg);
+    w = LIT(w, ",\"lon\":");
+    w = put_num(w, obs->astro.lon_deg);
+    w = LIT(w, ",\"elevation\":");
+    w = put_num(w, obs->astro.elev_m);
+    w = LIT(w, ",\"pressure\":");
+    w = put_num(w, obs->astro.pressure_hpa);
+    w = LIT(w, ",\"temperature\":");
+    w = put_num(w, obs->astro.temp_c);
+    w = LIT(w, ",\"horizon_deg\":");
+    w = put_num(w, obs->horizon_deg);
+    w = LIT(w, ",\"source\":");
+    w = put_name(w, obs->source); /* "query", "session", "site", "default" */
+    *w++ = '}';
+    web_json_members_commit(j, w);
 }
 
 void app_render_instant_members(struct web_json *j, const struct app_state *st,
@@ -224,7 +226,7 @@ void app_render_context(struct web_json *j, const struct app_state *st,
         web_json_members_raw(j, shared);
     else
         app_render_instant_members(j, st, t);
-    render_observer(j, obs);
+    app_render_observer(j, obs);
 }
 
 void app_render_sky_from(struct web_json *j, const struct app_state *st,

@@ -186,11 +186,66 @@ static void test_instant_details_are_the_same_bytes(void **state)
     pt_buf_deinit(&frag);
 }
 
+static void reference_observer(struct web_json *j, const struct app_observer *obs)
+{
+    web_json_key(j, "observer");
+    web_json_object_begin(j);
+    const char *keys[] = {"lat", "lon", "elevation", "pressure", "temperature", "horizon_deg"};
+    const double vals[] = {obs->astro.lat_deg,      obs->astro.lon_deg, obs->astro.elev_m,
+                           obs->astro.pressure_hpa, obs->astro.temp_c,  obs->horizon_deg};
+    for (size_t i = 0; i < PT_ARRAY_SIZE(keys); i++) {
+        web_json_key(j, keys[i]);
+        web_json_double(j, vals[i]);
+    }
+    web_json_key(j, "source");
+    web_json_cstring(j, obs->source);
+    web_json_object_end(j);
+}
+
+static void test_observer_member_matches_the_checked_writer(void **state)
+{
+    (void)state;
+    static const char *sources[] = {"query", "session", "site", "default", NULL};
+    struct app_observer obs = {.astro = {.lat_deg = -33.8688, .lon_deg = 151.2093,
+                                         .elev_m = 58.0, .pressure_hpa = 1013.25,
+                                         .temp_c = -40.5},
+                               .horizon_deg = 1.5e-7};
+    for (size_t i = 0; i < PT_ARRAY_SIZE(sources); i++) {
+        obs.source = sources[i];
+        struct pt_buf got, want;
+        pt_buf_init(&got, 4096);
+        pt_buf_init(&want, 4096);
+        struct web_json a, b;
+        web_json_init(&a, &got);
+        web_json_init(&b, &want);
+        web_json_object_begin(&a);
+        web_json_object_begin(&b);
+        web_json_key(&a, "x");
+        web_json_key(&b, "x");
+        web_json_int(&a, 1);
+        web_json_int(&b, 1);
+        app_render_observer(&a, &obs);
+        reference_observer(&b, &obs);
+        web_json_object_end(&a);
+        web_json_object_end(&b);
+        assert_int_equal(web_json_finish(&a), 0);
+        assert_int_equal(web_json_finish(&b), 0);
+        if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0)
+            fail_msg("direct:  %.*s\nchecked: %.*s", (int)got.len, got.data, (int)want.len,
+                     want.data);
+        pt_buf_deinit(&got);
+        pt_buf_deinit(&want);
+        obs.astro.lat_deg = -obs.astro.lat_deg / 3.0;
+        obs.astro.elev_m = 0.0;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_members_match_the_checked_writer),
         cmocka_unit_test(test_instant_details_are_the_same_bytes),
+        cmocka_unit_test(test_observer_member_matches_the_checked_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
