@@ -264,6 +264,8 @@ int web_send(struct web_ctx *ctx, int status, const char *content_type)
 void web_json_begin(struct web_ctx *ctx, struct web_json *json)
 {
     ctx->body.len = 0;
+    /* Most answers fit: one allocation instead of a chain of reallocs (a failure shows later). */
+    (void)pt_buf_reserve(&ctx->body, 4096);
     web_json_init(json, &ctx->body);
 }
 
