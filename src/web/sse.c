@@ -87,14 +87,20 @@ void *web_sse_data(const struct web_sse *sse)
 int web_sse_format(struct pt_buf *out, const char *event, struct pt_str data)
 {
     int rc = 0;
-    if (event != NULL)
-        rc = pt_buf_appendf(out, "event: %s\n", event);
+    /* Room for the usual one-line data at once (lines add 7 bytes each as they come). */
+    size_t event_len = event != NULL ? strlen(event) : 0;
+    if (pt_buf_reserve(out, event_len + data.len + 16) < 0)
+        return PT_E_NOMEM;
+    if (event != NULL) {
+        pt_buf_append(out, "event: ", 7);
+        pt_buf_append(out, event, event_len);
+        pt_buf_append(out, "\n", 1);
+    }
     /* Each line of the data becomes its own "data:" field (the spec joins them). */
     size_t i = 0;
     do {
-        size_t j = i;
-        while (j < data.len && data.ptr[j] != '\n')
-            j++;
+        const char *nl = data.len > i ? memchr(data.ptr + i, '\n', data.len - i) : NULL;
+        size_t j = nl != NULL ? (size_t)(nl - data.ptr) : PT_MAX(i, data.len);
         if (rc == 0)
             rc = pt_buf_append(out, "data: ", 6);
         if (rc == 0)
