@@ -240,7 +240,6 @@ static struct pt_shared *build_message(const struct app_state *st, struct live_e
         .astro = g->key.obs, .source = g->source, .horizon_deg = g->key.horizon_deg};
     struct pt_buf json;
     pt_buf_init(&json, 1 << 20);
-    (void)pt_buf_reserve(&json, 8192); /* a whole sky: one allocation (a failure shows later) */
     struct web_json j;
     web_json_init(&j, &json);
     app_render_sky_from(&j, st, &obs, t, g->key.bodies, pos, info, in);
