@@ -9,13 +9,16 @@
  * web_form_get agrees with a linear scan and web_form_count with the items;
  * re-encoding each decoded value and decoding it again gives it back; and the
  * whole input decodes (plus as space and not) exactly when web_percent_is_valid
- * says so. A broken invariant aborts, which libFuzzer reports as a crash.
+ * says so; a value pt_str_to_double accepts (the numbers of every query) is
+ * strtod's double bit for bit, and one strtod reads whole and finite is accepted
+ * unless it is hexadecimal, inf or nan, or has spaces (the strict syntax). A broken invariant aborts, which libFuzzer reports as a crash.
  *
  * Build and run:
  *   make SANITIZE=address,undefined build/san/fuzz/form
  *   build/san/fuzz/form -dict=tests/fuzz/form/dict -max_total_time=90 tests/fuzz/form/corpus
  * Replay the seeds and regressions: pass the files (not the directories) as arguments.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static bool inside(struct pt_str s, struct pt_str outer)
 {
     return s.len == 0 || (s.ptr >= outer.ptr && s.ptr + s.len <= outer.ptr + outer.len);
+}
+
+/* pt_str_to_double (its short-decimal fast path included) against strtod. */
+static void check_number(struct pt_str s)
+{
+    char tmp[64]; /* pt_str_to_double's own limit: longer text is refused */
+    if (s.len == 0 || s.len >= sizeof(tmp))
+        return;
+    memcpy(tmp, s.ptr, s.len);
+    tmp[s.len] = '\0';
+    char *end;
+    double want = strtod(tmp, &end);
+    double got;
+    if (pt_str_to_double(s, &got) == 0) {
+        CHECK(end == tmp + s.len);
+        CHECK(memcmp(&got, &want, sizeof(got)) == 0);
+    } else if (end == tmp + s.len && isfinite(want) && strpbrk(tmp, "xXiInN \t\n\v\f\r") == NULL) {
+        CHECK(false); /* a plain finite decimal refused */
+    }
 }
 
 static void check_component(struct pt_str s, struct pt_str raw)
@@ -58,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < f.count; i++) {
             check_component(f.items[i].key, raw);
             check_component(f.items[i].value, raw);
+            check_number(f.items[i].value);
             const struct pt_str *first = web_form_get(&f, f.items[i].key);
             CHECK(first != NULL);
             size_t k = 0;
