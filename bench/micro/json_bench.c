@@ -2,8 +2,9 @@
 /*
  * json_bench.c -- micro-benchmark of the JSON writer (src/web/json.c) on the
  * hot path: serializing a typical planet body (10 doubles, 6 strings, a bool)
- * into a reused buffer, plus the cost of one double through the fast formatter,
- * the snprintf/strtod fallback, and a plain "%.17g" for comparison.
+ * into a reused buffer, plus the cost of one double through the Schubfach
+ * formatter, the snprintf/strtod reference formatter (which the formatter used to
+ * fall back on outside 2^-14 .. 2^54), and a plain "%.17g" for comparison.
  *
  * It checks its own output first (STYLE.md §8): a body parsed back with jansson
  * must hold exactly the doubles and strings written, and each formatter's text

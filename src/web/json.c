@@ -7,17 +7,38 @@
  * may appear here and writes the separating comma; keys write their own comma
  * and colon. need_comma and in_object hold one bit per nesting level.
  *
- * Doubles: a positive normal double x = m * 2^e (m a 53-bit integer) reads back
- * from any decimal strictly inside (or, m even, on the edge of) the rounding
- * interval between the midpoints to its neighbours, (m - 1/2) * 2^e to
- * (m + 1/2) * 2^e (the lower half is halved when m = 2^52). The shortest
- * decimal is the one in that interval with the most trailing zeros; among
- * those, the nearest to x (ties to even). For 2^-14 <= x < 2^54, scaling the
- * interval by 4 * 10^q with q = 16 - floor(log10 x) (so the scaled x has at least
- * 17 integer digits) keeps everything exact in 128-bit integers, and 2^e is a
- * shift. Other values (rare in this service: tiny, huge, subnormal) go through
- * snprintf with a strtod round-trip check. tests/unit/web/json_test.c checks the
- * fast path against a brute-force "%.{1..17}g" search over millions of values.
+ * Doubles: a positive double x = c 2^q (c < 2^53) reads back from any decimal
+ * strictly inside (or, c even, on the edge of) its rounding interval, the reals
+ * between the midpoints to its neighbours, (c - 1/2) 2^q to (c + 1/2) 2^q; the
+ * lower half is halved for a power of two (c = 2^52) above the smallest normal,
+ * whose lower neighbour is twice as near. The shortest decimal is the one in
+ * that interval with the most trailing zeros; among those, the nearest to x
+ * (ties to an even last digit).
+ *
+ * web_json_format_double finds it with Raffaello Giulietti's Schubfach method
+ * ("The Schubfach way to render doubles", 2020), written here from the paper.
+ * With k = floor(log10 w), w the interval's width (2^q, or 3/4 2^q for a power
+ * of two), the interval holds at least one multiple of 10^k and at most one of
+ * 10^(k+1). So with s = floor(x / 10^k) the answer is the multiple of 10^(k+1)
+ * next to s 10^k that is inside, if one is (trailing zeros dropped), else
+ * s 10^k or (s + 1) 10^k, whichever is inside, the nearer if both are. That
+ * needs x and the two ends of the interval over 10^k only to two bits past the
+ * point and "exact or not": each is one product of a shifted 64-bit integer
+ * (4c, 4c - 2 or - 1, 4c + 2) with a 127-bit upper approximation of 10^-k from
+ * a table, rounded to odd (the lowest bit set when inexact), whose comparisons
+ * with multiples of 4 are then exact. tools/gen_pow10.py writes the table
+ * (src/web/json_pow10.h: k = -324 .. 292) and proves, in exact arithmetic for
+ * every exponent, that its precision gets all of those right for every finite
+ * double, subnormals included; no other path is left.
+ *
+ * The digits (at most 17) come out two per table lookup, laid out as Python's
+ * repr() does (layout_digits). web_json_format_double_slow ("%.{15,16,17}e"
+ * with a strtod round-trip check) stays as a reference: the two agree except on
+ * 46 powers of two (2^-24 is 5.960464477539063e-08, not 5.9604644775390625e-08)
+ * where the lopsided interval admits a decimal shorter than that search tries.
+ * tests/unit/web/json_test.c checks the formatter against a reference built
+ * from libc's correctly rounded conversions, tests/fuzz/json_double against
+ * the slow formatter.
  */
 #include <float.h>
 #include <math.h>
@@ -25,56 +46,73 @@
 #include <stdlib.h>
 
 #include "web/json.h"
+#include "web/json_pow10.h"
 
 /* ------------------------------------------------------------------------ */
 /* Doubles                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* layout_digits is small and on the hot path of both formatters: inline it in both. */
+#if defined(__GNUC__)
+#define JSON_ALWAYS_INLINE __attribute__((always_inline)) static inline
+#else
+#define JSON_ALWAYS_INLINE static inline
+#endif
+
+static const char digit_pairs[201] = "0001020304050607080910111213141516171819"
+                                     "2021222324252627282930313233343536373839"
+                                     "4041424344454647484950515253545556575859"
+                                     "6061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
 /*
- * Lay out a digit string (no leading or trailing zeros) whose value is
- * 0.DIGITS * 10^decpt as Python's repr() does. Returns the length written.
+ * Lay out the digits[0..n) (no leading or trailing zeros, n <= 17) of the value
+ * 0.DIGITS * 10^decpt as Python's repr() does; returns the length written. The
+ * pieces are moved with fixed-size copies (no calls, no loops over bytes), so
+ * digits must have 24 readable bytes; what they copy beyond the digits lands
+ * where later stores overwrite it or past the NUL, inside buf's 32 bytes (the
+ * longest text, "-1.2345678901234567e-308", is 24 bytes and its NUL).
  */
-static size_t layout_digits(bool negative, const char *digits, int n, int decpt, char *buf)
+JSON_ALWAYS_INLINE size_t layout_digits(bool negative, const char *digits, int n, int decpt,
+                                        char *buf)
 {
     char *p = buf;
-    if (negative)
-        *p++ = '-';
-    if (decpt <= -4 || decpt > 16) {
-        *p++ = digits[0];
-        if (n > 1) {
-            *p++ = '.';
-            memcpy(p, digits + 1, (size_t)n - 1);
-            p += n - 1;
-        }
+    *p = '-';
+    p += negative;
+    if (decpt <= -4 || decpt > 16) { /* D.DDDDe-XX */
+        p[0] = digits[0];
+        p[1] = '.';
+        memcpy(p + 2, digits + 1, 16);
+        p += n > 1 ? n + 1 : 1;
         int exp = decpt - 1;
         *p++ = 'e';
         *p++ = exp < 0 ? '-' : '+';
         if (exp < 0)
             exp = -exp;
-        if (exp >= 100)
+        if (exp >= 100) {
             *p++ = (char)('0' + exp / 100);
-        *p++ = (char)('0' + exp / 10 % 10);
-        *p++ = (char)('0' + exp % 10);
-    } else if (decpt <= 0) {
-        *p++ = '0';
-        *p++ = '.';
-        for (int i = 0; i < -decpt; i++)
-            *p++ = '0';
-        memcpy(p, digits, (size_t)n);
-        p += n;
-    } else if (decpt >= n) {
-        memcpy(p, digits, (size_t)n);
-        p += n;
-        for (int i = n; i < decpt; i++)
-            *p++ = '0';
-        *p++ = '.';
-        *p++ = '0';
-    } else {
-        memcpy(p, digits, (size_t)decpt);
-        p += decpt;
-        *p++ = '.';
-        memcpy(p, digits + decpt, (size_t)(n - decpt));
-        p += n - decpt;
+            exp %= 100;
+        }
+        memcpy(p, digit_pairs + 2 * exp, 2);
+        p += 2;
+    } else if (decpt <= 0) { /* 0.000DDDD */
+        memcpy(p, "0.000000", 8);
+        memcpy(p + 2 - decpt, digits, 16);
+        memcpy(p + 18 - decpt, digits + 16, 8);
+        p += 2 - decpt + n;
+    } else if (decpt >= n) { /* DDDD000.0 */
+        memcpy(p, digits, 16);
+        for (int i = n; i < decpt; i += 8)
+            memcpy(p + i, "00000000", 8);
+        memcpy(p + decpt, ".0", 2);
+        p += decpt + 2;
+    } else { /* DDD.DDDD */
+        memcpy(p, digits, 16);
+        p[decpt] = '.';
+        memcpy(p + decpt + 1, digits + decpt, 8);
+        if (n - decpt > 8)
+            memcpy(p + decpt + 9, digits + decpt + 8, 8);
+        p += n + 1;
     }
     *p = '\0';
     return (size_t)(p - buf);
@@ -86,7 +124,12 @@ static size_t format_special(double v, char *buf)
         memcpy(buf, "null", 5);
         return 4;
     }
-    return layout_digits(signbit(v), "0", 1, 1, buf); /* zero: "0.0" or "-0.0" */
+    if (signbit(v)) {
+        memcpy(buf, "-0.0", 5);
+        return 4;
+    }
+    memcpy(buf, "0.0", 4);
+    return 3;
 }
 
 size_t web_json_format_double_slow(double v, char buf[WEB_JSON_DOUBLE_MAX])
@@ -106,7 +149,7 @@ size_t web_json_format_double_slow(double v, char buf[WEB_JSON_DOUBLE_MAX])
             break;
     }
     /* tmp is "D.DDDDe[+-]XX": collect the digits, drop trailing zeros. */
-    char digits[20];
+    char digits[48] = {0};
     int n = 0;
     const char *p = tmp;
     for (; *p != 'e'; p++)
@@ -118,192 +161,200 @@ size_t web_json_format_double_slow(double v, char buf[WEB_JSON_DOUBLE_MAX])
     return layout_digits(signbit(v), digits, n, exp + 1, buf);
 }
 
-#ifdef __SIZEOF_INT128__
-
-static const uint64_t pow10_u64[20] = {
-    1ULL,
-    10ULL,
-    100ULL,
-    1000ULL,
-    10000ULL,
-    100000ULL,
-    1000000ULL,
-    10000000ULL,
-    100000000ULL,
-    1000000000ULL,
-    10000000000ULL,
-    100000000000ULL,
-    1000000000000ULL,
-    10000000000000ULL,
-    100000000000000ULL,
-    1000000000000000ULL,
-    10000000000000000ULL,
-    100000000000000000ULL,
-    1000000000000000000ULL,
-    10000000000000000000ULL,
-};
-
-/* floor(p * log10(2)) for |p| < 1000; 1233 / 4096 approximates log10(2) closely enough. */
-static inline int floor_log10_pow2(int p)
+/*
+ * 64 x 64 -> 128-bit product: returns the low half, stores the high half. Without
+ * a 128-bit integer type (or with PT_JSON_PORTABLE_MUL, to test this branch) it
+ * is put together from four 32 x 32 products.
+ */
+static inline uint64_t umul128(uint64_t a, uint64_t b, uint64_t *hi)
 {
-    return p >= 0 ? (p * 1233) >> 12 : -((-p * 1233 + 4095) >> 12);
+#if defined(__SIZEOF_INT128__) && !defined(PT_JSON_PORTABLE_MUL)
+    unsigned __int128 p = (unsigned __int128)a * b;
+    *hi = (uint64_t)(p >> 64);
+    return (uint64_t)p;
+#else
+    uint64_t a0 = (uint32_t)a, a1 = a >> 32, b0 = (uint32_t)b, b1 = b >> 32;
+    uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    uint64_t mid = (p00 >> 32) + (uint32_t)p01 + (uint32_t)p10;
+    *hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+    return (mid << 32) | (uint32_t)p00;
+#endif
 }
 
-static const char digit_pairs[201] = "0001020304050607080910111213141516171819"
-                                     "2021222324252627282930313233343536373839"
-                                     "4041424344454647484950515253545556575859"
-                                     "6061626364656667686970717273747576777879"
-                                     "8081828384858687888990919293949596979899";
+/*
+ * The integer logarithms, exact over the exponents of finite doubles (checked
+ * by tools/gen_pow10.py, which transcribes them): floor(q log10 2) and
+ * floor(log10(3/4 2^q)) for -1074 <= q <= 971, floor(e log2 10) for
+ * -292 <= e <= 324. The added multiple of 2^shift keeps the shifted value
+ * non-negative (a right shift of a negative int is implementation-defined).
+ */
+static inline int floor_log10_pow2(int q)
+{
+    return ((q * 315653 + (1 << 29)) >> 20) - 512;
+}
+
+static inline int floor_log10_three_quarters_pow2(int q)
+{
+    return ((q * 315653 - 130808 + (1 << 29)) >> 20) - 512;
+}
+
+static inline int floor_log2_pow10(int e)
+{
+    return ((e * 108853 + (1024 << 15)) >> 15) - 1024;
+}
 
 /*
- * Decimal digits of k > 0, right-aligned in out[20]. Two digits per step, and
- * eight-digit blocks in 32-bit arithmetic, keep the dependency chain of
- * divisions short. Returns the first digit.
+ * V = cp * g / 2^128 (g = {high, low}: the 127-bit power of ten) rounded to odd:
+ * floor(V), with its lowest bit set when V is not an integer. P = cp * g is
+ * V 2^128 plus less than cp < 2^62 (g is rounded up by less than 1), and
+ * tools/gen_pow10.py proves that V's fraction, when not zero, is at least 2^-66
+ * away from 0 and 1 for every operand formed below; so P's bits from 2^128 up
+ * are floor(V), and V is an integer exactly when P's low 128 bits are < 2^62.
  */
-static char *write_digits(uint64_t k, char out[20])
+static inline uint64_t round_to_odd(const uint64_t g[2], uint64_t cp)
 {
-    char *p = out + 20;
-    while (k >= 100000000) {
-        uint32_t lo = (uint32_t)(k % 100000000);
-        k /= 100000000;
-        for (int i = 0; i < 4; i++) {
-            p -= 2;
-            memcpy(p, digit_pairs + 2 * (lo % 100), 2);
-            lo /= 100;
+    uint64_t x_hi, y_hi;
+    uint64_t x_lo = umul128(g[1], cp, &x_hi);
+    uint64_t y_lo = umul128(g[0], cp, &y_hi) + x_hi;
+    y_hi += y_lo < x_hi;
+    return y_hi | ((y_lo | x_lo >> 62) != 0);
+}
+
+/*
+ * The shortest decimal d * 10^k of a positive finite nonzero double given by its
+ * bits: the nearest to it among equally short ones, ties to an even d; d < 10^17
+ * has no trailing zeros.
+ */
+static uint64_t shortest_decimal(uint64_t bits, int *k_out)
+{
+    int biased = (int)(bits >> 52);
+    uint64_t frac = bits & ((1ULL << 52) - 1);
+    uint64_t c;
+    int q;
+    if (biased != 0) {
+        c = frac | (1ULL << 52);
+        q = biased - 1075;
+    } else {
+        c = frac;
+        q = -1074;
+    }
+    /* x = c 2^q; its rounding interval, in units of 2^(q-2), is [cbl, cbr]. */
+    uint64_t cb = c << 2;
+    uint64_t cbr = cb + 2;
+    uint64_t cbl;
+    int k;
+    if (frac != 0 || biased <= 1) {
+        cbl = cb - 2;
+        k = floor_log10_pow2(q);
+    } else { /* a power of two: the next double down is half as far */
+        cbl = cb - 1;
+        k = floor_log10_three_quarters_pow2(q);
+    }
+    /* c odd: a decimal on an end reads back as the neighbour (ties to even). */
+    uint64_t out = c & 1;
+    int h = q + 2 + floor_log2_pow10(-k); /* 2 <= h <= 5 */
+    const uint64_t *g = json_pow10[k - JSON_POW10_K_MIN];
+    /* 4 x / 10^k and the ends of the interval, rounded to odd; open ends moved in. */
+    uint64_t vb = round_to_odd(g, cb << h);
+    uint64_t vbl = round_to_odd(g, cbl << h) + out;
+    uint64_t vbr = round_to_odd(g, cbr << h) - out;
+
+    uint64_t s = vb >> 2; /* floor(x / 10^k) */
+    /* The multiple of 10^(k+1) inside, if any (at most one): the shortest result. */
+    uint64_t sp10 = s / 10 * 10;
+    uint64_t tp10 = sp10 + 10;
+    bool upin = vbl <= sp10 << 2;
+    bool wpin = tp10 << 2 <= vbr;
+    if (upin || wpin) {
+        uint64_t d = (upin ? sp10 : tp10) / 10;
+        k++;
+        while (d % 100000000 == 0) { /* at most twice: d < 2^54 */
+            d /= 100000000;
+            k += 8;
+        }
+        if (d % 10000 == 0) {
+            d /= 10000;
+            k += 4;
+        }
+        if (d % 100 == 0) {
+            d /= 100;
+            k += 2;
+        }
+        if (d % 10 == 0) {
+            d /= 10;
+            k += 1;
+        }
+        *k_out = k;
+        return d;
+    }
+    /* Otherwise s or s + 1 (neither a multiple of 10), whichever lies inside; the
+     * nearer if both do, the even one on a tie. */
+    *k_out = k;
+    uint64_t t = s + 1;
+    bool uin = vbl <= s << 2;
+    bool win = t << 2 <= vbr;
+    if (uin != win)
+        return uin ? s : t;
+    uint64_t mid = (s << 2) + 2;
+    return vb < mid || (vb == mid && (s & 1) == 0) ? s : t;
+}
+
+/*
+ * The eight decimal digits of x < 10^8, leading zeros included. z / 2^32 exceeds
+ * x / 10^6 by more than 0 and at most 10^8 / 2^48 + 2^-32 < 10^-6, too little to
+ * carry into any of the three digit pairs taken from z's fraction by multiplying
+ * it by 100 (each pair's remainder is a multiple of 10^-6 away from the next).
+ */
+static inline void put8(char *p, uint32_t x)
+{
+    uint64_t z = ((uint64_t)x * 281474977u >> 16) + 1; /* 281474977 = ceil(2^48 / 10^6) */
+    memcpy(p, digit_pairs + 2 * (z >> 32), 2);
+    z = (z & 0xffffffffu) * 100;
+    memcpy(p + 2, digit_pairs + 2 * (z >> 32), 2);
+    z = (z & 0xffffffffu) * 100;
+    memcpy(p + 4, digit_pairs + 2 * (z >> 32), 2);
+    z = (z & 0xffffffffu) * 100;
+    memcpy(p + 6, digit_pairs + 2 * (z >> 32), 2);
+}
+
+/* The decimal digits of 0 < d < 10^17, ending at end; returns the first. */
+static char *write_digits(uint64_t d, char *end)
+{
+    char *p;
+    if (d < 100000000) {
+        p = end - 8;
+        put8(p, (uint32_t)d);
+    } else {
+        uint64_t hi = d / 100000000;
+        put8(end - 8, (uint32_t)(d - hi * 100000000));
+        p = end - 16;
+        if (hi < 100000000) {
+            put8(p, (uint32_t)hi);
+        } else {
+            uint32_t top = (uint32_t)(hi / 100000000);
+            put8(p, (uint32_t)(hi - (uint64_t)top * 100000000));
+            *--p = (char)('0' + top);
         }
     }
-    uint32_t x = (uint32_t)k;
-    while (x >= 100) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * (x % 100), 2);
-        x /= 100;
-    }
-    if (x >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * x, 2);
-    } else {
-        *--p = (char)('0' + x);
-    }
+    while (*p == '0')
+        p++;
     return p;
-}
-
-/*
- * Shortest digits of a positive normal double given by its bits. Returns the
- * digit count (they end digits[20] and start at *first, no trailing zeros;
- * value 0.DIGITS * 10^*decpt), or 0 when the value is outside the fast range.
- */
-static int shortest_digits(uint64_t bits, char digits[20], const char **first, int *decpt)
-{
-    int biased = (int)(bits >> 52) & 0x7ff;
-    uint64_t frac = bits & ((1ULL << 52) - 1);
-    int p = biased - 1023; /* 2^p <= x < 2^(p+1) */
-    if (biased == 0 || p < -14 || p > 53)
-        return 0;
-    uint64_t m = frac | (1ULL << 52);
-    int s = 54 - p; /* x = 4m / 2^s; 1 <= s <= 68 */
-    uint64_t mv = 4 * m;
-    uint64_t mp = mv + 2;
-    uint64_t mm = (frac == 0 && biased > 1) ? mv - 1 : mv - 2;
-    bool even = (m & 1) == 0; /* strtod rounds ties to even: the edges belong to x */
-
-    int e10 = floor_log10_pow2(p); /* floor(log10 x) is e10 or e10 + 1 */
-    int q = 16 - e10;              /* 1 <= q <= 21 */
-    unsigned __int128 scale =
-        q <= 19 ? pow10_u64[q] : (unsigned __int128)pow10_u64[19] * pow10_u64[q - 19];
-    unsigned __int128 a = (unsigned __int128)mm * scale; /* < 2^125 */
-    unsigned __int128 b = (unsigned __int128)mv * scale;
-    unsigned __int128 c = (unsigned __int128)mp * scale;
-    unsigned __int128 mask = ((unsigned __int128)1 << s) - 1;
-
-    /* Integers (units of 10^-q) inside the interval: [lo, hi]. */
-    unsigned __int128 lo = (a >> s) + (((a & mask) != 0 || !even) ? 1 : 0);
-    unsigned __int128 hi = (c >> s) - ((!even && (c & mask) == 0) ? 1 : 0);
-    if (hi >> 64 != 0 || lo > hi)
-        return 0; /* cannot happen in the range above; stay safe */
-
-    /*
-     * The most trailing zeros: the largest j such that [lo, hi] holds a multiple of
-     * 10^j. If 10^j works so does every smaller power, and ceilings and floors of
-     * integer quotients compose, so after two steps of one j is found bit by bit
-     * from 16 down (j <= 19 since hi < 2^64), with constant divisors
-     * (multiplications): at most seven steps where shrinking by 10 at a time took up
-     * to nineteen (a rounded value such as 0.1181557 took ten).
-     */
-    uint64_t l = (uint64_t)lo;
-    uint64_t h = (uint64_t)hi;
-    int j = 0;
-#define SHRINK(pw, n)                                                                              \
-    do {                                                                                           \
-        uint64_t ln_ = l / (pw) + (l % (pw) != 0), hn_ = h / (pw);                                \
-        if (ln_ <= hn_) {                                                                          \
-            l = ln_;                                                                               \
-            h = hn_;                                                                               \
-            j += (n);                                                                              \
-        }                                                                                          \
-    } while (0)
-    /* Computed values (16-17 digits) stop within two steps; shorter ones go on. */
-    SHRINK(10ULL, 1);
-    if (j == 1)
-        SHRINK(10ULL, 1);
-    if (j == 2) {
-        SHRINK(10000000000000000ULL, 16);
-        SHRINK(100000000ULL, 8);
-        SHRINK(10000ULL, 4);
-        SHRINK(100ULL, 2);
-        SHRINK(10ULL, 1);
-    }
-#undef SHRINK
-
-    /* Round x to a multiple of 10^j (ties to even), then clamp into [l, h]. */
-    uint64_t vint = (uint64_t)(b >> s);
-    unsigned __int128 vfrac = b & mask;
-    unsigned __int128 vhalf = (unsigned __int128)1 << (s - 1);
-    uint64_t t = vint / pow10_u64[j];
-    uint64_t r = vint % pow10_u64[j];
-    bool up;
-    if (j == 0) {
-        up = vfrac > vhalf || (vfrac == vhalf && (t & 1));
-    } else {
-        uint64_t half = pow10_u64[j] / 2;
-        up = r > half || (r == half && (vfrac != 0 || (t & 1)));
-    }
-    uint64_t k = t + up;
-    if (k < l)
-        k = l;
-    if (k > h)
-        k = h;
-    while (k % 10 == 0) { /* cannot happen by construction of j; stay safe */
-        k /= 10;
-        j++;
-    }
-
-    *first = write_digits(k, digits);
-    int n = (int)(digits + 20 - *first);
-    *decpt = n + j - q;
-    return n;
 }
 
 size_t web_json_format_double(double v, char buf[WEB_JSON_DOUBLE_MAX])
 {
     uint64_t bits;
     memcpy(&bits, &v, sizeof(bits));
-    char digits[20];
-    const char *first;
-    int decpt;
-    int n = shortest_digits(bits & ~(1ULL << 63), digits, &first, &decpt);
-    if (n == 0)
-        return web_json_format_double_slow(v, buf);
-    return layout_digits(bits >> 63, first, n, decpt, buf);
+    uint64_t mag = bits & ~(1ULL << 63);
+    if (mag == 0 || mag >= 0x7ff0000000000000ULL)
+        return format_special(v, buf);
+    int k;
+    uint64_t d = shortest_decimal(mag, &k);
+    char digits[48]; /* right-aligned at 24, with layout_digits' 24 readable bytes */
+    const char *first = write_digits(d, digits + 24);
+    int n = (int)(digits + 24 - first);
+    return layout_digits(bits >> 63, first, n, n + k, buf);
 }
-
-#else /* !__SIZEOF_INT128__ */
-
-size_t web_json_format_double(double v, char buf[WEB_JSON_DOUBLE_MAX])
-{
-    return web_json_format_double_slow(v, buf);
-}
-
-#endif /* __SIZEOF_INT128__ */
 
 /* ------------------------------------------------------------------------ */
 /* Writer                                                                     */

@@ -126,12 +126,12 @@ int web_json_finish(const struct web_json *j);
 size_t web_json_format_double(double v, char buf[WEB_JSON_DOUBLE_MAX]);
 
 /*
- * The snprintf formatter web_json_format_double falls back on outside its fast
- * range (zero, |v| < 2^-14, |v| >= 2^54, subnormals): 15, 16 then 17 significant
- * digits ("%.14e" ... "%.16e"), keeping the first that strtod reads back exactly,
- * with the same layout. The fast path gives the same text, except that it may
- * be one digit shorter for a power of two, whose rounding interval is lopsided.
- * Slower; exposed for tests and benchmarks. Pure; thread-safe.
+ * The reference formatter, snprintf + strtod: 15, 16 then 17 significant digits
+ * ("%.14e" ... "%.16e"; from 1 digit for subnormals), keeping the first that
+ * strtod reads back exactly, with the same layout. web_json_format_double gives
+ * the same text, except that it is one digit shorter for 46 powers of two, whose
+ * rounding interval is lopsided. Some 30 times slower; for tests and
+ * benchmarks. Pure; thread-safe.
  */
 size_t web_json_format_double_slow(double v, char buf[WEB_JSON_DOUBLE_MAX]);
 
