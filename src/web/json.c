@@ -746,6 +746,14 @@ void web_json_double(struct web_json *j, double v)
     int sep = value_begin(j);
     if (sep < 0)
         return;
+    /* With room for the longest text (the usual case), format in place: no copy. */
+    struct pt_buf *out = j->out;
+    if (out->cap - out->len >= (size_t)sep + WEB_JSON_DOUBLE_MAX) {
+        char *dst = out->data + out->len;
+        *dst = ',';
+        out->len += (size_t)sep + web_json_format_double(v, dst + sep);
+        return;
+    }
     char buf[WEB_JSON_DOUBLE_MAX];
     size_t n = web_json_format_double(v, buf);
     put_sep(j, sep, buf, n);
