@@ -240,14 +240,22 @@ int app_parse_number(struct web_ctx *ctx, const char *name, struct pt_str text, 
 struct riseset_cache *riseset_cache_new(void);
 void riseset_cache_free(struct riseset_cache *c);
 
+/* Events as ISO 8601 text, formatted once: rise, transit, set ("" = not kept, format it). */
+#define APP_ISO_ROOM 25 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" and its NUL */
+struct app_event_texts {
+    char iso[3][APP_ISO_ROOM];
+};
+
 /*
  * The next rise/transit/set of body after t for obs, from the cache when an
  * earlier answer for the same observer is still valid. Same contract as
- * astro_riseset_next(). Loop thread only.
+ * astro_riseset_next(); *texts (may be NULL) gets the events' ISO text, kept with
+ * them. Loop thread only.
  */
 int riseset_cache_get(struct riseset_cache *c, const struct astro_ctx *astro,
                       enum astro_body body, const struct astro_time *t,
-                      const struct astro_observer *obs, struct astro_riseset *out);
+                      const struct astro_observer *obs, struct astro_riseset *out,
+                      struct app_event_texts *texts);
 
 /* The same-millisecond answer cache (microcache.c). Loop thread only. */
 struct microcache *microcache_new(void);
@@ -275,6 +283,7 @@ struct app_body_info {
     struct pt_str details_json; /* the details serialized (instant.c, borrowed), or empty */
     int events_rc;
     struct astro_riseset events;
+    struct app_event_texts texts; /* events as text when known (riseset cache), or "" */
 };
 
 /* Whether a body can be seen now, and with what (visibility.c). */
@@ -335,12 +344,12 @@ void app_render_event(struct web_json *j, const char *key, const struct astro_ti
 
 /*
  * The members shared by every answer: time, timescale, provenance, observer;
- * the first ones copied from `in` when it holds t (may be NULL). Any thread that
- * owns `in`.
+ * the instant's copied from `in` when it holds t, the observer's when it is the
+ * last one `in` rendered (in may be NULL). The thread that owns `in`.
  */
 void app_render_context(struct web_json *j, const struct app_state *st,
                         const struct app_observer *obs, const struct astro_time *t,
-                        const struct app_instant *in);
+                        struct app_instant *in);
 
 /* The observer member: {lat, lon, elevation, pressure, temperature, horizon_deg, source}. */
 void app_render_observer(struct web_json *j, const struct app_observer *obs);
@@ -369,6 +378,9 @@ void app_instant_details(struct app_instant *in, const struct astro_ctx *astro,
                          enum astro_body body, const struct astro_time *t,
                          struct app_body_info *info);
 
+/* The observer member serialized (borrowed from `in`; kept for the last observer). */
+struct pt_str app_instant_observer(struct app_instant *in, const struct app_observer *obs);
+
 /* The instant members serialized (borrowed from `in`), or empty unless it holds t. */
 struct pt_str app_instant_context(const struct app_instant *in, const struct astro_time *t);
 
@@ -387,7 +399,7 @@ void app_render_sky_from(struct web_json *j, const struct app_state *st,
                          const struct app_observer *obs, const struct astro_time *t,
                          unsigned bodies, const struct astro_position pos[ASTRO_BODY_COUNT],
                          const struct app_body_info info[ASTRO_BODY_COUNT],
-                         const struct app_instant *in);
+                         struct app_instant *in);
 
 /* ------------------------------------------------------------ live push */
 

@@ -14,6 +14,9 @@
  * both with the same functions), so an answer is the same with or without this.
  *
  * One holder per rendering thread: the loop's in app_state, one per live round.
+ * It also keeps the observer member of the last observer it rendered (a page or
+ * a controller asks again for its place every few seconds): its bytes are the
+ * same for the same six numbers and source.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +37,17 @@ struct app_instant {
         struct astro_details d;
         struct pt_buf json;   /* {"magnitude":...,"constellation_name":...} */
     } body[ASTRO_BODY_COUNT];
+    bool have_observer;
+    double observer_key[6];   /* lat, lon, elevation, pressure, temperature, horizon */
+    const char *observer_source;
+    struct pt_buf observer;   /* {"observer":{...}} */
 };
 
 struct app_instant *app_instant_new(void)
 {
     struct app_instant *in = pt_xcalloc(1, sizeof(*in));
     pt_buf_init(&in->context, CONTEXT_LIMIT);
+    pt_buf_init(&in->observer, CONTEXT_LIMIT);
     for (int b = 0; b < ASTRO_BODY_COUNT; b++)
         pt_buf_init(&in->body[b].json, DETAILS_LIMIT);
     return in;
@@ -50,6 +58,7 @@ void app_instant_free(struct app_instant *in)
     if (in == NULL)
         return;
     pt_buf_deinit(&in->context);
+    pt_buf_deinit(&in->observer);
     for (int b = 0; b < ASTRO_BODY_COUNT; b++)
         pt_buf_deinit(&in->body[b].json);
     free(in);
@@ -119,6 +128,30 @@ void app_instant_details(struct app_instant *in, const struct astro_ctx *astro,
     info->details_rc = in->body[body].rc;
     info->details = in->body[body].d;
     info->details_json = members_of(&in->body[body].json);
+}
+
+struct pt_str app_instant_observer(struct app_instant *in, const struct app_observer *obs)
+{
+    if (in == NULL)
+        return PT_STR_NULL;
+    const double key[6] = {obs->astro.lat_deg,      obs->astro.lon_deg, obs->astro.elev_m,
+                           obs->astro.pressure_hpa, obs->astro.temp_c,  obs->horizon_deg};
+    /* Bit for bit: -0.0 and 0.0 are written differently. */
+    if (in->have_observer && in->observer_source == obs->source &&
+        memcmp(in->observer_key, key, sizeof(key)) == 0)
+        return members_of(&in->observer);
+    in->observer.len = 0;
+    struct web_json j;
+    web_json_init(&j, &in->observer);
+    web_json_object_begin(&j);
+    app_render_observer(&j, obs);
+    web_json_object_end(&j);
+    in->have_observer = web_json_finish(&j) == 0;
+    if (!in->have_observer)
+        return PT_STR_NULL;
+    memcpy(in->observer_key, key, sizeof(key));
+    in->observer_source = obs->source;
+    return members_of(&in->observer);
 }
 
 struct pt_str app_instant_context(const struct app_instant *in, const struct astro_time *t)

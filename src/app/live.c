@@ -229,7 +229,7 @@ static void round_free(struct live_round *r)
 static struct pt_shared *build_message(const struct app_state *st, struct live_events *events,
                                        const struct live_group *g, const struct astro_time *t,
                                        const struct app_body_info details[ASTRO_BODY_COUNT],
-                                       const struct app_instant *in)
+                                       struct app_instant *in)
 {
     struct astro_position pos[ASTRO_BODY_COUNT];
     struct app_body_info info[ASTRO_BODY_COUNT];

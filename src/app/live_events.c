@@ -143,6 +143,8 @@ int live_events_infos(struct live_events *e, const struct astro_ctx *astro,
         }
         info[b].events_rc = x->rc[b];
         info[b].events = x->events[b];
+        /* Formatted when rendered: kept per observer they would cost 0.75 KiB each. */
+        memset(&info[b].texts, 0, sizeof(info[b].texts));
     }
     return 0;
 }

@@ -43,8 +43,10 @@ int app_body_info_get(const struct app_state *st, struct app_instant *in, enum a
         return out->details_rc;
     out->events_rc =
         st->riseset != NULL
-            ? riseset_cache_get(st->riseset, st->astro, body, t, obs, &out->events)
+            ? riseset_cache_get(st->riseset, st->astro, body, t, obs, &out->events, &out->texts)
             : astro_riseset_next(st->astro, body, t, obs, &out->events);
+    if (st->riseset == NULL)
+        memset(&out->texts, 0, sizeof(out->texts));
     if (out->events_rc < 0 && out->events_rc != PT_E_RANGE)
         return out->events_rc;
     return 0;
@@ -88,13 +90,21 @@ static char *put_name(char *p, const char *s)
     return p;
 }
 
-/* An event time as ISO 8601 UTC in quotes, or null when it does not happen. */
-static char *put_event(char *p, const struct astro_time *t)
+/*
+ * An event time as ISO 8601 UTC in quotes, or null when it does not happen; text
+ * is its ISO form when already known (kept with the events), else "".
+ */
+static char *put_event(char *p, const struct astro_time *t, const char *text)
 {
     if (!isfinite(t->jd_ut1))
         return LIT(p, "null");
     *p++ = '"';
-    p += astro_time_format_iso(t, p);
+    if (text[0] != '\0') {
+        size_t n = strnlen(text, APP_ISO_ROOM - 1);
+        p = put_lit(p, text, n);
+    } else {
+        p += astro_time_format_iso(t, p);
+    }
     *p++ = '"';
     return p;
 }
@@ -154,12 +164,13 @@ void app_render_body(struct web_json *j, enum astro_body body, const struct astr
         w = put_details(w, info);
     static const struct astro_time none = {.jd_ut1 = NAN};
     bool have_events = info->events_rc >= 0;
+    const struct app_event_texts *tx = &info->texts;
     w = LIT(w, ",\"rise\":");
-    w = put_event(w, have_events ? &info->events.rise : &none);
+    w = put_event(w, have_events ? &info->events.rise : &none, tx->iso[0]);
     w = LIT(w, ",\"transit\":");
-    w = put_event(w, have_events ? &info->events.transit : &none);
+    w = put_event(w, have_events ? &info->events.transit : &none, tx->iso[1]);
     w = LIT(w, ",\"set\":");
-    w = put_event(w, have_events ? &info->events.set : &none);
+    w = put_event(w, have_events ? &info->events.set : &none, tx->iso[2]);
     w = LIT(w, ",\"status\":");
     w = put_name(w, have_events ? astro_rise_status_name(info->events.status)
                                 : "outside_ephemeris_range");
@@ -219,21 +230,25 @@ void app_render_instant_members(struct web_json *j, const struct app_state *st,
 
 void app_render_context(struct web_json *j, const struct app_state *st,
                         const struct app_observer *obs, const struct astro_time *t,
-                        const struct app_instant *in)
+                        struct app_instant *in)
 {
     struct pt_str shared = app_instant_context(in, t);
     if (shared.len > 0)
         web_json_members_raw(j, shared);
     else
         app_render_instant_members(j, st, t);
-    app_render_observer(j, obs);
+    struct pt_str observer = app_instant_observer(in, obs);
+    if (observer.len > 0)
+        web_json_members_raw(j, observer);
+    else
+        app_render_observer(j, obs);
 }
 
 void app_render_sky_from(struct web_json *j, const struct app_state *st,
                          const struct app_observer *obs, const struct astro_time *t,
                          unsigned bodies, const struct astro_position pos[ASTRO_BODY_COUNT],
                          const struct app_body_info info[ASTRO_BODY_COUNT],
-                         const struct app_instant *in)
+                         struct app_instant *in)
 {
     web_json_object_begin(j);
     app_render_context(j, st, obs, t, in);

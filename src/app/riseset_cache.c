@@ -24,6 +24,7 @@ struct riseset_entry {
     double from_jd;  /* the events are the next ones for any instant in [from, until) */
     double until_jd;
     struct astro_riseset events;
+    struct app_event_texts texts;
 };
 
 struct riseset_cache {
@@ -61,7 +62,8 @@ static double first_event_jd(const struct astro_riseset *e, double from_jd)
 
 int riseset_cache_get(struct riseset_cache *c, const struct astro_ctx *astro,
                       enum astro_body body, const struct astro_time *t,
-                      const struct astro_observer *obs, struct astro_riseset *out)
+                      const struct astro_observer *obs, struct astro_riseset *out,
+                      struct app_event_texts *texts)
 {
     struct riseset_entry *e = &c->slots[slot_of(body, obs)];
     if (e->used && e->body == body && e->lat_deg == obs->lat_deg &&
@@ -69,12 +71,27 @@ int riseset_cache_get(struct riseset_cache *c, const struct astro_ctx *astro,
         t->jd_ut1 < e->until_jd) {
         c->hits++;
         *out = e->events;
+        if (texts != NULL)
+            *texts = e->texts;
         return 0;
     }
     c->misses++;
     int rc = astro_riseset_next(astro, body, t, obs, out);
+    if (texts != NULL)
+        memset(texts, 0, sizeof(*texts));
     if (rc < 0)
         return rc;
+    const struct astro_time *ev[3] = {&out->rise, &out->transit, &out->set};
+    for (int i = 0; i < 3; i++) {
+        char iso[40];
+        size_t n = isfinite(ev[i]->jd_ut1) ? astro_time_format_iso(ev[i], iso) : 0;
+        if (n > 0 && n < APP_ISO_ROOM)
+            memcpy(e->texts.iso[i], iso, n + 1);
+        else
+            e->texts.iso[i][0] = '\0';
+    }
+    if (texts != NULL)
+        *texts = e->texts;
     e->used = true;
     e->body = body;
     e->lat_deg = obs->lat_deg;

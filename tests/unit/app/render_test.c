@@ -136,6 +136,19 @@ static void test_body_members_match_the_checked_writer(void **state)
             expect_same((enum astro_body)b, &p, &info, (b & 1) ? &vis : NULL);
     }
     assert_int_equal(cases, 88);
+    /* The events' text kept with them (the rise/set cache) gives the same bytes. */
+    const struct astro_time *ev[3] = {&info.events.rise, &info.events.transit, &info.events.set};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(astro_time_format_iso(ev[i], info.texts.iso[i]), 24);
+    expect_same(ASTRO_VENUS, &p, &info, &vis);
+    snprintf(info.texts.iso[1], APP_ISO_ROOM, "%s", "not what the time says");
+    struct pt_buf got, want;
+    render_into(&got, app_render_body, ASTRO_VENUS, &p, &info, &vis);
+    render_into(&want, reference_body, ASTRO_VENUS, &p, &info, &vis);
+    assert_true(got.len != want.len || memcmp(got.data, want.data, got.len) != 0); /* used */
+    pt_buf_deinit(&got);
+    pt_buf_deinit(&want);
+    memset(&info.texts, 0, sizeof(info.texts));
     /* Every status; no details; no events; events that do not happen; above the horizon. */
     for (int s = ASTRO_RISES_SETS; s <= ASTRO_NEVER_RISES; s++) {
         info.events.status = (enum astro_rise_status)s;
@@ -240,12 +253,53 @@ static void test_observer_member_matches_the_checked_writer(void **state)
     }
 }
 
+/* The observer member kept by an instant holder is the one written for this observer. */
+static void test_kept_observer_member_follows_the_observer(void **state)
+{
+    (void)state;
+    struct app_instant *in = app_instant_new();
+    struct app_observer obs = {.astro = {.lat_deg = 0.0, .lon_deg = 2.45, .pressure_hpa = 1010},
+                               .source = "query"};
+    /* The same observer twice, then each field changed: -0.0 is not 0.0 in the text. */
+    for (int step = 0; step < 9; step++) {
+        if (step == 2)
+            obs.astro.lat_deg = -0.0;
+        else if (step == 3)
+            obs.astro.lon_deg = 2.4500000000000002;
+        else if (step == 4)
+            obs.astro.elev_m = 1;
+        else if (step == 5)
+            obs.astro.pressure_hpa = 0;
+        else if (step == 6)
+            obs.astro.temp_c = -1;
+        else if (step == 7)
+            obs.horizon_deg = 3;
+        else if (step == 8)
+            obs.source = "site";
+        struct pt_buf want;
+        pt_buf_init(&want, 4096);
+        struct web_json j;
+        web_json_init(&j, &want);
+        web_json_object_begin(&j);
+        app_render_observer(&j, &obs);
+        web_json_object_end(&j);
+        assert_int_equal(web_json_finish(&j), 0);
+        struct pt_str kept = app_instant_observer(in, &obs);
+        if (kept.len != want.len - 2 || memcmp(kept.ptr, want.data + 1, kept.len) != 0)
+            fail_msg("step %d: kept %.*s, want %.*s", step, (int)kept.len, kept.ptr,
+                     (int)want.len, want.data);
+        pt_buf_deinit(&want);
+    }
+    app_instant_free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_members_match_the_checked_writer),
         cmocka_unit_test(test_instant_details_are_the_same_bytes),
         cmocka_unit_test(test_observer_member_matches_the_checked_writer),
+        cmocka_unit_test(test_kept_observer_member_follows_the_observer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
