@@ -57,7 +57,7 @@ int app_handle_planet(struct web_ctx *ctx)
     struct pt_str cached;
     if (microcache_get(st->microcache, ctx->req->head.target, now_ms, &cached))
         return web_send_static(ctx, 200, "application/json", cached);
-    struct pt_str key = cache_key(ctx);
+    struct pt_str key = st->microcache != NULL ? cache_key(ctx) : PT_STR_NULL;
     struct pt_str name = web_param(ctx, "name");
     int body = astro_body_from_name(name);
     if (body < 0) {

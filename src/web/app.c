@@ -40,6 +40,8 @@ void web_app_free(struct web_app *app)
     }
     web_router_free(app->router);
     web__static_deinit(app);
+    while (app->num_spare_bodies > 0)
+        pt_buf_deinit(&app->spare_bodies[--app->num_spare_bodies]);
     while (app->boxes != NULL) {
         struct web_handler_box *b = app->boxes;
         app->boxes = b->next;
@@ -324,8 +326,16 @@ int web_next(struct web_ctx *ctx)
 static void release_ctx(void *data)
 {
     struct web_ctx *ctx = data;
+    struct web_app *app = ctx->app;
     pt_buf_deinit(&ctx->headers);
-    pt_buf_deinit(&ctx->body);
+    /* The answer was copied to the connection: its buffer serves the next request. */
+    if (ctx->body.cap > 0 && ctx->body.cap <= WEB_SPARE_BODY_MAX &&
+        app->num_spare_bodies < WEB_SPARE_BODIES) {
+        ctx->body.len = 0;
+        app->spare_bodies[app->num_spare_bodies++] = ctx->body;
+    } else {
+        pt_buf_deinit(&ctx->body);
+    }
 }
 
 /* Turn a handler's result into an answer when it did not send one itself. */
@@ -353,7 +363,10 @@ void web_app_handle(struct http_request *req)
     ctx->arena = req->arena;
     ctx->app_data = app->cfg.data;
     pt_buf_init(&ctx->headers, 64 * 1024);
-    pt_buf_init(&ctx->body, 64 * 1024 * 1024);
+    if (app->num_spare_bodies > 0)
+        ctx->body = app->spare_bodies[--app->num_spare_bodies]; /* same limit, empty */
+    else
+        pt_buf_init(&ctx->body, 64 * 1024 * 1024);
     pt_arena_defer(req->arena, release_ctx, ctx);
     finish(ctx, web_next(ctx));
 }

@@ -57,6 +57,10 @@ struct web_cleanup {
     struct web_cleanup *next;     /* the one registered before */
 };
 
+/* Answer buffers kept for reuse, and the largest kept (bigger ones are freed). */
+#define WEB_SPARE_BODIES 8
+#define WEB_SPARE_BODY_MAX (64 * 1024)
+
 struct web_app {
     struct web_app_config cfg;
     struct web_router *router;
@@ -69,6 +73,9 @@ struct web_app {
     struct web_client *clients[WEB_CLIENT_BUCKETS];
     struct web_client *ring;       /* clients with queued jobs; the next to start is first */
     struct web_cleanup *cleanups;  /* last registered first */
+    /* Answer buffers of finished requests, kept for the next ones (loop thread). */
+    struct pt_buf spare_bodies[WEB_SPARE_BODIES];
+    size_t num_spare_bodies;
 };
 
 /* A Server-Sent Events stream: the framework's side of an http stream. */
