@@ -3,11 +3,13 @@
 // card.test.mjs -- a body's card and the chart's orientation, in a real browser.
 // Tap a row of the table, a mark of the chart or an entry of the lists: a dialog
 // says where to look in words ("east, 35° up"), the rise, transit and set on the
-// display zone's clock, magnitude, constellation, phase and the visibility verdict
-// with its reason. By keyboard: Tab reaches the chart's marks, Enter or Space opens,
-// Escape closes and the focus goes back. The chart turns south up (a button, kept
-// in localStorage). The sky is a real answer of the server with made-up details
-// (enrichSnapshot), served as the page's stream, so the values are known.
+// display zone's clock, magnitude, constellation, phase (the Moon's by name: "waxing
+// gibbous") and the visibility verdict with its reason. By keyboard: Tab reaches the
+// chart's marks, Enter or Space opens, Escape closes and the focus goes back. The
+// chart turns south up (a button, kept in localStorage). The sky is a real answer of
+// the server with made-up details (enrichSnapshot), served as the page's stream, so
+// the values are known; the Moon's phases are the server's own, at instants of
+// December 2026.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -136,7 +138,7 @@ test('by keyboard: Tab to a mark of the chart, Enter opens, Escape closes, focus
     await page.waitForSelector('#body-card[open]');
     const moon = await readCard(page);
     assert.equal(moon.where, 'Look east, 35\u00b0 up.');
-    assert.equal(moon.facts.Phase, '62% lit');
+    assert.equal(moon.facts.Phase, 'waxing gibbous, 62% lit'); // east of the Sun, 62% lit
     assert.equal(moon.facts.Constellation, 'Pisces');
     await page.screenshot({ path: path.join(ARTIFACTS, 'card-phone.png') });
     await page.mouse.click(195, 40); // above the sheet: the backdrop
@@ -192,6 +194,54 @@ test('the chart turns south up (and stays so after a reload)', TIMEOUT, async ()
     await page.click('#sky-flip');
     assert.equal((await marks(page)).orientation, 'north');
     assert.equal(await page.evaluate(() => localStorage.getItem('planettracker.southUp')), '0');
+    assert.deepEqual(problems, []);
+    await context.close();
+});
+
+// December 2026 from Paris, one instant per phase (the server's lit fraction tells which).
+const MOON_PHASES = [
+    ['2026-12-01T00:00:00Z', 'last quarter'], ['2026-12-05T00:00:00Z', 'waning crescent'],
+    ['2026-12-09T00:00:00Z', 'new moon'], ['2026-12-12T00:00:00Z', 'waxing crescent'],
+    ['2026-12-17T06:00:00Z', 'first quarter'], ['2026-12-20T00:00:00Z', 'waxing gibbous'],
+    ['2026-12-24T01:00:00Z', 'full moon'], ['2026-12-27T00:00:00Z', 'waning gibbous'],
+];
+
+/**
+ * The Moon's phase named as GET /planets/tonight names it (src/app/tonight.c): from
+ * the lit fraction, waxing when it grows over the next hour. The page works it out
+ * otherwise (east or west of the Sun), from one snapshot.
+ */
+function phaseName(k, later) {
+    const waxing = later > k;
+    if (k < 0.02) return 'new moon';
+    if (k > 0.98) return 'full moon';
+    if (Math.abs(k - 0.5) < 0.04) return waxing ? 'first quarter' : 'last quarter';
+    if (k < 0.5) return waxing ? 'waxing crescent' : 'waning crescent';
+    return waxing ? 'waxing gibbous' : 'waning gibbous';
+}
+
+test('the Moon\'s card names its phase: waxing crescent ... waning gibbous', TIMEOUT, async () => {
+    const { context, page, problems } = await openPage(browser, server.base, { timezoneId: 'Europe/Paris' });
+    for (const [iso, name] of MOON_PHASES) {
+        const at = (t) => getJson(server.base, `planets?lat=48.85&lon=2.35&time=${t}`)
+            .then((s) => s.bodies.find((b) => b.name === 'moon').phase);
+        const k = await at(iso);
+        const later = await at(new Date(Date.parse(iso) + 3600e3).toISOString());
+        assert.equal(phaseName(k, later), name, `${iso}: the server's Moon is ${k} lit, then ${later}`);
+
+        await page.goto(`${server.base}?lat=48.85&lon=2.35&time=${iso}`);
+        await page.waitForFunction((t) => window.__lastSnapshot?.time === t, new Date(iso).toISOString());
+        await page.click('#sky-table .table-open[data-body="moon"]');
+        await page.waitForSelector('#body-card[open][data-body="moon"]');
+        const card = await readCard(page);
+        assert.equal(card.facts.Phase, `${name}, ${Math.round(k * 100)}% lit`, iso);
+        await page.keyboard.press('Escape');
+        await page.waitForSelector('#body-card:not([open])', { state: 'attached' });
+    }
+    // Another body's phase has no name.
+    await page.click('#sky-table .table-open[data-body="venus"]');
+    await page.waitForSelector('#body-card[open][data-body="venus"]');
+    assert.match((await readCard(page)).facts.Phase, /^\d+% lit$/);
     assert.deepEqual(problems, []);
     await context.close();
 });

@@ -4,10 +4,11 @@
 // the table, a mark of the chart, an entry of "What you can see now" or of the
 // list below the horizon) for a dialog that says, in words, where to look
 // ("south-south-west, 31° up"), its rise, transit and set on the display zone's
-// clock, magnitude, constellation, phase, and whether it can be seen now and why.
-// The card follows the live sky while it is open. Escape, the close button or a
-// tap outside closes it; the focus goes back to what opened it (or, if the page
-// redrew that, to the same body's element in the same place).
+// clock, magnitude, constellation, phase (the Moon's by name: "waxing gibbous"), and
+// whether it can be seen now and why. The card follows the live sky while it is
+// open. Escape, the close button or a tap outside closes it; the focus goes back to
+// what opened it (or, if the page redrew that, to the same body's element in the
+// same place).
 
 import * as f from './format.js';
 
@@ -44,6 +45,35 @@ export function verdictLine(v) {
 const STATUS = { circumpolar: 'circumpolar: never sets', never_rises: 'does not rise' };
 
 const isNum = (x) => typeof x === 'number' && Number.isFinite(x);
+const DEG = Math.PI / 180;
+const OBLIQUITY = 23.4393 * DEG; // of the ecliptic, J2000 (its drift changes no phase name)
+
+/** The ecliptic longitude (degrees) of a body from its right ascension and declination. */
+function eclipticLongitude(b) {
+    const ra = b.ra * DEG;
+    const dec = b.dec * DEG;
+    const lon = Math.atan2(Math.sin(ra) * Math.cos(OBLIQUITY) + Math.tan(dec) * Math.sin(OBLIQUITY),
+                           Math.cos(ra));
+    return ((lon / DEG) % 360 + 360) % 360;
+}
+
+/**
+ * The Moon's phase in words ("waxing gibbous"), as GET /planets/tonight names it:
+ * from the lit fraction `moon.phase` (0..1), waxing while the Moon is east of the Sun
+ * (its ecliptic longitude less the Sun's between 0° and 180°). Null without the
+ * fraction, or without both bodies' RA and Dec past the new, full and quarter moons.
+ */
+export function moonPhaseName(moon, sun) {
+    const k = moon?.phase;
+    if (!isNum(k)) return null;
+    if (k < 0.02) return 'new moon';
+    if (k > 0.98) return 'full moon';
+    if (![moon.ra, moon.dec, sun?.ra, sun?.dec].every(isNum)) return null;
+    const waxing = ((eclipticLongitude(moon) - eclipticLongitude(sun)) % 360 + 360) % 360 < 180;
+    if (Math.abs(k - 0.5) < 0.04) return waxing ? 'first quarter' : 'last quarter';
+    if (k < 0.5) return waxing ? 'waxing crescent' : 'waning crescent';
+    return waxing ? 'waxing gibbous' : 'waning gibbous';
+}
 
 function when(b, key, now) {
     if (typeof b[key] === 'string' && b[key] !== '') {
@@ -63,8 +93,15 @@ export function whereLine(b) {
     return `Below the horizon: ${Math.round(Math.abs(b.alt))}\u00b0 under it, towards the ${dir}.`;
 }
 
-/** The facts of the card: [[term, description], ...]. */
-export function facts(b, now) {
+/** The Phase line: "38% lit", the Moon's with its name ("waxing crescent, 38% lit"). */
+function phaseLine(b, sun) {
+    if (b.name === 'sun' || !isNum(b.phase)) return f.DASH;
+    const name = b.name === 'moon' ? moonPhaseName(b, sun) : null;
+    return `${name ? `${name}, ` : ''}${f.phase(b.phase)} lit`;
+}
+
+/** The facts of the card: [[term, description], ...] (`sun`: the Sun of the same sky). */
+export function facts(b, now, sun = null) {
     const out = [];
     out.push(['Direction', isNum(b.az) ? `${directionWords(b.az)} (azimuth ${f.degrees(b.az, 1)})` : f.DASH]);
     out.push(['Altitude', isNum(b.alt) ? `${f.degrees(b.alt, 1)} ${b.alt >= 0 ? 'above' : 'below'} the horizon` : f.DASH]);
@@ -73,7 +110,7 @@ export function facts(b, now) {
     out.push(['Set', when(b, 'set', now)]);
     out.push(['Magnitude', f.magnitude(b.magnitude)]);
     out.push(['Constellation', f.text(b.constellation_name ?? b.constellation)]);
-    out.push(['Phase', b.name === 'sun' ? f.DASH : isNum(b.phase) ? `${f.phase(b.phase)} lit` : f.DASH]);
+    out.push(['Phase', phaseLine(b, sun)]);
     if (b.name !== 'sun') out.push(['From the Sun', isNum(b.elongation) ? f.degrees(b.elongation, 1) : f.DASH]);
     out.push(['Distance', f.distance(b.distance_au)]);
     return out;
@@ -105,7 +142,7 @@ export function createBodyCard({ ui, findOpener = () => null }) {
         const v = b.visibility;
         ui.verdict.dataset.verdict = v?.verdict ?? '';
         setText(ui.verdict, verdictLine(v));
-        const rows = facts(b, snapshot.time);
+        const rows = facts(b, snapshot.time, snapshot.bodies.find((x) => x.name === 'sun'));
         const key = rows.map((r) => r.join('\u0001')).join('\u0002');
         if (ui.facts.dataset.key !== key) {
             ui.facts.dataset.key = key;
