@@ -33,7 +33,9 @@
 import { createAnnouncements } from './announce.js';
 import { ApiError, fetchPlanets, saveLocation } from './api.js';
 import { createBodyCard } from './bodycard.js';
-import { DASH, clock, displayZoneName, fixed, place, setDisplayZone } from './format.js';
+import {
+    DASH, browserZoneName, clock, displayZoneName, fixed, place, setDisplayZone,
+} from './format.js';
 import {
     FIELDS, GREENWICH, geolocate, parseCoordinates, round, sameLocation, validateLocation,
 } from './location.js';
@@ -182,8 +184,7 @@ const sites = createSitesMenu({
         const loc = state.lastGood ?? state.location;
         if (!loc || !Number.isFinite(loc.lat)) return null;
         // The browser's zone is the zone of the place only when the browser located it.
-        const zone = state.mode === 'browser'
-            ? Intl.DateTimeFormat().resolvedOptions().timeZone : undefined;
+        const zone = state.mode === 'browser' ? browserZoneName() ?? undefined : undefined;
         return { lat: loc.lat, lon: loc.lon, elevation: loc.elevation ?? 0, zone };
     },
     onChoose: chooseSite,

@@ -53,12 +53,20 @@ export function declination(decDeg) {
 }
 
 const KM_PER_AU = 149597870.7;
-const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/**
+ * A number rounded to a whole one, commas between the thousands: "384,400" (as
+ * Intl.NumberFormat en-US, without the cost of setting one up while the page starts).
+ */
+export function grouped(x) {
+    const s = String(Math.round(Math.abs(x)));
+    return `${Math.round(x) < 0 ? MINUS : ''}${s.replace(/\B(?=(\d{3})+$)/g, ',')}`;
+}
 
 /** A distance in AU; the Moon's (under 0.01 AU) in kilometres. */
 export function distance(au) {
     if (!isNum(au)) return DASH;
-    if (au < 0.01) return `${grouped.format(au * KM_PER_AU)} km`;
+    if (au < 0.01) return `${grouped(au * KM_PER_AU)} km`;
     return `${fixed(au, au < 10 ? 3 : 2)} AU`;
 }
 
@@ -110,9 +118,28 @@ export function setDisplayZone(zone) {
     zoneParts = fmt;
 }
 
+/**
+ * The browser's own time zone (its IANA name, null if unknown). Temporal tells it at
+ * no cost; without it, the first Intl.DateTimeFormat a page sets up costs tens of
+ * milliseconds (the locale's data): that answer is kept (a change of zone then shows
+ * on the next visit).
+ */
+let intlZone = null;
+
+export function browserZoneName() {
+    try {
+        const zone = globalThis.Temporal?.Now?.timeZoneId?.();
+        if (zone) return zone;
+    } catch {
+        // no Temporal: Intl below
+    }
+    intlZone ??= Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+    return intlZone || null;
+}
+
 /** The zone times are shown in: the site's, or the browser's own (its IANA name). */
 export function displayZoneName() {
-    return displayZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local time';
+    return displayZone ?? browserZoneName() ?? 'local time';
 }
 
 /** The wall-clock fields of instant t in the display zone. */
