@@ -323,9 +323,17 @@ function syncSigns() {
     for (const key of ['lat', 'lon']) {
         const text = ui.inputs[key].value.trim().toUpperCase();
         const negative = /^[-\u2212]/.test(text) || /[SW]/.test(text);
-        ui.signs[key][0].setAttribute('aria-pressed', String(!negative));
-        ui.signs[key][1].setAttribute('aria-pressed', String(negative));
+        setPressed(ui.signs[key][0], !negative);
+        setPressed(ui.signs[key][1], negative);
     }
+}
+
+function setPressed(button, on) {
+    if (button.getAttribute('aria-pressed') !== String(on)) button.setAttribute('aria-pressed', String(on));
+}
+
+function setValue(input, text) {
+    if (input.value !== text) input.value = text;
 }
 
 /** The coordinates field shows the location in its own words (unless being typed in). */
@@ -334,13 +342,13 @@ function fillCoords(loc) {
     const text = `${place({ lat: loc.lat, lon: loc.lon })}`;
     if (ui.coords.value !== text) ui.coords.value = text;
     ui.coordsError.hidden = true;
-    ui.coords.setAttribute('aria-invalid', 'false');
+    if (ui.coords.getAttribute('aria-invalid') !== 'false') ui.coords.setAttribute('aria-invalid', 'false');
 }
 
 function fillInputs(loc) {
-    ui.inputs.lat.value = String(round(loc.lat, 6));
-    ui.inputs.lon.value = String(round(loc.lon, 6));
-    ui.inputs.elevation.value = String(round(loc.elevation ?? 0, 1));
+    setValue(ui.inputs.lat, String(round(loc.lat, 6)));
+    setValue(ui.inputs.lon, String(round(loc.lon, 6)));
+    setValue(ui.inputs.elevation, String(round(loc.elevation ?? 0, 1)));
     fillCoords(loc);
     syncSigns();
     state.dirty = false;

@@ -202,6 +202,10 @@ export function createTonight({ ui, fetchNight = fetchTonight, store = null }) {
     let shown = null;          // {key, zone, width}: what the card draws
     let range = null;          // the drawn range, for the "now" line
     let nowLine = null;
+    // The timeline's width and its name column's (px), as last measured where the
+    // layout is up to date anyway (the ResizeObserver's callback): reading them while
+    // a snapshot is being drawn would force a layout of the whole page every second.
+    let box = null;            // {width, nameWidth}
 
     /**
      * What the night depends on: how it is asked for (a site, coordinates, the
@@ -288,12 +292,20 @@ export function createTonight({ ui, fetchNight = fetchTonight, store = null }) {
         }
         ui.card.removeAttribute('aria-busy');
         const zone = f.displayZoneName();
-        const width = ui.timeline.clientWidth;
+        // Not measured yet (no ResizeObserver, or it has not reported): measured now, once.
+        box ??= measure();
+        const { width } = box;
         if (!shown || shown.key !== key || shown.zone !== zone || Math.abs(shown.width - width) > 1) {
             render(doc);
             shown = { key, zone, width };
         }
         placeNow(t);
+    }
+
+    /** The timeline's width and its name column's, read from the layout. */
+    function measure() {
+        const nameWidth = parseFloat(getComputedStyle(ui.timeline).getPropertyValue('--tl-name'));
+        return { width: ui.timeline.clientWidth, nameWidth: nameWidth || 76 };
     }
 
     function setText(node, text) {
@@ -324,8 +336,7 @@ export function createTonight({ ui, fetchNight = fetchTonight, store = null }) {
 
         const pct = (t) => `${(((t - r.start) / (r.end - r.start)) * 100).toFixed(3)}%`;
         const place = (node, a, b) => {
-            node.style.left = pct(a);
-            node.style.width = `${(((b - a) / (r.end - r.start)) * 100).toFixed(3)}%`;
+            node.style.cssText = `left:${pct(a)};width:${(((b - a) / (r.end - r.start)) * 100).toFixed(3)}%`;
         };
 
         const plot = el('div', 'tl-plot');
@@ -405,9 +416,8 @@ export function createTonight({ ui, fetchNight = fetchTonight, store = null }) {
         axis.setAttribute('aria-hidden', 'true');
         const ticks = el('span', 'tl-ticks');
         axis.append(el('span', 'tl-axis-name', 'h'), ticks);
-        const width = ui.timeline.clientWidth;
         // The track is the timeline less the name column (its width from the CSS, read back).
-        const nameWidth = parseFloat(getComputedStyle(ui.timeline).getPropertyValue('--tl-name')) || 76;
+        const { width, nameWidth } = box;
         const trackPx = Math.max(120, (width || 340) - nameWidth);
         const perHour = trackPx / Math.max(1, (r.end - r.start) / HOUR);
         const step = [1, 2, 3, 4, 6, 12].find((s) => perHour * s >= 28) ?? 12;
@@ -444,7 +454,9 @@ export function createTonight({ ui, fetchNight = fetchTonight, store = null }) {
     if (globalThis.ResizeObserver) {
         let pending = false;
         new ResizeObserver(() => {
-            if (pending) return;
+            // The layout is up to date here: reading the sizes costs nothing.
+            box = measure();
+            if (pending || !shown || Math.abs(shown.width - box.width) <= 1) return;
             pending = true;
             requestAnimationFrame(() => {
                 pending = false;
