@@ -797,65 +797,114 @@ const nightAuto = initNightToggle(ui.night, ui.nightAuto);
 
 /**
  * Show `snapshot` (asked for `asked`) everywhere: from the server (`cached` null) or
- * worked out offline ('forecast', 'frozen').
+ * worked out offline ('forecast', 'frozen'). In three parts (the table; the lists and
+ * the chart; the rest): render() draws them at once, the page's start one task each.
  */
-function render(snapshot, asked, cached = null) {
-    // The server's choice of place, when the page asked for none: the session's or Greenwich.
-    if (state.location === null && (state.mode === 'start' || state.mode === 'session' ||
-                                    state.mode === 'default')) {
-        const src = snapshot.observer?.source;
-        if (src === 'session' || src === 'default') state.mode = src;
-    }
-    state.shown = snapshot;
-    state.observer = snapshot.observer ?? asked;
-    const obs = state.observer;
-    if (state.location === null && !state.dirty && !inputsFocused() && state.observer) {
-        fillInputs(state.observer);
-    }
-    if (ui.live.dataset.state === 'error' && !cached) showMode(); // data flows again after a refusal
-    renderTable(ui.table.tBodies[0], snapshot);
-    renderVisible(ui.seeing, snapshot);
-    const up = renderSky(ui.skymap, ui.skyLayer, snapshot);
-    const below = renderBelow(ui.below, snapshot);
-    ui.belowEmpty.hidden = below > 0;
-    setText(ui.skySummary, `${up} of ${snapshot.bodies.length} above the horizon`);
-    bodyCard.update(snapshot);
+function renderParts(snapshot, asked, cached = null) {
+    return [() => {
+        // The server's choice of place, when the page asked for none: the session's or Greenwich.
+        if (state.location === null && (state.mode === 'start' || state.mode === 'session' ||
+                                        state.mode === 'default')) {
+            const src = snapshot.observer?.source;
+            if (src === 'session' || src === 'default') state.mode = src;
+        }
+        state.shown = snapshot;
+        state.observer = snapshot.observer ?? asked;
+        if (state.location === null && !state.dirty && !inputsFocused() && state.observer) {
+            fillInputs(state.observer);
+        }
+        if (ui.live.dataset.state === 'error' && !cached) showMode(); // data flows again after a refusal
+        renderTable(ui.table.tBodies[0], snapshot);
+    }, () => {
+        renderVisible(ui.seeing, snapshot);
+        const up = renderSky(ui.skymap, ui.skyLayer, snapshot);
+        const below = renderBelow(ui.below, snapshot);
+        ui.belowEmpty.hidden = below > 0;
+        setText(ui.skySummary, `${up} of ${snapshot.bodies.length} above the horizon`);
+        bodyCard.update(snapshot);
+    }, () => {
+        const obs = state.observer;
+        ui.table.dataset.time = snapshot.time;
+        if (cached) ui.table.dataset.cached = cached;
+        else delete ui.table.dataset.cached;
+        if (obs) {
+            ui.table.dataset.observerLat = obs.lat;
+            ui.table.dataset.observerLon = obs.lon;
+            ui.table.dataset.observerElevation = obs.elevation ?? 0;
+        }
+        ui.updated.dateTime = snapshot.time;
+        ui.updated.textContent = clock(snapshot.time, true);
+        ui.updated.title = `Positions computed for ${snapshot.time}`;
 
-    ui.table.dataset.time = snapshot.time;
-    if (cached) ui.table.dataset.cached = cached;
-    else delete ui.table.dataset.cached;
-    if (obs) {
-        ui.table.dataset.observerLat = obs.lat;
-        ui.table.dataset.observerLon = obs.lon;
-        ui.table.dataset.observerElevation = obs.elevation ?? 0;
-    }
-    ui.updated.dateTime = snapshot.time;
-    ui.updated.textContent = clock(snapshot.time, true);
-    ui.updated.title = `Positions computed for ${snapshot.time}`;
+        setText(ui.facts.pressure, Number.isFinite(obs?.pressure)
+            ? (obs.pressure > 0 ? `${fixed(obs.pressure, 0)} hPa` : 'none (airless)') : DASH);
+        setText(ui.facts.temperature, Number.isFinite(obs?.temperature)
+            ? `${fixed(obs.temperature, 1)} \u00b0C` : DASH);
+        setText(ui.facts.ephemeris, snapshot.ephemeris ?? DASH);
+        // Times are shown in this zone: the site's when it has one, else the browser's.
+        setText(ui.facts.zone, displayZoneName());
+        setText(ui.facts.zoneLabel, sites.chosen?.timezone ? 'Site\u2019s time zone'
+            : 'Your time zone');
+        ui.facts.zone.title = `Times on this page are in ${displayZoneName()}`;
 
-    setText(ui.facts.pressure, Number.isFinite(obs?.pressure)
-        ? (obs.pressure > 0 ? `${fixed(obs.pressure, 0)} hPa` : 'none (airless)') : DASH);
-    setText(ui.facts.temperature, Number.isFinite(obs?.temperature)
-        ? `${fixed(obs.temperature, 1)} \u00b0C` : DASH);
-    setText(ui.facts.ephemeris, snapshot.ephemeris ?? DASH);
-    // Times are shown in this zone: the site's when it has one, else the browser's.
-    setText(ui.facts.zone, displayZoneName());
-    setText(ui.facts.zoneLabel, sites.chosen?.timezone ? 'Site\u2019s time zone'
-        : 'Your time zone');
-    ui.facts.zone.title = `Times on this page are in ${displayZoneName()}`;
-
-    tonight.update(snapshot, asked);
-    if (atNow()) nightAuto.sun(snapshot.bodies.find((b) => b.name === 'sun')?.alt);
-    if (!atNow()) showInstant(); // in the zone of a site chosen meanwhile
-    updateStatus();
+        tonight.update(snapshot, asked);
+        if (atNow()) nightAuto.sun(snapshot.bodies.find((b) => b.name === 'sun')?.alt);
+        if (!atNow()) showInstant(); // in the zone of a site chosen meanwhile
+        updateStatus();
+    }];
 }
 
-function onData(snapshot, asked) {
+function render(snapshot, asked, cached = null) {
+    for (const part of renderParts(snapshot, asked, cached)) part();
+}
+
+/**
+ * Let the browser handle what waits (input, a frame) before the page goes on: work
+ * cut so, task by task, never holds the page for long (scheduler.yield() where there
+ * is one: the page then goes on before other tasks; else a timer).
+ */
+function breathe() {
+    if (globalThis.scheduler?.yield) return globalThis.scheduler.yield();
+    return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Go on once the browser has drawn a frame (its style and layout of what was just
+ * added: each part of the first sky laid out apart, not all at once when the page
+ * shows). A page in the background draws none: a timer then.
+ */
+function afterFrame() {
+    return new Promise((resolve) => {
+        let done = false;
+        const go = () => {
+            if (done) return;
+            done = true;
+            setTimeout(resolve, 0);
+        };
+        requestAnimationFrame(go);
+        setTimeout(go, 100);
+    });
+}
+
+/**
+ * A snapshot from the server, for `asked`: shown (at once; `steps`, the page's first
+ * one: a part per task, unless a newer one comes meanwhile) and kept for offline use.
+ */
+async function onData(snapshot, asked, { steps = false } = {}) {
     const obs = snapshot.observer ?? asked;
     state.lastGood = obs ? { lat: obs.lat, lon: obs.lon, elevation: obs.elevation ?? 0 } : asked;
-    window.__lastSnapshot = snapshot;
     backOnline();
-    render(snapshot, asked);
+    if (steps) {
+        const parts = renderParts(snapshot, asked);
+        for (let i = 0; i < parts.length; i++) {
+            if (i > 0 && state.shown !== snapshot) return; // a newer one was drawn meanwhile
+            parts[i]();
+            if (i < parts.length - 1) await afterFrame();
+        }
+    } else {
+        render(snapshot, asked);
+    }
+    window.__lastSnapshot = snapshot; // drawn
     if (atNow()) {
         const key = placeKey(asked, obs);
         keepSnapshot(key, snapshot);
@@ -1010,41 +1059,65 @@ if (start.location) {
 }
 showInstant();
 updateStatus();
-// The server put the first sky into the page (this address's, or the session's): shown
-// at once, before the stream or the first request answers (not for a site= address:
-// the page does not carry the site's sky).
-const firstBlock = document.getElementById('pt-first-snapshot');
-if (firstBlock && !start.site) {
+
+/**
+ * The server put the first sky into the page (this address's, or the session's):
+ * the page shows it at once, before the stream or the first request answers (not
+ * for a site= address: the page does not carry the site's sky). Null: none to show.
+ */
+function firstSky() {
+    const block = document.getElementById('pt-first-snapshot');
+    if (!block || start.site) return null;
     try {
-        const first = JSON.parse(firstBlock.textContent);
+        const first = JSON.parse(block.textContent);
         // A page kept by the service worker carries an old sky: only a fresh one counts
         // (or the instant the address asks for).
-        if (start.time || Math.abs(Date.parse(first.time) - Date.now()) < 60000) {
-            onData(first, state.location);
-        }
+        if (start.time || Math.abs(Date.parse(first.time) - Date.now()) < 60000) return first;
     } catch {
         // a garbled block: the stream or the request brings the sky
     }
+    return null;
 }
-// Everything is drawn (with the first sky when the page carried a fresh one): show it.
-document.documentElement.classList.remove('booting');
-if (atNow()) source.start();
-else if (!start.location) fetchFixed(); // (useLocation asked already)
-writeUrl();
-if (start.site) {
-    sites.load().then(() => {
-        if (sites.select(start.site)) return;
-        // Not one of this browser's sites (deleted, or someone else's): the server's choice.
-        state.location = null;
-        state.mode = 'start';
-        source.setLocation(null);
-        if (!atNow()) fetchFixed();
-        writeUrl();
-        updateStatus();
-    });
-} else {
-    sites.load();
+
+/**
+ * The rest of the start, a piece per task (a phone's main thread is never held long):
+ * the first sky drawn (while the cards are still invisible: nothing moves on the
+ * screen), then shown; then the live stream (or the instant's request); then the
+ * saved sites.
+ */
+async function boot() {
+    const first = firstSky();
+    if (first) {
+        await breathe();
+        await onData(first, state.location, { steps: true });
+        await afterFrame();
+    }
+    // Everything is drawn (with the first sky when the page carried a fresh one): show
+    // it, once its style is worked out with the class still there (no transition from
+    // the empty page, style.css).
+    void getComputedStyle(ui.skymap).color;
+    document.documentElement.classList.remove('booting');
+    await breathe();
+    if (atNow()) source.start();
+    else if (!start.location) fetchFixed(); // (useLocation asked already)
+    writeUrl();
+    await breathe();
+    if (start.site) {
+        sites.load().then(() => {
+            if (sites.select(start.site)) return;
+            // Not one of this browser's sites (deleted, or someone else's): the server's choice.
+            state.location = null;
+            state.mode = 'start';
+            source.setLocation(null);
+            if (!atNow()) fetchFixed();
+            writeUrl();
+            updateStatus();
+        });
+    } else {
+        sites.load();
+    }
 }
+boot();
 
 // The service worker keeps the page and its files for offline visits (HTTPS and
 // localhost only: browsers have none elsewhere).

@@ -46,6 +46,15 @@ function read(key) {
     }
 }
 
+/**
+ * Run `fn` when the browser has nothing else to do (soon in any case): the writes
+ * below re-read, merge and rewrite kept skies and nights, not worth a busy moment.
+ */
+function whenIdle(fn) {
+    if (globalThis.requestIdleCallback) requestIdleCallback(() => fn(), { timeout: 2000 });
+    else setTimeout(fn, 50);
+}
+
 function write(key, value) {
     try {
         localStorage.setItem(key, JSON.stringify(value));
@@ -72,12 +81,15 @@ function upsert(list, entry, n) {
 
 let lastWrite = { key: null, at: 0 };
 
-/** Remember `snapshot`, shown for place `key` (at most every 15 s per place). */
+/**
+ * Remember `snapshot`, shown for place `key` (at most every 15 s per place; written
+ * when the browser is idle).
+ */
 export function keepSnapshot(key, snapshot, now = Date.now()) {
     if (!key || !snapshot || !Array.isArray(snapshot.bodies)) return;
     if (lastWrite.key === key && now - lastWrite.at < SAVE_EVERY_MS) return;
     lastWrite = { key, at: now };
-    write(LAST_KEY, upsert(read(LAST_KEY), { key, saved: now, snapshot }, PLACES));
+    whenIdle(() => write(LAST_KEY, upsert(read(LAST_KEY), { key, saved: now, snapshot }, PLACES)));
 }
 
 /** The last snapshot kept for place `key` (null: the newest of any place): {key, saved, snapshot}. */
@@ -105,8 +117,8 @@ export function needsForecast(key, now = Date.now()) {
 
 /**
  * Ask the server for the forecast of `loc` (key `key`): GET /planets at each hourly
- * step, one request at a time, and keep it. Resolves with it; rejects when a step
- * fails or `signal` aborts (nothing is kept then).
+ * step, one request at a time, and keep it (once the browser is idle). Resolves with
+ * it; rejects when a step fails or `signal` aborts (nothing is kept then).
  */
 export async function makeForecast(key, loc, signal, now = Date.now(), fetchSnapshot = fetchPlanets) {
     const first = Math.floor(now / HOUR) * HOUR - HOUR;
@@ -118,7 +130,10 @@ export async function makeForecast(key, loc, signal, now = Date.now(), fetchSnap
         steps.push(snap);
     }
     const fc = { key, made: now, steps };
-    // Too big for what is left of the storage: keep this place's only.
+    // Kept when the browser is idle (a few hundred kilobytes of JSON). Too big for what
+    // is left of the storage: this place's only.
+    await new Promise((resolve) => whenIdle(resolve));
+    if (signal?.aborted) throw new DOMException('The forecast was not wanted any more.', 'AbortError');
     if (!write(FORECAST_KEY, upsert(read(FORECAST_KEY), fc, PLACES))) write(FORECAST_KEY, [fc]);
     return fc;
 }
@@ -224,13 +239,13 @@ export function skyAt(fc, t) {
 
 // ---- nights (the Tonight card) -----------------------------------------------------
 
-/** A store of nights for tonight.js: get(key) and put(key, doc). */
+/** A store of nights for tonight.js: get(key) and put(key, doc) (written when idle). */
 export const nightStore = {
     get(key) {
         return (read(NIGHTS_KEY) ?? []).find((e) => e.key === key)?.doc ?? null;
     },
     put(key, doc) {
-        write(NIGHTS_KEY, upsert(read(NIGHTS_KEY), { key, doc }, NIGHTS));
+        whenIdle(() => write(NIGHTS_KEY, upsert(read(NIGHTS_KEY), { key, doc }, NIGHTS)));
     },
 };
 
