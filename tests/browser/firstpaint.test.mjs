@@ -24,7 +24,9 @@ test('the first sky comes with the page, not after another round trip', TIMEOUT,
     // Nothing but the page itself and its files is answered.
     await page.route(/\/(planets([/?]|$)|api\/|geo_location)/, () => {});
     await page.goto(`${server.base}?lat=-33.87&lon=151.21&time=2026-12-15T12:00:00Z`);
-    await page.waitForFunction(() => document.querySelectorAll('#sky-table tbody tr').length === 10);
+    // The page draws its first sky in parts: all of it drawn, then __lastSnapshot is set.
+    await page.waitForFunction(() => document.querySelectorAll('#sky-table tbody tr').length === 10 &&
+                               window.__lastSnapshot !== undefined);
     const shown = await page.evaluate(() => ({
         time: window.__lastSnapshot?.time,
         lat: window.__lastSnapshot?.observer?.lat,

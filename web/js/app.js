@@ -27,8 +27,8 @@
 // reached the page shows the sky of the forecast it keeps for the next 24 hours,
 // else the last snapshot it was sent ("as of 21:04, 3 min ago", dimmed once stale).
 //
-// The newest snapshot the server sent is kept in window.__lastSnapshot, for tests
-// and for the curious (it is exactly what the server sent).
+// The newest snapshot the server sent is kept in window.__lastSnapshot once the page
+// has drawn it, for tests and for the curious (it is exactly what the server sent).
 
 import { createAnnouncements } from './announce.js';
 import { ApiError, fetchPlanets, saveLocation } from './api.js';
