@@ -887,22 +887,19 @@ function afterFrame() {
 }
 
 /**
- * A snapshot from the server, for `asked`: shown (at once; `steps`, the page's first
- * one: a part per task, unless a newer one comes meanwhile) and kept for offline use.
+ * A snapshot from the server, for `asked`: shown, a part per task (the page's first,
+ * `first`, with a frame between parts), unless a newer one is drawn meanwhile, and
+ * kept for offline use. Every second on a busy phone, one long task less.
  */
-async function onData(snapshot, asked, { steps = false } = {}) {
+async function onData(snapshot, asked, { first = false } = {}) {
     const obs = snapshot.observer ?? asked;
     state.lastGood = obs ? { lat: obs.lat, lon: obs.lon, elevation: obs.elevation ?? 0 } : asked;
     backOnline();
-    if (steps) {
-        const parts = renderParts(snapshot, asked);
-        for (let i = 0; i < parts.length; i++) {
-            if (i > 0 && state.shown !== snapshot) return; // a newer one was drawn meanwhile
-            parts[i]();
-            if (i < parts.length - 1) await afterFrame();
-        }
-    } else {
-        render(snapshot, asked);
+    const parts = renderParts(snapshot, asked);
+    for (let i = 0; i < parts.length; i++) {
+        if (i > 0 && state.shown !== snapshot) return; // a newer one was drawn meanwhile
+        parts[i]();
+        if (i < parts.length - 1) await (first ? afterFrame() : breathe());
     }
     window.__lastSnapshot = snapshot; // drawn
     if (atNow()) {
@@ -1089,7 +1086,7 @@ async function boot() {
     const first = firstSky();
     if (first) {
         await breathe();
-        await onData(first, state.location, { steps: true });
+        await onData(first, state.location, { first: true });
         await afterFrame();
     }
     // Everything is drawn (with the first sky when the page carried a fresh one): show
