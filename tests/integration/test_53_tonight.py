@@ -115,3 +115,25 @@ def test_bad_parameters(server):
     assert r.status == 400 and r.json()["parameter"] == "lat"
     r = server.get(query("/planets/tonight", lat="1", lon="2", time="yesterday"))
     assert r.status == 400 and r.json()["parameter"] == "time"
+
+
+def test_a_night_is_gzipped_for_who_accepts_it(server):
+    import gzip
+    import json
+    params = dict(PARIS, time="2026-12-15T20:00:00Z")
+    plain = server.get(query("/planets/tonight", **params))
+    packed = server.get(query("/planets/tonight", **params), headers={"Accept-Encoding": "gzip"})
+    refused = server.get(query("/planets/tonight", **params),
+                         headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert plain.status == packed.status == refused.status == 200
+    assert plain.header("Content-Encoding") is None
+    assert refused.header("Content-Encoding") is None
+    assert packed.header("Content-Encoding") == "gzip"
+    assert "Accept-Encoding" in (packed.header("Vary") or "")
+    assert len(packed.body) < len(plain.body) / 3
+    # The same night (the answers differ only in their request's own time members).
+    a, b = json.loads(gzip.decompress(packed.body)), plain.json()
+    for doc in (a, b):
+        for k in ("time", "jd_ut1", "deltat_s", "ut1_utc_s", "polar_motion_as", "eop"):
+            doc.pop(k, None)
+    assert a == b
