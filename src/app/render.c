@@ -78,6 +78,9 @@ static char *put_num(char *p, double v)
     return p + web_json_format_double(v, p);
 }
 
+/* A member `key` (a literal with its quotes, colon and any leading comma) holding v. */
+#define NUM(p, key, v) put_num(LIT((p), key), (v))
+
 /* A quoted table name, or null; the room is the caller's. */
 static char *put_name(char *p, const char *s)
 {
@@ -115,12 +118,9 @@ static char *put_details(char *p, const struct app_body_info *info)
     if (info->details_rc < 0)
         return LIT(p, "\"magnitude\":null,\"phase\":null,\"elongation\":null,"
                       "\"constellation\":null,\"constellation_name\":null");
-    p = LIT(p, "\"magnitude\":");
-    p = put_num(p, d->magnitude);
-    p = LIT(p, ",\"phase\":");
-    p = put_num(p, d->phase);
-    p = LIT(p, ",\"elongation\":");
-    p = put_num(p, d->elongation_deg);
+    p = NUM(p, "\"magnitude\":", d->magnitude);
+    p = NUM(p, ",\"phase\":", d->phase);
+    p = NUM(p, ",\"elongation\":", d->elongation_deg);
     p = LIT(p, ",\"constellation\":");
     p = put_name(p, d->constellation);
     p = LIT(p, ",\"constellation_name\":");
@@ -145,18 +145,12 @@ void app_render_body(struct web_json *j, enum astro_body body, const struct astr
         return;
     w = LIT(w, "\"name\":");
     w = put_name(w, astro_body_name(body));
-    w = LIT(w, ",\"az\":");
-    w = put_num(w, p->az_deg);
-    w = LIT(w, ",\"alt\":");
-    w = put_num(w, p->alt_deg);
-    w = LIT(w, ",\"alt_airless\":");
-    w = put_num(w, p->alt_airless_deg);
-    w = LIT(w, ",\"ra\":");
-    w = put_num(w, p->ra_deg);
-    w = LIT(w, ",\"dec\":");
-    w = put_num(w, p->dec_deg);
-    w = LIT(w, ",\"distance_au\":");
-    w = put_num(w, p->distance_au);
+    w = NUM(w, ",\"az\":", p->az_deg);
+    w = NUM(w, ",\"alt\":", p->alt_deg);
+    w = NUM(w, ",\"alt_airless\":", p->alt_airless_deg);
+    w = NUM(w, ",\"ra\":", p->ra_deg);
+    w = NUM(w, ",\"dec\":", p->dec_deg);
+    w = NUM(w, ",\"distance_au\":", p->distance_au);
     w = p->alt_deg > 0 ? LIT(w, ",\"above_horizon\":true,") : LIT(w, ",\"above_horizon\":false,");
     if (info->details_json.len > 0)
         w = put_lit(w, info->details_json.ptr, info->details_json.len);
@@ -192,18 +186,12 @@ void app_render_observer(struct web_json *j, const struct app_observer *obs)
     char *w = web_json_members_open(j, 120 + 6 * WEB_JSON_DOUBLE_MAX + APP_NAME_ROOM + 2);
     if (w == NULL)
         return;
-    w = LIT(w, "\"observer\":{\"lat\":");
-    w = put_num(w, obs->astro.lat_deg);
-    w = LIT(w, ",\"lon\":");
-    w = put_num(w, obs->astro.lon_deg);
-    w = LIT(w, ",\"elevation\":");
-    w = put_num(w, obs->astro.elev_m);
-    w = LIT(w, ",\"pressure\":");
-    w = put_num(w, obs->astro.pressure_hpa);
-    w = LIT(w, ",\"temperature\":");
-    w = put_num(w, obs->astro.temp_c);
-    w = LIT(w, ",\"horizon_deg\":");
-    w = put_num(w, obs->horizon_deg);
+    w = NUM(w, "\"observer\":{\"lat\":", obs->astro.lat_deg);
+    w = NUM(w, ",\"lon\":", obs->astro.lon_deg);
+    w = NUM(w, ",\"elevation\":", obs->astro.elev_m);
+    w = NUM(w, ",\"pressure\":", obs->astro.pressure_hpa);
+    w = NUM(w, ",\"temperature\":", obs->astro.temp_c);
+    w = NUM(w, ",\"horizon_deg\":", obs->horizon_deg);
     w = LIT(w, ",\"source\":");
     w = put_name(w, obs->source); /* "query", "session", "site", "default" */
     *w++ = '}';

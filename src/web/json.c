@@ -658,15 +658,28 @@ static void put_string(struct web_json *j, int sep, struct pt_str str, bool colo
     put(j, colon ? "\":" : "\"", colon ? 2 : 1);
 }
 
-void web_json_key_str(struct web_json *j, struct pt_str key)
+/* Whether a member (a key, or members written whole) may come here; records misuse. */
+static bool member_allowed(struct web_json *j)
 {
     if (j->error != 0)
-        return;
+        return false;
     unsigned d = j->depth;
-    if (d == 0 || !bit(j->in_object, d) || j->have_key || (key.ptr == NULL && key.len != 0)) {
+    if (d == 0 || !bit(j->in_object, d) || j->have_key) {
+        fail(j, PT_E_INVALID);
+        return false;
+    }
+    return true;
+}
+
+void web_json_key_str(struct web_json *j, struct pt_str key)
+{
+    if (!member_allowed(j))
+        return;
+    if (key.ptr == NULL && key.len != 0) {
         fail(j, PT_E_INVALID);
         return;
     }
+    unsigned d = j->depth;
     int sep = bit(j->need_comma, d);
     j->need_comma |= 1ULL << d;
     j->have_key = true;
@@ -675,13 +688,9 @@ void web_json_key_str(struct web_json *j, struct pt_str key)
 
 void web_json_key_plain(struct web_json *j, const char *key, size_t len)
 {
-    if (j->error != 0)
+    if (!member_allowed(j))
         return;
     unsigned d = j->depth;
-    if (d == 0 || !bit(j->in_object, d) || j->have_key) {
-        fail(j, PT_E_INVALID);
-        return;
-    }
     int sep = bit(j->need_comma, d);
     char *dst = room(j, (size_t)sep + len + 3);
     if (dst == NULL)
@@ -804,29 +813,20 @@ void web_json_raw(struct web_json *j, struct pt_str json)
 
 void web_json_members_raw(struct web_json *j, struct pt_str members)
 {
-    if (j->error != 0)
-        return;
-    unsigned d = j->depth;
-    if (d == 0 || !bit(j->in_object, d) || j->have_key) {
-        fail(j, PT_E_INVALID);
-        return;
+    if (!member_allowed(j) || members.len == 0)
+        return; /* empty: nothing, not even the comma */
+    char *p = web_json_members_open(j, members.len);
+    if (p != NULL) {
+        memcpy(p, members.ptr, members.len);
+        web_json_members_commit(j, p + members.len);
     }
-    if (members.len == 0)
-        return;
-    int sep = bit(j->need_comma, d);
-    j->need_comma |= 1ULL << d;
-    put_sep(j, sep, members.ptr, members.len);
 }
 
 char *web_json_members_open(struct web_json *j, size_t max)
 {
-    if (j->error != 0)
+    if (!member_allowed(j))
         return NULL;
     unsigned d = j->depth;
-    if (d == 0 || !bit(j->in_object, d) || j->have_key) {
-        fail(j, PT_E_INVALID);
-        return NULL;
-    }
     int sep = bit(j->need_comma, d);
     char *dst = room(j, (size_t)sep + max);
     if (dst == NULL)
