@@ -298,42 +298,7 @@ static int calc(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1
     return 0;
 }
 
-/*
- * Polar motion (IERS Conventions 2010, eq. 5.3 to first order; s' below 0.0001" a
- * century, neglected): the observer's place on the Earth's crust is moved to where
- * it is against the celestial pole, lat' = lat + (x cos lon - y sin lon) and
- * lon' = lon + (x sin lon + y cos lon) tan lat, and azimuths, measured from the
- * crust's north, turn by -(x sin lon + y cos lon) / cos lat. x, y: the pole's
- * offsets (at most about 0.5", so first order errs by under 1e-12 rad). This is
- * the rotation W of ERFA's atco13 to 0.3 uas. Returns the observer to compute for
- * (obs itself when there is no polar motion) and *daz_deg.
- */
-static const struct astro_observer *with_polar_motion(const struct astro_time *t,
-                                                      const struct astro_observer *obs,
-                                                      struct astro_observer *moved,
-                                                      double *daz_deg)
-{
-    *daz_deg = 0;
-    if (t->xp_as == 0 && t->yp_as == 0)
-        return obs;
-    const double as2r = M_PI / (180.0 * 3600.0);
-    double x = t->xp_as * as2r, y = t->yp_as * as2r;
-    double lat = obs->lat_deg * (M_PI / 180.0), lon = obs->lon_deg * (M_PI / 180.0);
-    double sl = sin(lon), cl = cos(lon), cb = cos(lat);
-    *moved = *obs;
-    moved->lat_deg = obs->lat_deg + (x * cl - y * sl) * (180.0 / M_PI);
-    if (moved->lat_deg > 90.0)
-        moved->lat_deg = 90.0;
-    if (moved->lat_deg < -90.0)
-        moved->lat_deg = -90.0;
-    if (cb > 1e-9) {
-        double w = x * sl + y * cl;
-        moved->lon_deg = obs->lon_deg + w * tan(lat) * (180.0 / M_PI);
-        *daz_deg = -w / cb * (180.0 / M_PI);
-    }
-    return moved;
-}
-
+/* Polar motion moves the observer (astro__site_init); azimuths turn back by daz_deg. */
 static void turn_azimuth(struct astro_position *p, double daz_deg)
 {
     if (daz_deg == 0)
@@ -352,10 +317,10 @@ int astro_position_compute_exact(const struct astro_ctx *ctx, enum astro_body bo
 {
     if (!astro__observer_is_valid(obs))
         return PT_E_RANGE;
-    struct astro_observer moved;
+    struct astro__site site;
     double daz;
-    const struct astro_observer *o = with_polar_motion(t, obs, &moved, &daz);
-    int rc = compute_exact(ctx, body, t, o, out);
+    astro__site_init(obs, t->xp_as, t->yp_as, &site, &daz);
+    int rc = compute_exact(ctx, body, t, &site.obs, out);
     if (rc == 0)
         turn_azimuth(out, daz);
     return rc;
@@ -409,10 +374,10 @@ int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
     if (!astro__observer_is_valid(obs) || !astro__jd_in_range(ctx, t->jd_ut1) ||
         !isfinite(t->jd_tt))
         return PT_E_RANGE;
-    struct astro_observer moved;
+    struct astro__site site;
     double daz;
-    const struct astro_observer *o = with_polar_motion(t, obs, &moved, &daz);
-    int rc = astro__fast_position(ctx, body, t->jd_ut1, t->jd_tt, o, out);
+    astro__site_init(obs, t->xp_as, t->yp_as, &site, &daz);
+    int rc = astro__fast_position(ctx, body, t->jd_ut1, t->jd_tt, &site, out);
     if (rc == 0)
         turn_azimuth(out, daz);
     return rc;
@@ -433,10 +398,10 @@ int astro_position_compute_all(const struct astro_ctx *ctx, const struct astro_t
         }
         return 0;
     }
-    struct astro_observer moved;
+    struct astro__site site;
     double daz;
-    const struct astro_observer *o = with_polar_motion(t, obs, &moved, &daz);
-    int rc = astro__fast_position_all(ctx, t->jd_ut1, t->jd_tt, o, out);
+    astro__site_init(obs, t->xp_as, t->yp_as, &site, &daz);
+    int rc = astro__fast_position_all(ctx, t->jd_ut1, t->jd_tt, &site, out);
     if (rc == 0)
         for (int b = 0; b < ASTRO_BODY_COUNT; b++)
             turn_azimuth(&out[b], daz);

@@ -138,9 +138,9 @@ struct astro_cache {
 };
 
 /* Geo block words (astro__fast_topo_hour): the geocentric apparent vector of date (au),
- * the apparent sidereal angle (ERA + GAST - ERA, degrees), 1 if only the full path is
- * right there (a planet at the Sun's limb), TT - UT1 it was made with. */
-enum { GEO_W = 0, GEO_THETA = 3, GEO_EXACT = 4, GEO_DT = 5, GEO_WORDS = 6 };
+ * the cosine and sine of the apparent sidereal angle (ERA + GAST - ERA), 1 if only the
+ * full path is right there (a planet at the Sun's limb), TT - UT1 it was made with. */
+enum { GEO_W = 0, GEO_COS_TH = 3, GEO_SIN_TH = 4, GEO_EXACT = 5, GEO_DT = 6, GEO_WORDS = 7 };
 
 #define KEY_EMPTY ((uint64_t)INT64_MIN)
 
@@ -570,29 +570,88 @@ void astro__fast_deinit(struct astro_ctx *ctx)
 /* Per request                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* An observer's site on libswe's ellipsoid, turned by the sidereal angle theta_deg
- * (longitude added here), in the equator of that angle. */
+/* sin and cos of a + d from those of a (*s, *c), d a small turn (|d| <= 1e-3 rad:
+ * the series then err by under 1e-17). */
+static void turn_small(double *s, double *c, double d)
+{
+    double d2 = d * d;
+    double sd = d * (1.0 - d2 / 6.0), cd = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0);
+    double s1 = *s * cd + *c * sd;
+    *c = *c * cd - *s * sd;
+    *s = s1;
+}
+
+/* The sine and cosine of an angle moved by d_rad to moved_deg: turned from the old
+ * ones when the turn is small and exact, else evaluated (a latitude clamped at a pole,
+ * a longitude near one). */
+static void moved_angle(double *s, double *c, double d_rad, bool exact, double moved_deg)
+{
+    if (exact && fabs(d_rad) <= 1e-3) {
+        turn_small(s, c, d_rad);
+    } else {
+        *s = sin(moved_deg * DEG2RAD);
+        *c = cos(moved_deg * DEG2RAD);
+    }
+}
+
+/*
+ * Polar motion (IERS Conventions 2010, eq. 5.3 to first order; s' below 0.0001" a
+ * century, neglected): the observer's place on the Earth's crust is moved to where
+ * it is against the celestial pole, lat' = lat + (x cos lon - y sin lon) and
+ * lon' = lon + (x sin lon + y cos lon) tan lat, and azimuths, measured from the
+ * crust's north, turn by -(x sin lon + y cos lon) / cos lat. x, y: the pole's
+ * offsets (at most about 0.5", so first order errs by under 1e-12 rad). This is
+ * the rotation W of ERFA's atco13 to 0.3 uas. The moved angles' sines and cosines
+ * are the old ones turned (turn_small): one sin and cos of each angle in all.
+ */
+void astro__site_init(const struct astro_observer *obs, double xp_as, double yp_as,
+                      struct astro__site *out, double *daz_deg)
+{
+    out->obs = *obs;
+    double lat = obs->lat_deg * DEG2RAD, lon = obs->lon_deg * DEG2RAD;
+    double sb = sin(lat), cb = cos(lat), sl = sin(lon), cl = cos(lon);
+    *daz_deg = 0.0;
+    if (xp_as != 0.0 || yp_as != 0.0) {
+        const double as2r = DEG2RAD / 3600.0;
+        double x = xp_as * as2r, y = yp_as * as2r;
+        double dlat = x * cl - y * sl;
+        double mlat = obs->lat_deg + dlat * RAD2DEG;
+        bool clamped = mlat > 90.0 || mlat < -90.0;
+        mlat = PT_MIN(PT_MAX(mlat, -90.0), 90.0);
+        out->obs.lat_deg = mlat;
+        if (cb > 1e-9) {
+            double w = x * sl + y * cl;
+            double dlon = w * (sb / cb);
+            out->obs.lon_deg = obs->lon_deg + dlon * RAD2DEG;
+            *daz_deg = -w / cb * RAD2DEG;
+            moved_angle(&sl, &cl, dlon, true, out->obs.lon_deg);
+        }
+        moved_angle(&sb, &cb, dlat, !clamped, mlat);
+    }
+    out->sinlat = sb;
+    out->coslat = cb;
+    out->sinlon = sl;
+    out->coslon = cl;
+    double f1 = (1.0 - EARTH_OBLATENESS) * (1.0 - EARTH_OBLATENESS);
+    double cc = 1.0 / sqrt(cb * cb + f1 * sb * sb);
+    out->rxy_au = (EARTH_RADIUS_M * cc + obs->elev_m) * cb / AUNIT_M;
+    out->z_au = (EARTH_RADIUS_M * f1 * cc + obs->elev_m) * sb / AUNIT_M;
+}
+
+/* A site turned by the sidereal angle theta (given as its cosine and sine; the
+ * longitude is added here), in the equator of that angle. */
 struct site {
     double x[3];             /* geocentric, au */
-    double sinlat, coslat;   /* geodetic latitude */
     double cos_lst, sin_lst; /* local sidereal angle */
 };
 
-static void site_place(const struct astro_observer *obs, double theta_deg, struct site *out)
+static void site_place(const struct astro__site *s, double cos_th, double sin_th, struct site *out)
 {
-    double lat = obs->lat_deg * DEG2RAD;
-    out->coslat = cos(lat);
-    out->sinlat = sin(lat);
-    double f1 = (1.0 - EARTH_OBLATENESS) * (1.0 - EARTH_OBLATENESS);
-    double cc = 1.0 / sqrt(out->coslat * out->coslat + f1 * out->sinlat * out->sinlat);
-    double ang = (obs->lon_deg + theta_deg) * DEG2RAD;
-    out->cos_lst = cos(ang);
-    out->sin_lst = sin(ang);
-    double rxy = (EARTH_RADIUS_M * cc + obs->elev_m) * out->coslat;
-    out->x[0] = rxy * out->cos_lst / AUNIT_M;
-    out->x[1] = rxy * out->sin_lst / AUNIT_M;
-    double ss = f1 * cc;
-    out->x[2] = (EARTH_RADIUS_M * ss + obs->elev_m) * out->sinlat / AUNIT_M;
+    out->cos_lst = s->coslon * cos_th - s->sinlon * sin_th;
+    out->sin_lst = s->sinlon * cos_th + s->coslon * sin_th;
+    out->x[0] = s->rxy_au * out->cos_lst;
+    out->x[1] = s->rxy_au * out->sin_lst;
+    out->x[2] = s->z_au;
 }
 
 /* swe_azalt for a vector w of date seen from a site (latitude and local sidereal
@@ -622,7 +681,7 @@ static void horizon(const double w[3], double sinlat, double coslat, double cos_
 /* The observer's part shared by every body at one instant. */
 struct request {
     const struct astro_ctx *ctx;
-    const struct astro_observer *obs;
+    const struct astro_observer *obs; /* the site's */
     double jd_ut1, jd_tt;
     double fw[FRAME_WORDS];  /* the frame block */
     double s;                /* position of jd_tt in the step, [0, 1) */
@@ -635,10 +694,10 @@ struct request {
 };
 
 static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
-                           const struct astro_observer *obs, struct request *r)
+                           const struct astro__site *site, struct request *r)
 {
     r->ctx = ctx;
-    r->obs = obs;
+    r->obs = &site->obs;
     r->jd_ut1 = jd_ut1;
     r->jd_tt = jd_tt;
     int err = frame_get(ctx, step_of(jd_tt), r->fw);
@@ -675,8 +734,9 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
      * error from 0.088" to 0.017" median (bench/RESULTS.md).
      */
     bool nut = ctx->observer_nutation;
+    double th = (era_deg(ut_obs) + (nut ? ga : gm)) * DEG2RAD;
     struct site st;
-    site_place(obs, era_deg(ut_obs) + (nut ? ga : gm), &st);
+    site_place(site, cos(th), sin(th), &st);
     const double *xm = st.x;
     double cosl = st.cos_lst, sinl = st.sin_lst;
     double vm[3] = {-EARTH_ROT_RAD_DAY * xm[1], EARTH_ROT_RAD_DAY * xm[0], 0.0};
@@ -692,8 +752,8 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
         r->ob[i] = r->e[i] + r->o[i];
         r->obv[i] = r->ev[i] + ov[i];
     }
-    r->sinlat = st.sinlat;
-    r->coslat = st.coslat;
+    r->sinlat = site->sinlat;
+    r->coslat = site->coslat;
 
     /* swe_azalt's local apparent sidereal time differs from the angle above by the
      * equation of the equinoxes (libswe's placement) and the UT1 difference: a few
@@ -941,20 +1001,20 @@ static int request_body(const struct request *r, enum astro_body body, struct as
 }
 
 int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
-                         double jd_tt, const struct astro_observer *obs, struct astro_position *out)
+                         double jd_tt, const struct astro__site *site, struct astro_position *out)
 {
     struct request r;
-    int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
+    int err = request_prepare(ctx, jd_ut1, jd_tt, site, &r);
     if (err < 0)
         return err;
     return request_body(&r, body, out, NULL);
 }
 
 int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1, double jd_tt,
-                     const struct astro_observer *obs, struct astro_position *out, double *ha_deg)
+                     const struct astro__site *site, struct astro_position *out, double *ha_deg)
 {
     struct request r;
-    int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
+    int err = request_prepare(ctx, jd_ut1, jd_tt, site, &r);
     if (err < 0)
         return err;
     return request_body(&r, body, out, ha_deg);
@@ -968,9 +1028,12 @@ static int geo_block(const struct astro_ctx *ctx, enum astro_body body, int64_t 
     if (table_get(&ctx->cache->geo[body], hour, g) && fabs(g[GEO_DT] - dt_days) < 1e-7)
         return 0;
     double jd_ut1 = (double)hour / 24.0;
-    struct astro_observer centre = {0.0, 0.0, 0.0, 0.0, 0.0};
+    static const struct astro_observer centre = {0.0, 0.0, 0.0, 0.0, 0.0};
+    struct astro__site site;
+    double daz;
+    astro__site_init(&centre, 0.0, 0.0, &site, &daz);
     struct request r;
-    int err = request_prepare(ctx, jd_ut1, jd_ut1 + dt_days, &centre, &r);
+    int err = request_prepare(ctx, jd_ut1, jd_ut1 + dt_days, &site, &r);
     if (err < 0)
         return err;
     for (int i = 0; i < 3; i++) {
@@ -984,7 +1047,9 @@ static int geo_block(const struct astro_ctx *ctx, enum astro_body body, int64_t 
     if (err < 0)
         return err;
     mat_vec(r.npb, u, &g[GEO_W]);
-    g[GEO_THETA] = era_deg(jd_ut1) + r.fw[FR_GA] + r.s * r.fw[FR_GA + 1];
+    double th = (era_deg(jd_ut1) + r.fw[FR_GA] + r.s * r.fw[FR_GA + 1]) * DEG2RAD;
+    g[GEO_COS_TH] = cos(th);
+    g[GEO_SIN_TH] = sin(th);
     g[GEO_EXACT] = exact ? 1.0 : 0.0;
     g[GEO_DT] = dt_days;
     table_put(&ctx->cache->geo[body], hour, g);
@@ -992,7 +1057,7 @@ static int geo_block(const struct astro_ctx *ctx, enum astro_body body, int64_t 
 }
 
 int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int64_t hour,
-                          double dt_days, const struct astro_observer *obs, double *alt_deg,
+                          double dt_days, const struct astro__site *site, double *alt_deg,
                           double *ha_deg, double *dist_topo_au)
 {
     double g[GEO_WORDS];
@@ -1003,21 +1068,21 @@ int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int
         return 1;
     /* The site in the true equator of date, as request_prepare places it. */
     struct site st;
-    site_place(obs, g[GEO_THETA], &st);
+    site_place(site, g[GEO_COS_TH], g[GEO_SIN_TH], &st);
     double w[3];
     for (int i = 0; i < 3; i++)
         w[i] = g[GEO_W + i] - st.x[i];
-    horizon(w, st.sinlat, st.coslat, st.cos_lst, st.sin_lst, ha_deg, NULL, alt_deg);
+    horizon(w, site->sinlat, site->coslat, st.cos_lst, st.sin_lst, ha_deg, NULL, alt_deg);
     *dist_topo_au = norm3(w);
     return 0;
 }
 
 int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
-                             const struct astro_observer *obs,
+                             const struct astro__site *site,
                              struct astro_position out[ASTRO_BODY_COUNT])
 {
     struct request r;
-    int err = request_prepare(ctx, jd_ut1, jd_tt, obs, &r);
+    int err = request_prepare(ctx, jd_ut1, jd_tt, site, &r);
     for (int b = 0; b < ASTRO_BODY_COUNT && err == 0; b++)
         err = request_body(&r, (enum astro_body)b, &out[b], NULL);
     return err;

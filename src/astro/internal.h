@@ -24,7 +24,7 @@ struct astro_ctx {
     bool has_files;
     double jd_ut1_min; /* supported range, inclusive */
     double jd_ut1_max;
-    pthread_key_t thread_key; /* set (to the context) in each thread configured for it */
+    pthread_key_t thread_key;  /* set (to the context) in each thread configured for it */
     struct astro_cache *cache; /* fast path: mutable, internally synchronized; NULL = exact only */
     double bias[9];            /* ICRS -> mean J2000 frame-bias matrix (row major), as libswe's */
     _Atomic(struct astro_eop *) eop; /* Earth-orientation data, or NULL: see astro_ctx_set_eop */
@@ -68,19 +68,38 @@ int astro__fast_init(struct astro_ctx *ctx);
 void astro__fast_deinit(struct astro_ctx *ctx);
 
 /*
+ * An observer's place worked out once for every instant it is wanted at: where it
+ * stands (the pole's offsets applied), the sines and cosines of its geodetic latitude
+ * and longitude, and its distances from the Earth's axis and from the equator's plane
+ * on libswe's ellipsoid (au).
+ */
+struct astro__site {
+    struct astro_observer obs; /* moved by polar motion; its air as given */
+    double sinlat, coslat;
+    double sinlon, coslon;
+    double rxy_au, z_au;
+};
+
+/*
+ * The site of obs with the pole at (xp_as, yp_as) arcseconds (0, 0 for none): the
+ * observer moved to the pole's frame, as ERFA's atco13 turns by W, and *daz_deg, the
+ * turn from that frame's azimuth back to the crust's. obs must be valid. Thread-safe.
+ */
+void astro__site_init(const struct astro_observer *obs, double xp_as, double yp_as,
+                      struct astro__site *out, double *daz_deg);
+
+/*
  * The fast path of astro_position_compute() for instants given as jd_ut1 and jd_tt
  * (body, observer and range already validated; ctx->cache not NULL). OUT: *out.
  * Returns 0 or PT_E_EPHEMERIS. Thread-safe.
  */
 int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
-                         double jd_tt, const struct astro_observer *obs,
-                         struct astro_position *out);
+                         double jd_tt, const struct astro__site *site, struct astro_position *out);
 
 /* astro__fast_position() that also gives the topocentric hour angle (degrees, in
  * (-180, 180]). OUT: *out, *ha_deg. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
-int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
-                     double jd_tt, const struct astro_observer *obs, struct astro_position *out,
-                     double *ha_deg);
+int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1, double jd_tt,
+                     const struct astro__site *site, struct astro_position *out, double *ha_deg);
 
 /*
  * A cheap altitude for bracketing rise and set: the body's geocentric apparent place
@@ -92,13 +111,13 @@ int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double j
  * limb), or PT_E_EPHEMERIS. Thread-safe.
  */
 int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int64_t hour,
-                          double dt_days, const struct astro_observer *obs, double *alt_deg,
+                          double dt_days, const struct astro__site *site, double *alt_deg,
                           double *ha_deg, double *dist_topo_au);
 
 /* astro__fast_position() for every body at one instant (observer part done once).
  * OUT: out[ASTRO_BODY_COUNT]. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
 int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
-                             const struct astro_observer *obs,
+                             const struct astro__site *site,
                              struct astro_position out[ASTRO_BODY_COUNT]);
 
 /*
@@ -112,10 +131,10 @@ int astro__fast_pheno(const struct astro_ctx *ctx, enum astro_body body, double 
 
 /* One row of Roman's constellation table (constellations_table.c, generated). */
 struct astro__constellation_bound {
-    double ra_lo_h;  /* B1875 right ascension, hours, inclusive */
-    double ra_hi_h;  /* exclusive */
+    double ra_lo_h;    /* B1875 right ascension, hours, inclusive */
+    double ra_hi_h;    /* exclusive */
     double dec_lo_deg; /* B1875 declination, degrees, inclusive lower bound */
-    int index;       /* into the two name arrays */
+    int index;         /* into the two name arrays */
 };
 
 extern const char *const astro__constellation_abbrs[ASTRO_CONSTELLATION_COUNT];

@@ -52,9 +52,9 @@ const char *astro_rise_status_name(enum astro_rise_status s)
 struct search {
     const struct astro_ctx *ctx;
     enum astro_body body;
-    struct astro_observer obs; /* airless */
-    double dt_days;            /* TT - UT1 over the window (changes by under 1 ms) */
-    bool shared_grid;          /* bracket on whole UT1 hours, shared by every observer */
+    struct astro__site site; /* airless, no polar motion */
+    double dt_days;          /* TT - UT1 over the window (changes by under 1 ms) */
+    bool shared_grid;        /* bracket on whole UT1 hours, shared by every observer */
 };
 
 /* The limb's angular radius at a topocentric distance, degrees (0 for a point). */
@@ -74,13 +74,13 @@ static int sample(const struct search *s, double jd, double *f, double *ha)
     struct astro_position p;
     int err;
     if (s->ctx->cache != NULL) {
-        err = astro__fast_topo(s->ctx, s->body, jd, jd + s->dt_days, &s->obs, &p, ha);
+        err = astro__fast_topo(s->ctx, s->body, jd, jd + s->dt_days, &s->site, &p, ha);
     } else {
         struct astro_time t = {.jd_ut1 = jd, .jd_tt = jd + s->dt_days};
-        err = astro_position_compute_exact(s->ctx, s->body, &t, &s->obs, &p);
+        err = astro_position_compute_exact(s->ctx, s->body, &t, &s->site.obs, &p);
         if (err == 0) {
             astro__thread_enter(s->ctx);
-            double h = fmod(swe_sidtime(jd) * 15.0 + s->obs.lon_deg - p.ra_deg, 360.0);
+            double h = fmod(swe_sidtime(jd) * 15.0 + s->site.obs.lon_deg - p.ra_deg, 360.0);
             if (h > 180.0)
                 h -= 360.0;
             else if (h <= -180.0)
@@ -99,7 +99,7 @@ static int sample(const struct search *s, double jd, double *f, double *ha)
 static int sample_hour(const struct search *s, int64_t hour, double *f, double *ha, bool *exact)
 {
     double alt, dist;
-    int rc = astro__fast_topo_hour(s->ctx, s->body, hour, s->dt_days, &s->obs, &alt, ha, &dist);
+    int rc = astro__fast_topo_hour(s->ctx, s->body, hour, s->dt_days, &s->site, &alt, ha, &dist);
     if (rc < 0)
         return rc;
     *exact = rc == 1;
@@ -347,8 +347,12 @@ static int search_window(const struct search *s, double t0, double days, struct 
 static int event_time(const struct astro_ctx *ctx, double jd, struct astro_time *out)
 {
     if (isnan(jd)) {
-        *out = (struct astro_time){.jd_ut1 = NAN, .jd_tt = NAN, .deltat_s = NAN,
-                                   .ut1_utc_s = NAN, .unix_s = NAN, .scale = ASTRO_UT1};
+        *out = (struct astro_time){.jd_ut1 = NAN,
+                                   .jd_tt = NAN,
+                                   .deltat_s = NAN,
+                                   .ut1_utc_s = NAN,
+                                   .unix_s = NAN,
+                                   .scale = ASTRO_UT1};
         return 0;
     }
     return astro_time_from_jd(ctx, jd, ASTRO_UT1, out);
@@ -375,8 +379,12 @@ static int search_init(const struct astro_ctx *ctx, enum astro_body body, double
         !astro__jd_in_range(ctx, jd0 + days))
         return PT_E_RANGE;
     astro__thread_enter(ctx);
-    *s = (struct search){ctx, body, *obs, astro__deltat_days(ctx, jd0 + 0.5 * days), false};
-    s->obs.pressure_hpa = 0.0;
+    *s = (struct search){
+        .ctx = ctx, .body = body, .dt_days = astro__deltat_days(ctx, jd0 + 0.5 * days)};
+    struct astro_observer airless = *obs;
+    airless.pressure_hpa = 0.0;
+    double daz;
+    astro__site_init(&airless, 0.0, 0.0, &s->site, &daz);
     return 0;
 }
 

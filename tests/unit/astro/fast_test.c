@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 
 #include "astro/astro.h"
+#include "astro/internal.h"
 #include "unit/astro/testutil.h"
 
 #define LIMIT_ARCSEC 0.002
@@ -200,6 +201,71 @@ static void test_truth_cases(void **state)
     }
     report("truth cases, fast vs libswe (exact path)", vs_exact, LIMIT_ARCSEC);
     report("truth cases, fast vs the truth file", vs_file, LIMIT_ARCSEC);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The observer's site                                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * astro__site_init turns the observer's sines and cosines by polar motion instead of
+ * evaluating them again: they must be those of the moved angles to 2e-15 (the angles'
+ * own rounding in degrees, up to 720, is 1e-15 rad), the moved
+ * angles and the azimuth turn those of the first-order formula (IERS 2010 eq. 5.3)
+ * written out here, and the site's distances from the axis and the equator those of
+ * libswe's ellipsoid, for random observers, pole offsets up to 1" (twice the largest
+ * seen) and latitudes next to and at the poles (where the longitude turn is large and
+ * the latitude is clamped).
+ */
+static void check_site(double lat, double lon, double elev, double xp, double yp, double *worst)
+{
+    struct astro_observer obs = {lat, lon, elev, 1010.0, 15.0};
+    struct astro__site s;
+    double daz;
+    astro__site_init(&obs, xp, yp, &s, &daz);
+    double r = M_PI / 180.0, x = xp / 3600.0 * r, y = yp / 3600.0 * r;
+    double mlat = lat + (x * cos(lon * r) - y * sin(lon * r)) / r, mlon = lon, mdaz = 0.0;
+    mlat = fmin(fmax(mlat, -90.0), 90.0);
+    if (cos(lat * r) > 1e-9) {
+        double w = x * sin(lon * r) + y * cos(lon * r);
+        mlon = lon + w * tan(lat * r) / r;
+        mdaz = -w / cos(lat * r) / r;
+    }
+    assert_true(fabs(s.obs.lat_deg - mlat) <= 1e-13);
+    assert_true(fabs(s.obs.lon_deg - mlon) <= 1e-13 * fmax(1.0, fabs(mlon)));
+    assert_true(fabs(daz - mdaz) <= 1e-12 * fmax(1.0, fabs(mdaz)));
+    assert_true(s.obs.elev_m == elev && s.obs.pressure_hpa == 1010.0 && s.obs.temp_c == 15.0);
+    double e = fmax(
+        fmax(fabs(s.sinlat - sin(s.obs.lat_deg * r)), fabs(s.coslat - cos(s.obs.lat_deg * r))),
+        fmax(fabs(s.sinlon - sin(s.obs.lon_deg * r)), fabs(s.coslon - cos(s.obs.lon_deg * r))));
+    *worst = fmax(*worst, e);
+    double f1 = (1.0 - 1.0 / 298.25642) * (1.0 - 1.0 / 298.25642);
+    double sb = sin(mlat * r), cb = cos(mlat * r);
+    double cc = 1.0 / sqrt(cb * cb + f1 * sb * sb);
+    double au = 1.49597870700e+11;
+    assert_true(fabs(s.rxy_au - (6378136.6 * cc + elev) * cb / au) <= 1e-18);
+    assert_true(fabs(s.z_au - (6378136.6 * f1 * cc + elev) * sb / au) <= 1e-18);
+}
+
+static void test_site_polar_motion(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    rng_state = 0x2545F4914F6CDD1DULL;
+    for (int i = 0; i < 200000; i++) {
+        double lat = rnd() * 180.0 - 90.0, lon = rnd() * 720.0 - 360.0;
+        double xp = rnd() * 2.0 - 1.0, yp = rnd() * 2.0 - 1.0;
+        check_site(lat, lon, rnd() * 10500.0 - 500.0, i % 10 == 0 ? 0.0 : xp,
+                   i % 10 == 0 ? 0.0 : yp, &worst);
+    }
+    static const double near_pole[] = {90.0, 89.9999999,  89.9999,  89.99, 89.9,
+                                       89.0, -89.9999999, -89.9999, -90.0, 0.0};
+    for (size_t k = 0; k < sizeof(near_pole) / sizeof(near_pole[0]); k++)
+        for (int j = 0; j < 360; j += 7)
+            for (int q = 0; q < 4; q++)
+                check_site(near_pole[k], j, 0.0, q & 1 ? 0.9 : -0.9, q & 2 ? 0.9 : -0.9, &worst);
+    print_message("site sines and cosines against the moved angles' own: %.2g at most\n", worst);
+    assert_true(worst <= 2e-15);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -428,6 +494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_cases, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(test_moon_interpolation, setup_ctx, teardown_ctx),
         cmocka_unit_test(test_observer_nutation),
+        cmocka_unit_test(test_site_polar_motion),
         cmocka_unit_test_setup_teardown(test_batch, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(test_slot_collisions, setup_ctx, teardown_ctx),
         cmocka_unit_test(test_threads_share_cache),
