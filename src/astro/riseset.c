@@ -31,6 +31,9 @@
  * (a graze), the instant is not defined better than that anyway. */
 #define TOL_VALUE_DEG 2e-5
 #define MAX_ITER 60
+/* The cheap hourly altitude (astro__fast_topo_hour) is within about 1" of the full one:
+ * 36" away from the horizon its sign is certain. */
+#define SIGN_SURE_DEG 0.01
 
 /* How far astro_riseset_next() looks: a little over a day, the Moon's 24 h 50 min. */
 #define WINDOW_DAYS 1.02
@@ -242,12 +245,15 @@ static int window_samples(const struct search *s, double t0, double days, double
     return err < 0 ? err : n;
 }
 
-/* Replace sample i by sample()'s own value; true if its sign changed. */
+/* Replace sample i by sample()'s own value where the cheap one may have the wrong sign;
+ * true if its sign changed. Further from the horizon than SIGN_SURE_DEG the cheap
+ * value's sign is sample()'s, and refine() may start from it: every point it
+ * evaluates is a full reduction, so the ends only steer the first steps. */
 static int make_exact(const struct search *s, double *t, double *f, double *ha, bool *exact, int i,
                       bool *flipped)
 {
     *flipped = false;
-    if (exact[i])
+    if (exact[i] || fabs(f[i]) > SIGN_SURE_DEG)
         return 0;
     double fe;
     int err = sample(s, t[i], &fe, &ha[i]);
@@ -285,9 +291,9 @@ static int search_window(const struct search *s, double t0, double days, struct 
         int err = 0;
         if ((f[i] < 0.0) != (f[i + 1] < 0.0)) {
             /* A sign change: one crossing (an odd number; one at hourly spacing). With
-             * the shared grid's approximate values, both ends are made exact first; a
-             * sign that flips moves the crossing to the interval before (handled here)
-             * or after (handled next). */
+             * the shared grid's approximate values, an end near the horizon is made
+             * exact first; a sign that flips moves the crossing to the interval before
+             * (handled here) or after (handled next). */
             bool flip_a, flip_b;
             err = make_exact(s, t, f, ha, exact, i, &flip_a);
             if (err == 0)
