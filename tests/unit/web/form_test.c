@@ -127,6 +127,54 @@ static void test_decode_zero_copy(void **state)
     assert_string_equal(buf, "a%41+");
 }
 
+/* The scan for escapes reads eight bytes at a time: an escape, a '+' or a NUL at any
+ * offset of a long component (and of a whole query) is found, none is invented. */
+static void test_decode_every_offset(void **state)
+{
+    struct pt_arena *a = *state;
+    const char *clean = "abcdefghijklmnopqrstuvwxyz0123456789-._~ABCDEFGH";
+    size_t n = strlen(clean);
+    for (size_t p = 0; p <= n; p++) {
+        char in[80], want[80];
+        struct pt_str out;
+        memcpy(in, clean, p);
+        memcpy(in + p, "%41", 3);
+        memcpy(in + p + 3, clean + p, n - p);
+        memcpy(want, clean, p);
+        want[p] = 'A';
+        memcpy(want + p + 1, clean + p, n - p);
+        assert_int_equal(web_percent_decode(pt_str_make(in, n + 3), false, a, &out), 0);
+        assert_str(out, want, n + 1);
+
+        memcpy(in + p, "+", 1);
+        memcpy(in + p + 1, clean + p, n - p);
+        want[p] = ' ';
+        assert_int_equal(web_percent_decode(pt_str_make(in, n + 1), true, a, &out), 0);
+        assert_str(out, want, n + 1);
+        assert_int_equal(web_percent_decode(pt_str_make(in, n + 1), false, a, &out), 0);
+        assert_ptr_equal(out.ptr, in);
+
+        in[p] = '\0';
+        assert_int_equal(web_percent_decode(pt_str_make(in, n + 1), false, a, &out),
+                         PT_E_BAD_REQUEST);
+
+        /* The same in a query: "k=" then the component, the '+' at offset p + 2. */
+        char q[90];
+        memcpy(q, "k=", 2);
+        memcpy(q + 2, in, n + 1);
+        q[2 + p] = '+';
+        struct web_form f;
+        assert_int_equal(web_form_parse(pt_str_make(q, n + 3), a, 4, &f), 0);
+        assert_int_equal(f.count, 1);
+        assert_str(f.items[0].value, want, n + 1);
+        q[2 + p] = '\0';
+        assert_int_equal(web_form_parse(pt_str_make(q, n + 3), a, 4, &f), PT_E_BAD_REQUEST);
+        q[2 + p] = 'x';
+        assert_int_equal(web_form_parse(pt_str_make(q, n + 3), a, 4, &f), 0);
+        assert_ptr_equal(f.items[0].value.ptr, q + 2);
+    }
+}
+
 /* Every byte value survives encode then decode, and encoding is exact. */
 static void test_encode(void **state)
 {
@@ -289,6 +337,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_decode_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_raw_nul_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_every_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_zero_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_form_pairs, setup, teardown),
