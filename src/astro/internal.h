@@ -24,7 +24,7 @@ struct astro_ctx {
     bool has_files;
     double jd_ut1_min; /* supported range, inclusive */
     double jd_ut1_max;
-    pthread_key_t thread_key;  /* set (to the context) in each thread configured for it */
+    pthread_key_t thread_key; /* set (to the context) in each thread configured for it */
     struct astro_cache *cache; /* fast path: mutable, internally synchronized; NULL = exact only */
     double bias[9];            /* ICRS -> mean J2000 frame-bias matrix (row major), as libswe's */
     _Atomic(struct astro_eop *) eop; /* Earth-orientation data, or NULL: see astro_ctx_set_eop */
@@ -131,10 +131,10 @@ int astro__fast_pheno(const struct astro_ctx *ctx, enum astro_body body, double 
 
 /* One row of Roman's constellation table (constellations_table.c, generated). */
 struct astro__constellation_bound {
-    double ra_lo_h;    /* B1875 right ascension, hours, inclusive */
-    double ra_hi_h;    /* exclusive */
+    double ra_lo_h;  /* B1875 right ascension, hours, inclusive */
+    double ra_hi_h;  /* exclusive */
     double dec_lo_deg; /* B1875 declination, degrees, inclusive lower bound */
-    int index;         /* into the two name arrays */
+    int index;       /* into the two name arrays */
 };
 
 extern const char *const astro__constellation_abbrs[ASTRO_CONSTELLATION_COUNT];

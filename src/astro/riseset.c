@@ -353,12 +353,8 @@ static int search_window(const struct search *s, double t0, double days, struct 
 static int event_time(const struct astro_ctx *ctx, double jd, struct astro_time *out)
 {
     if (isnan(jd)) {
-        *out = (struct astro_time){.jd_ut1 = NAN,
-                                   .jd_tt = NAN,
-                                   .deltat_s = NAN,
-                                   .ut1_utc_s = NAN,
-                                   .unix_s = NAN,
-                                   .scale = ASTRO_UT1};
+        *out = (struct astro_time){.jd_ut1 = NAN, .jd_tt = NAN, .deltat_s = NAN,
+                                   .ut1_utc_s = NAN, .unix_s = NAN, .scale = ASTRO_UT1};
         return 0;
     }
     return astro_time_from_jd(ctx, jd, ASTRO_UT1, out);

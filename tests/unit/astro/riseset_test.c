@@ -354,20 +354,20 @@ static void test_shared_grid_agrees(void **state)
             bool in_b = !isnan(b[k]->jd_ut1) && b[k]->jd_ut1 < t.jd_ut1 + 0.99;
             if (in_a != in_b)
                 fail_msg("case %d (%s, %.4f %.4f, jd %.6f) event %d: next %.6f, day %.6f", i,
-                         astro_body_name(body), obs.lat_deg, obs.lon_deg, t.jd_ut1, k, a[k]->jd_ut1,
-                         b[k]->jd_ut1);
+                         astro_body_name(body), obs.lat_deg, obs.lon_deg, t.jd_ut1, k,
+                         a[k]->jd_ut1, b[k]->jd_ut1);
             if (in_a) {
                 double d = fabs(a[k]->jd_ut1 - b[k]->jd_ut1) * 86400.0;
                 worst = fmax(worst, d);
                 compared++;
                 if (d > 0.1)
-                    fail_msg("case %d (%s) event %d differs by %.3f s", i, astro_body_name(body), k,
-                             d);
+                    fail_msg("case %d (%s) event %d differs by %.3f s", i, astro_body_name(body),
+                             k, d);
             }
         }
     }
-    print_message("shared-hour brackets: %d events compared, worst difference %.4f s\n", compared,
-                  worst);
+    print_message("shared-hour brackets: %d events compared, worst difference %.4f s\n",
+                  compared, worst);
     assert_true(compared > 2000);
 }
 
