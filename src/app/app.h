@@ -100,7 +100,8 @@ struct app_now_cache {
     struct astro_time t;
     double sun_jd_ut1;       /* the instant of sun_gha/sun_dec; 0 = none */
     double sun_gha_deg;      /* the Sun's Greenwich hour angle, apparent */
-    double sun_dec_deg;      /* and its declination (seen from the equator: within 9") */
+    double sun_sin_dec;      /* and the sine and cosine of its declination (seen from */
+    double sun_cos_dec;      /* the equator: within 9") */
 };
 
 /*

@@ -53,10 +53,13 @@ int app_handle_planet(struct web_ctx *ctx)
      * Look up by the raw target before parsing anything: only targets that name
      * lat and lon are ever stored (cache_key), so a hit needs no further check.
      */
-    int64_t now_ms = (int64_t)(pt_clock_unix_s() * 1000.0);
+    int64_t now_ms = 0;
     struct pt_str cached;
-    if (microcache_get(st->microcache, ctx->req->head.target, now_ms, &cached))
-        return web_send_static(ctx, 200, "application/json", cached);
+    if (st->microcache != NULL) { /* without it, no clock read for it either */
+        now_ms = (int64_t)(pt_clock_unix_s() * 1000.0);
+        if (microcache_get(st->microcache, ctx->req->head.target, now_ms, &cached))
+            return web_send_static(ctx, 200, "application/json", cached);
+    }
     struct pt_str key = st->microcache != NULL ? cache_key(ctx) : PT_STR_NULL;
     struct pt_str name = web_param(ctx, "name");
     int body = astro_body_from_name(name);

@@ -198,13 +198,14 @@ int app_sun_altitude(const struct app_state *st, const struct astro_time *t,
                      const struct astro_observer *obs, double *alt_deg)
 {
     struct app_now_cache *c = st->now;
-    double gha, dec;
+    double gha, sin_dec, cos_dec;
     /* Within a minute of the remembered instant the Sun moves by its hour angle alone (the
      * Earth's rotation), to about 1": requests at "now" carry milliseconds, each its own. */
     double dt = c != NULL && c->sun_jd_ut1 != 0 ? t->jd_ut1 - c->sun_jd_ut1 : 1.0;
     if (fabs(dt) < 60.0 / 86400.0) {
         gha = c->sun_gha_deg + dt * SUN_HOUR_ANGLE_DEG_PER_DAY;
-        dec = c->sun_dec_deg;
+        sin_dec = c->sun_sin_dec;
+        cos_dec = c->sun_cos_dec;
     } else {
         /* Seen from (0, 0) the horizon frame is the equator's: hour angle and declination. */
         static const struct astro_observer origin = {0, 0, 0, 0, 0};
@@ -214,14 +215,17 @@ int app_sun_altitude(const struct app_state *st, const struct astro_time *t,
             return rc;
         double h = p.alt_airless_deg * DEG, a = p.az_deg * DEG;
         gha = atan2(-cos(h) * sin(a), sin(h)) / DEG;
-        dec = asin(cos(h) * cos(a)) / DEG;
+        double dec = asin(cos(h) * cos(a));
+        sin_dec = sin(dec);
+        cos_dec = cos(dec);
         if (c != NULL) {
             c->sun_jd_ut1 = t->jd_ut1;
             c->sun_gha_deg = gha;
-            c->sun_dec_deg = dec;
+            c->sun_sin_dec = sin_dec;
+            c->sun_cos_dec = cos_dec;
         }
     }
-    double lat = obs->lat_deg * DEG, d = dec * DEG, ha = (gha + obs->lon_deg) * DEG;
-    *alt_deg = asin(sin(lat) * sin(d) + cos(lat) * cos(d) * cos(ha)) / DEG;
+    double lat = obs->lat_deg * DEG, ha = (gha + obs->lon_deg) * DEG;
+    *alt_deg = asin(sin(lat) * sin_dec + cos(lat) * cos_dec * cos(ha)) / DEG;
     return 0;
 }
