@@ -247,6 +247,13 @@ struct app_event_texts {
     char iso[3][APP_ISO_ROOM];
 };
 
+/* Until when (jd_ut1) ev, searched from from_jd, are the next events: the earliest of
+ * them that happens, or from_jd + 1 day when none does (circumpolar...). */
+double app_events_valid_until(const struct astro_riseset *ev, double from_jd);
+
+/* The ISO text of ev's rise, transit and set ("" for an event that does not happen). */
+void app_event_texts_format(const struct astro_riseset *ev, struct app_event_texts *out);
+
 /*
  * The next rise/transit/set of body after t for obs, from the cache when an
  * earlier answer for the same observer is still valid. Same contract as

@@ -30,6 +30,8 @@ struct entry {
     double until_jd[ASTRO_BODY_COUNT]; /* known events hold for t < until */
     int rc[ASTRO_BODY_COUNT];
     struct astro_riseset events[ASTRO_BODY_COUNT];
+    /* Their text, formatted once (0.75 KiB): every tick renders it for this observer. */
+    struct app_event_texts texts[ASTRO_BODY_COUNT];
 };
 
 struct live_events {
@@ -108,17 +110,6 @@ static struct entry *entry_get(struct live_events *e, const struct astro_observe
     return x;
 }
 
-/* The earliest event that happens, or from + 1 day when none does (circumpolar...). */
-static double first_event_jd(const struct astro_riseset *ev, double from_jd)
-{
-    double jd = from_jd + 1.0;
-    const struct astro_time *ts[3] = {&ev->rise, &ev->transit, &ev->set};
-    for (int i = 0; i < 3; i++)
-        if (isfinite(ts[i]->jd_ut1) && ts[i]->jd_ut1 < jd)
-            jd = ts[i]->jd_ut1;
-    return jd;
-}
-
 int live_events_infos(struct live_events *e, const struct astro_ctx *astro,
                       const struct astro_time *t, const struct astro_observer *obs, unsigned bodies,
                       const struct app_body_info details[ASTRO_BODY_COUNT],
@@ -138,13 +129,16 @@ int live_events_infos(struct live_events *e, const struct astro_ctx *astro,
             if (rc < 0 && rc != PT_E_RANGE)
                 return rc;
             x->rc[b] = rc;
-            x->until_jd[b] = rc < 0 ? t->jd_ut1 : first_event_jd(&x->events[b], t->jd_ut1);
+            x->until_jd[b] = rc < 0 ? t->jd_ut1 : app_events_valid_until(&x->events[b], t->jd_ut1);
             x->valid |= 1u << b;
+            if (rc < 0)
+                memset(&x->texts[b], 0, sizeof(x->texts[b]));
+            else
+                app_event_texts_format(&x->events[b], &x->texts[b]);
         }
         info[b].events_rc = x->rc[b];
         info[b].events = x->events[b];
-        /* Formatted when rendered: kept per observer they would cost 0.75 KiB each. */
-        memset(&info[b].texts, 0, sizeof(info[b].texts));
+        info[b].texts = x->texts[b];
     }
     return 0;
 }

@@ -50,7 +50,7 @@ static size_t slot_of(enum astro_body body, const struct astro_observer *obs)
 }
 
 /* The earliest event that happens, or from + 1 day when none does (circumpolar...). */
-static double first_event_jd(const struct astro_riseset *e, double from_jd)
+double app_events_valid_until(const struct astro_riseset *e, double from_jd)
 {
     double jd = from_jd + 1.0;
     const struct astro_time *ts[3] = {&e->rise, &e->transit, &e->set};
@@ -58,6 +58,19 @@ static double first_event_jd(const struct astro_riseset *e, double from_jd)
         if (isfinite(ts[i]->jd_ut1) && ts[i]->jd_ut1 < jd)
             jd = ts[i]->jd_ut1;
     return jd;
+}
+
+void app_event_texts_format(const struct astro_riseset *ev, struct app_event_texts *out)
+{
+    const struct astro_time *t[3] = {&ev->rise, &ev->transit, &ev->set};
+    for (int i = 0; i < 3; i++) {
+        char iso[40];
+        size_t n = isfinite(t[i]->jd_ut1) ? astro_time_format_iso(t[i], iso) : 0;
+        if (n > 0 && n < APP_ISO_ROOM)
+            memcpy(out->iso[i], iso, n + 1);
+        else
+            out->iso[i][0] = '\0';
+    }
 }
 
 int riseset_cache_get(struct riseset_cache *c, const struct astro_ctx *astro,
@@ -81,15 +94,7 @@ int riseset_cache_get(struct riseset_cache *c, const struct astro_ctx *astro,
         memset(texts, 0, sizeof(*texts));
     if (rc < 0)
         return rc;
-    const struct astro_time *ev[3] = {&out->rise, &out->transit, &out->set};
-    for (int i = 0; i < 3; i++) {
-        char iso[40];
-        size_t n = isfinite(ev[i]->jd_ut1) ? astro_time_format_iso(ev[i], iso) : 0;
-        if (n > 0 && n < APP_ISO_ROOM)
-            memcpy(e->texts.iso[i], iso, n + 1);
-        else
-            e->texts.iso[i][0] = '\0';
-    }
+    app_event_texts_format(out, &e->texts);
     if (texts != NULL)
         *texts = e->texts;
     e->used = true;
@@ -98,7 +103,7 @@ int riseset_cache_get(struct riseset_cache *c, const struct astro_ctx *astro,
     e->lon_deg = obs->lon_deg;
     e->elev_m = obs->elev_m;
     e->from_jd = t->jd_ut1;
-    e->until_jd = first_event_jd(out, t->jd_ut1);
+    e->until_jd = app_events_valid_until(out, t->jd_ut1);
     e->events = *out;
     return 0;
 }

@@ -93,6 +93,14 @@ def assert_same_as_rest(server, doc, lat, lon, elevation=0, names=None):
             assert abs(body[k] - ref[body["name"]][k]) <= 1e-7, \
                 (doc["time"], body["name"], k, body[k], ref[body["name"]][k])
         assert body["above_horizon"] == ref[body["name"]]["above_horizon"]
+        # The next events: the push keeps them (and their text) from the observer's first
+        # tick, GET /planets searches from its own instant; both refine to 0.1 s.
+        assert body["status"] == ref[body["name"]]["status"], (doc["time"], body["name"])
+        for k in ("rise", "transit", "set"):
+            a, b = body[k], ref[body["name"]][k]
+            assert (a is None) == (b is None), (doc["time"], body["name"], k, a, b)
+            if a is not None:
+                assert abs(unix(a) - unix(b)) <= 0.1, (doc["time"], body["name"], k, a, b)
 
 
 def assert_observer(doc, lat, lon, elevation, source):
