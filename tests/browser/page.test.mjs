@@ -313,7 +313,11 @@ test('"Use my location" with geolocation granted asks the browser again', TIMEOU
 });
 
 test('server refusals show inline and the page goes back to the last good location', TIMEOUT, async () => {
-    const { context, page, problems } = await openPage(browser, server.base);
+    // No service worker: once it controls the page (it claims it as soon as it is
+    // active, which a slow first load may let happen before the routes below), the
+    // page's requests reach the network through it and page.route never sees them.
+    const { context, page, problems } = await openPage(browser, server.base,
+                                                       { serviceWorkers: 'block' });
     await page.goto(server.base);
     await waitForObserver(page, GREENWICH.lat, GREENWICH.lon);
 
