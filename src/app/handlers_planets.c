@@ -54,13 +54,14 @@ int app_handle_planet(struct web_ctx *ctx)
      * lat and lon are ever stored (cache_key), so a hit needs no further check.
      */
     int64_t now_ms = 0;
-    struct pt_str cached;
+    struct pt_str key = PT_STR_NULL;
     if (st->microcache != NULL) { /* without it, no clock read for it either */
         now_ms = (int64_t)(pt_clock_unix_s() * 1000.0);
+        struct pt_str cached;
         if (microcache_get(st->microcache, ctx->req->head.target, now_ms, &cached))
             return web_send_static(ctx, 200, "application/json", cached);
+        key = cache_key(ctx);
     }
-    struct pt_str key = st->microcache != NULL ? cache_key(ctx) : PT_STR_NULL;
     struct pt_str name = web_param(ctx, "name");
     int body = astro_body_from_name(name);
     if (body < 0) {

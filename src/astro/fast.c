@@ -681,7 +681,7 @@ static void horizon(const double w[3], double sinlat, double coslat, double cos_
 /* The observer's part shared by every body at one instant. */
 struct request {
     const struct astro_ctx *ctx;
-    const struct astro_observer *obs; /* the site's */
+    const struct astro__site *site; /* the caller's; outlives the request */
     double jd_ut1, jd_tt;
     double fw[FRAME_WORDS];  /* the frame block */
     double s;                /* position of jd_tt in the step, [0, 1) */
@@ -689,7 +689,6 @@ struct request {
     double npb[9];           /* N·P·B at jd_tt */
     double o[3];             /* observer, geocentric, J2000 mean frame (as libswe), au */
     double ob[3], obv[3];    /* observer, barycentric, au and au/day */
-    double sinlat, coslat;   /* geodetic latitude */
     double cos_lst, sin_lst; /* local apparent sidereal time */
 };
 
@@ -697,7 +696,7 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
                            const struct astro__site *site, struct request *r)
 {
     r->ctx = ctx;
-    r->obs = &site->obs;
+    r->site = site;
     r->jd_ut1 = jd_ut1;
     r->jd_tt = jd_tt;
     int err = frame_get(ctx, step_of(jd_tt), r->fw);
@@ -752,17 +751,15 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
         r->ob[i] = r->e[i] + r->o[i];
         r->obv[i] = r->ev[i] + ov[i];
     }
-    r->sinlat = site->sinlat;
-    r->coslat = site->coslat;
 
     /* swe_azalt's local apparent sidereal time differs from the angle above by the
      * equation of the equinoxes (libswe's placement) and the UT1 difference: a few
      * arcseconds at most, so rotate (cosl, sinl) by it instead of evaluating sin and
      * cos again. */
     double d = ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (nut ? 0.0 : ga - gm)) * DEG2RAD;
-    double cd = 1.0 - d * d / 2.0, sd = d - d * d * d / 6.0;
-    r->cos_lst = cosl * cd - sinl * sd;
-    r->sin_lst = sinl * cd + cosl * sd;
+    turn_small(&sinl, &cosl, d);
+    r->cos_lst = cosl;
+    r->sin_lst = sinl;
     return 0;
 }
 
@@ -973,7 +970,7 @@ static int request_body(const struct request *r, enum astro_body body, struct as
         return err;
     if (exact) {
         struct astro_time t = {.jd_ut1 = r->jd_ut1, .jd_tt = r->jd_tt};
-        err = astro_position_compute_exact(r->ctx, body, &t, r->obs, out);
+        err = astro_position_compute_exact(r->ctx, body, &t, &r->site->obs, out);
         if (err == 0 && ha_deg != NULL)
             *ha_deg = wrap180(atan2(r->sin_lst, r->cos_lst) * RAD2DEG - out->ra_deg);
         return err;
@@ -993,10 +990,11 @@ static int request_body(const struct request *r, enum astro_body body, struct as
     out->distance_au = dist_geo;
 
     /* swe_azalt: hour angle from the apparent sidereal time, then the horizon. */
-    horizon(w, r->sinlat, r->coslat, r->cos_lst, r->sin_lst, ha_deg, &out->az_deg,
+    horizon(w, r->site->sinlat, r->site->coslat, r->cos_lst, r->sin_lst, ha_deg, &out->az_deg,
             &out->alt_airless_deg);
     out->alt_deg =
-        r->obs->pressure_hpa > 0.0 ? refract(out->alt_airless_deg, r->obs) : out->alt_airless_deg;
+        r->site->obs.pressure_hpa > 0.0 ? refract(out->alt_airless_deg, &r->site->obs)
+                                        : out->alt_airless_deg;
     return 0;
 }
 
