@@ -245,6 +245,7 @@ void riseset_cache_free(struct riseset_cache *c);
 #define APP_ISO_ROOM 25 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" and its NUL */
 struct app_event_texts {
     char iso[3][APP_ISO_ROOM];
+    unsigned char len[3]; /* strlen(iso[i]) */
 };
 
 /* Until when (jd_ut1) ev, searched from from_jd, are the next events: the earliest of

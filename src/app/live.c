@@ -225,11 +225,12 @@ static void round_free(struct live_round *r)
     free(r);
 }
 
-/* Serialize the positions message of one group (one reference), or NULL. Any thread. */
+/* Serialize the positions message of one group (one reference), or NULL. Any thread.
+ * json is the round's scratch buffer: reused, so a message costs no chain of reallocs. */
 static struct pt_shared *build_message(const struct app_state *st, struct live_events *events,
                                        const struct live_group *g, const struct astro_time *t,
                                        const struct app_body_info details[ASTRO_BODY_COUNT],
-                                       struct app_instant *in)
+                                       struct app_instant *in, struct pt_buf *json)
 {
     struct astro_position pos[ASTRO_BODY_COUNT];
     struct app_body_info info[ASTRO_BODY_COUNT];
@@ -238,27 +239,24 @@ static struct pt_shared *build_message(const struct app_state *st, struct live_e
         return NULL;
     struct app_observer obs = {
         .astro = g->key.obs, .source = g->source, .horizon_deg = g->key.horizon_deg};
-    struct pt_buf json;
-    pt_buf_init(&json, 1 << 20);
+    /* Room in front for the WebSocket message's first member, which takes the '{'. */
+    static const char type_member[] = "{\"type\":\"positions\",";
+    const size_t room = sizeof(type_member) - 2;
+    json->len = 0;
+    if (pt_buf_reserve(json, room) < 0)
+        return NULL;
+    json->len = room;
     struct web_json j;
-    web_json_init(&j, &json);
+    web_json_init(&j, json);
     app_render_sky_from(&j, st, &obs, t, g->key.bodies, pos, info, in);
-    struct pt_shared *msg = NULL;
-    if (web_json_finish(&j) == 0 && json.len > 2) {
-        if (g->key.channel == LIVE_WS) {
-            /* {"type":"positions", <the sky object's members>} in one text frame. */
-            struct pt_buf frame;
-            pt_buf_init(&frame, 1 << 20);
-            pt_buf_append(&frame, "{\"type\":\"positions\",", 20);
-            pt_buf_append(&frame, json.data + 1, json.len - 1);
-            msg = web_ws_text_new(pt_buf_str(&frame));
-            pt_buf_deinit(&frame);
-        } else {
-            msg = web_sse_event_new("positions", pt_buf_str(&json));
-        }
+    if (web_json_finish(&j) != 0 || json->len <= room + 2)
+        return NULL;
+    if (g->key.channel == LIVE_WS) {
+        /* {"type":"positions", <the sky object's members>} in one text frame. */
+        memcpy(json->data, type_member, sizeof(type_member) - 1);
+        return web_ws_text_new(pt_buf_str(json));
     }
-    pt_buf_deinit(&json);
-    return msg;
+    return web_sse_event_new("positions", pt_str_make(json->data + room, json->len - room));
 }
 
 /* Worker thread: build the round's messages, in order, within its budget. */
@@ -276,12 +274,16 @@ static void on_build(uv_work_t *work)
     struct app_body_info details[ASTRO_BODY_COUNT];
     for (int b = 0; b < ASTRO_BODY_COUNT; b++)
         app_instant_details(in, hub->st->astro, (enum astro_body)b, &r->t, &details[b]);
+    struct pt_buf json;
+    pt_buf_init(&json, 1 << 20);
     for (size_t i = 0; i < r->n; i++) {
         if (i > 0 && uv_hrtime() - start > r->budget_ns)
             break;
-        r->groups[i].msg = build_message(hub->st, hub->events, &r->groups[i], &r->t, details, in);
+        r->groups[i].msg =
+            build_message(hub->st, hub->events, &r->groups[i], &r->t, details, in, &json);
         r->built = i + 1;
     }
+    pt_buf_deinit(&json);
     app_instant_free(in);
     if (r->second - hub->events_swept_s >= EVENTS_KEEP_S) {
         live_events_forget(hub->events, r->second - EVENTS_KEEP_S);

@@ -94,22 +94,56 @@ static char *put_name(char *p, const char *s)
 }
 
 /*
- * An event time as ISO 8601 UTC in quotes, or null when it does not happen; text
- * is its ISO form when already known (kept with the events), else "".
+ * An event time as ISO 8601 UTC in quotes, or null when it does not happen; event i
+ * of tx is its ISO form when already known (kept with the events: tx->len[i] > 0).
  */
-static char *put_event(char *p, const struct astro_time *t, const char *text)
+static char *put_event(char *p, const struct astro_time *t, const struct app_event_texts *tx, int i)
 {
     if (!isfinite(t->jd_ut1))
         return LIT(p, "null");
     *p++ = '"';
-    if (text[0] != '\0') {
-        size_t n = strnlen(text, APP_ISO_ROOM - 1);
-        p = put_lit(p, text, n);
+    if (tx->len[i] > 0) {
+        p = put_lit(p, tx->iso[i], PT_MIN(tx->len[i], APP_ISO_ROOM - 1));
     } else {
         p += astro_time_format_iso(t, p);
     }
     *p++ = '"';
     return p;
+}
+
+/*
+ * Whether the visibility reason (text visibility.c composes from its own phrases and
+ * numbers) can go into the answer as it is: printable ASCII without '"' or '\\', and
+ * whole degree signs (C2 B0). *len is its length. Anything else (a phrase cut at the
+ * end of the room) goes through the checked writer.
+ */
+static bool reason_is_plain(const char *s, size_t cap, size_t *len)
+{
+    size_t n = strnlen(s, cap);
+    if (n == cap)
+        return false;
+    /* Eight bytes at a time while none is below 0x20, above 0x7e, '"' or '\\'. */
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, q, b;
+        memcpy(&w, s + i, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) | (w + ones) | (q - ones) | (b - ones) | w) & high) != 0)
+            break;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0xb0) {
+            i++;
+            continue;
+        }
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+            return false;
+    }
+    *len = n;
+    return true;
 }
 
 static char *put_details(char *p, const struct app_body_info *info)
@@ -138,8 +172,8 @@ void app_render_body(struct web_json *j, enum astro_body body, const struct astr
                      const struct app_body_info *info, const struct app_visibility *vis)
 {
     /* Six numbers, three times, two names, the details: well within this. */
-    size_t room = 200 + 6 * WEB_JSON_DOUBLE_MAX + 3 * 42 + 2 * (APP_NAME_ROOM + 2) +
-                  PT_MAX(DETAILS_ROOM, info->details_json.len);
+    size_t room = 200 + 6 * WEB_JSON_DOUBLE_MAX + 3 * 42 + 3 * (APP_NAME_ROOM + 2) +
+                  PT_MAX(DETAILS_ROOM, info->details_json.len) + sizeof(vis->reason) + 40;
     char *w = web_json_members_open(j, room);
     if (w == NULL)
         return;
@@ -160,14 +194,23 @@ void app_render_body(struct web_json *j, enum astro_body body, const struct astr
     bool have_events = info->events_rc >= 0;
     const struct app_event_texts *tx = &info->texts;
     w = LIT(w, ",\"rise\":");
-    w = put_event(w, have_events ? &info->events.rise : &none, tx->iso[0]);
+    w = put_event(w, have_events ? &info->events.rise : &none, tx, 0);
     w = LIT(w, ",\"transit\":");
-    w = put_event(w, have_events ? &info->events.transit : &none, tx->iso[1]);
+    w = put_event(w, have_events ? &info->events.transit : &none, tx, 1);
     w = LIT(w, ",\"set\":");
-    w = put_event(w, have_events ? &info->events.set : &none, tx->iso[2]);
+    w = put_event(w, have_events ? &info->events.set : &none, tx, 2);
     w = LIT(w, ",\"status\":");
     w = put_name(w, have_events ? astro_rise_status_name(info->events.status)
                                 : "outside_ephemeris_range");
+    size_t reason_len;
+    if (vis != NULL && reason_is_plain(vis->reason, sizeof(vis->reason), &reason_len)) {
+        w = LIT(w, ",\"visibility\":{\"verdict\":");
+        w = put_name(w, app_verdict_name(vis->verdict));
+        w = LIT(w, ",\"reason\":\"");
+        w = put_lit(w, vis->reason, reason_len);
+        w = LIT(w, "\"}");
+        vis = NULL;
+    }
     web_json_members_commit(j, w);
     if (vis != NULL) {
         /* The reason is free text: through the checked writer. */

@@ -66,10 +66,11 @@ void app_event_texts_format(const struct astro_riseset *ev, struct app_event_tex
     for (int i = 0; i < 3; i++) {
         char iso[40];
         size_t n = isfinite(t[i]->jd_ut1) ? astro_time_format_iso(t[i], iso) : 0;
-        if (n > 0 && n < APP_ISO_ROOM)
-            memcpy(out->iso[i], iso, n + 1);
-        else
-            out->iso[i][0] = '\0';
+        if (n == 0 || n >= APP_ISO_ROOM)
+            n = 0;
+        memcpy(out->iso[i], iso, n);
+        out->iso[i][n] = '\0';
+        out->len[i] = (unsigned char)n;
     }
 }
 

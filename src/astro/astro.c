@@ -45,11 +45,13 @@
 
 #define JD_J2000 2451545.0 /* 2000-01-01T12:00 */
 
-static const char *const body_names[ASTRO_BODY_COUNT] = {
-    [ASTRO_SUN] = "sun",       [ASTRO_MOON] = "moon",     [ASTRO_MERCURY] = "mercury",
-    [ASTRO_VENUS] = "venus",   [ASTRO_MARS] = "mars",     [ASTRO_JUPITER] = "jupiter",
-    [ASTRO_SATURN] = "saturn", [ASTRO_URANUS] = "uranus", [ASTRO_NEPTUNE] = "neptune",
-    [ASTRO_PLUTO] = "pluto",
+/* With their lengths: every GET /planets/{name} looks its name up here. */
+static const struct pt_str body_names[ASTRO_BODY_COUNT] = {
+    [ASTRO_SUN] = PT_STR("sun"),         [ASTRO_MOON] = PT_STR("moon"),
+    [ASTRO_MERCURY] = PT_STR("mercury"), [ASTRO_VENUS] = PT_STR("venus"),
+    [ASTRO_MARS] = PT_STR("mars"),       [ASTRO_JUPITER] = PT_STR("jupiter"),
+    [ASTRO_SATURN] = PT_STR("saturn"),   [ASTRO_URANUS] = PT_STR("uranus"),
+    [ASTRO_NEPTUNE] = PT_STR("neptune"), [ASTRO_PLUTO] = PT_STR("pluto"),
 };
 
 static const int32 body_ipl[ASTRO_BODY_COUNT] = {
@@ -63,13 +65,13 @@ const char *astro_body_name(enum astro_body body)
 {
     if ((unsigned)body >= ASTRO_BODY_COUNT)
         return NULL;
-    return body_names[body];
+    return body_names[body].ptr;
 }
 
 int astro_body_from_name(struct pt_str name)
 {
     for (int i = 0; i < ASTRO_BODY_COUNT; i++)
-        if (pt_str_eq(name, pt_str_c(body_names[i])))
+        if (pt_str_eq(name, body_names[i]))
             return i;
     return PT_E_NOT_FOUND;
 }
@@ -284,14 +286,14 @@ static int calc(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1
     char serr[AS_MAXCH] = "";
     int32 ret = swe_calc_ut(jd_ut1, body_ipl[body], ctx->eph_flag | flags, x, serr);
     if (ret < 0) {
-        pt_log_error("astro: swe_calc_ut(%s, JD %.6f UT1, flags %d) failed: %s", body_names[body],
+        pt_log_error("astro: swe_calc_ut(%s, JD %.6f UT1, flags %d) failed: %s", body_names[body].ptr,
                      jd_ut1, (int)flags, one_line(serr));
         return PT_E_EPHEMERIS;
     }
     if ((ret & (SEFLG_SWIEPH | SEFLG_MOSEPH)) != ctx->eph_flag) {
         pt_log_error("astro: swe_calc_ut(%s, JD %.6f UT1) answered from another ephemeris "
                      "than %s: %s",
-                     body_names[body], jd_ut1, astro_ctx_ephemeris(ctx),
+                     body_names[body].ptr, jd_ut1, astro_ctx_ephemeris(ctx),
                      serr[0] ? one_line(serr) : "no message");
         return PT_E_EPHEMERIS;
     }

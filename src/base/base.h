@@ -245,6 +245,9 @@ struct pt_shared {
 /* A new message holding a copy of n bytes, with one reference (the caller's). */
 struct pt_shared *pt_shared_new(const void *p, size_t n);
 
+/* A new message of n bytes for the caller to fill (data[n] is already '\0'), one reference. */
+struct pt_shared *pt_shared_alloc(size_t n);
+
 /* Take one more reference; returns m. */
 struct pt_shared *pt_shared_ref(struct pt_shared *m);
 

@@ -153,14 +153,20 @@ void pt_arena_defer(struct pt_arena *a, void (*fn)(void *data), void *data)
     a->cleanups = c;
 }
 
-struct pt_shared *pt_shared_new(const void *p, size_t n)
+struct pt_shared *pt_shared_alloc(size_t n)
 {
     struct pt_shared *m = pt_xmalloc(sizeof(*m) + n + 1);
     m->refs = 1;
     m->len = n;
+    m->data[n] = '\0';
+    return m;
+}
+
+struct pt_shared *pt_shared_new(const void *p, size_t n)
+{
+    struct pt_shared *m = pt_shared_alloc(n);
     if (n > 0)
         memcpy(m->data, p, n);
-    m->data[n] = '\0';
     return m;
 }
 

@@ -644,12 +644,9 @@ struct pt_shared *http_ws_frame_shared_new(uint8_t opcode, struct pt_str payload
         return NULL;
     uint8_t hdr[HTTP_WS_MAX_HEADER_BYTES];
     size_t n = http_ws_frame_header(opcode, payload.len, hdr);
-    /* pt_shared_new copies one contiguous block: assemble the frame first. */
-    char *tmp = pt_xmalloc(n + payload.len);
-    memcpy(tmp, hdr, n);
+    struct pt_shared *m = pt_shared_alloc(n + payload.len);
+    memcpy(m->data, hdr, n);
     if (payload.len > 0)
-        memcpy(tmp + n, payload.ptr, payload.len);
-    struct pt_shared *m = pt_shared_new(tmp, n + payload.len);
-    free(tmp);
+        memcpy(m->data + n, payload.ptr, payload.len);
     return m;
 }

@@ -51,6 +51,7 @@ static inline struct pt_str segment_text(const struct segment *seg)
 
 struct route {
     char *method;
+    size_t method_len;
     char *name; /* NULL when unnamed */
     void *data;
     size_t num_segments;
@@ -340,7 +341,8 @@ int web_router_add(struct web_router *r, const char *method, const char *pattern
     int rc = parse_pattern(pattern, &rt);
     if (rc < 0)
         return rc;
-    rt.method = pt_xstrndup(method, strlen(method));
+    rt.method_len = strlen(method);
+    rt.method = pt_xstrndup(method, rt.method_len);
     rt.name = name ? pt_xstrndup(name, strlen(name)) : NULL;
     if (r->count == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 16;
@@ -426,7 +428,7 @@ static bool route_matches(struct match_state *st, const struct route *rt, const 
 
 static bool method_matches(const struct route *rt, struct pt_str method)
 {
-    struct pt_str m = pt_str_c(rt->method);
+    struct pt_str m = pt_str_make(rt->method, rt->method_len);
     return pt_str_eq(m, method) ||
            (pt_str_eq(method, PT_STR("HEAD")) && pt_str_eq(m, PT_STR("GET")));
 }

@@ -140,6 +140,23 @@ int web_sse_comment(struct web_sse *sse, struct pt_str text)
 
 struct pt_shared *web_sse_event_new(const char *event, struct pt_str data)
 {
+    size_t event_len = event != NULL ? strlen(event) : 0;
+    if (data.len > 0 && data.len < (1 << 24) && memchr(data.ptr, '\n', data.len) == NULL) {
+        /* One line (JSON): "event: E\ndata: D\n\n" written straight into the message. */
+        size_t head = event != NULL ? 7 + event_len + 1 : 0;
+        struct pt_shared *m = pt_shared_alloc(head + 6 + data.len + 2);
+        char *p = m->data;
+        if (event != NULL) {
+            memcpy(p, "event: ", 7);
+            memcpy(p + 7, event, event_len);
+            p[7 + event_len] = '\n';
+            p += head;
+        }
+        memcpy(p, "data: ", 6);
+        memcpy(p + 6, data.ptr, data.len);
+        memcpy(p + 6 + data.len, "\n\n", 2);
+        return m;
+    }
     struct pt_buf ev;
     pt_buf_init(&ev, 1 << 24);
     struct pt_shared *m = NULL;

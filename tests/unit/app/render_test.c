@@ -138,10 +138,13 @@ static void test_body_members_match_the_checked_writer(void **state)
     assert_int_equal(cases, 88);
     /* The events' text kept with them (the rise/set cache) gives the same bytes. */
     const struct astro_time *ev[3] = {&info.events.rise, &info.events.transit, &info.events.set};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         assert_int_equal(astro_time_format_iso(ev[i], info.texts.iso[i]), 24);
+        info.texts.len[i] = 24;
+    }
     expect_same(ASTRO_VENUS, &p, &info, &vis);
-    snprintf(info.texts.iso[1], APP_ISO_ROOM, "%s", "not what the time says");
+    info.texts.len[1] = (unsigned char)snprintf(info.texts.iso[1], APP_ISO_ROOM, "%s",
+                                                "not what the time says");
     struct pt_buf got, want;
     render_into(&got, app_render_body, ASTRO_VENUS, &p, &info, &vis);
     render_into(&want, reference_body, ASTRO_VENUS, &p, &info, &vis);
@@ -165,6 +168,19 @@ static void test_body_members_match_the_checked_writer(void **state)
     p.alt_deg = 0.5;
     p.az_deg = -0.0;
     expect_same(ASTRO_PLUTO, &p, &info, NULL);
+    /* Reasons written as they are (plain text, degree signs) and ones that need the
+     * checked writer (a control byte, a backslash, a cut degree sign, no room left). */
+    const char *reasons[] = {
+        "naked eye: magnitude -2.3, 39\xc2\xb0 up", "\xc2\xb0", "", "below the horizon",
+        "tab\there", "back\\slash", "cut \xc2", "\xc2\xc2\xb0 x",
+    };
+    for (size_t i = 0; i < PT_ARRAY_SIZE(reasons); i++) {
+        snprintf(vis.reason, sizeof(vis.reason), "%s", reasons[i]);
+        expect_same(ASTRO_MARS, &p, &info, &vis);
+    }
+    memset(vis.reason, 'x', sizeof(vis.reason) - 1);
+    vis.reason[sizeof(vis.reason) - 1] = '\0';
+    expect_same(ASTRO_MARS, &p, &info, &vis);
 }
 
 static void test_instant_details_are_the_same_bytes(void **state)
