@@ -8,6 +8,10 @@
  */
 #include "web/form.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Value of a hex digit, or -1. */
 static inline int hex_value(unsigned char c)
 {
@@ -129,11 +133,72 @@ int web_percent_encode(struct pt_str in, struct pt_buf *out)
     return 0;
 }
 
-/* Length of the pair starting at offset i of raw (up to the next '&' or the end). */
-static inline size_t pair_len(struct pt_str raw, size_t i)
+/* What a byte means to the form scanner: nothing, a pair's end, a key's end, or a byte
+ * that decoding changes or refuses (so the components cannot all be slices). */
+enum { FORM_PLAIN, FORM_AMP, FORM_EQ, FORM_SPECIAL };
+
+static const unsigned char form_class[256] = {
+    ['\0'] = FORM_SPECIAL, ['%'] = FORM_SPECIAL, ['+'] = FORM_SPECIAL,
+    ['&'] = FORM_AMP,      ['='] = FORM_EQ,
+};
+
+/* The form being collected: items in the arena, grown by doubling (most queries have a few). */
+struct form_scan {
+    struct pt_arena *arena;
+    struct web_kv *items;
+    size_t count, cap, max;
+};
+
+/* Add the pair raw[start, end) whose first '=' is at eq (or none when eq >= end). */
+static inline int form_add(struct form_scan *f, const char *raw, size_t start, size_t end, size_t eq)
 {
-    const char *amp = memchr(raw.ptr + i, '&', raw.len - i);
-    return amp ? (size_t)(amp - (raw.ptr + i)) : raw.len - i;
+    if (end == start)
+        return 0; /* an empty pair: skipped */
+    if (f->count == f->max)
+        return PT_E_RANGE;
+    if (f->count == f->cap) {
+        size_t cap = PT_MIN(f->cap ? 2 * f->cap : 8, f->max);
+        struct web_kv *items = pt_arena_alloc(f->arena, cap * sizeof(*items));
+        if (f->count > 0)
+            memcpy(items, f->items, f->count * sizeof(*items));
+        f->items = items;
+        f->cap = cap;
+    }
+    struct web_kv *kv = &f->items[f->count++];
+    if (eq < end) {
+        kv->key = pt_str_make(raw + start, eq - start);
+        kv->value = pt_str_make(raw + eq + 1, end - eq - 1);
+    } else {
+        kv->key = pt_str_make(raw + start, end - start);
+        kv->value = pt_str_make(raw + end, 0);
+    }
+    return 0;
+}
+
+/* Bit i set when p[i] (i < n <= 16) is a byte the scanner stops at: the tail of a
+ * query, and the whole of it where there is no SSE2. */
+static inline unsigned form_mask_bytes(const char *p, size_t n)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < n; i++)
+        mask |= (unsigned)(form_class[(unsigned char)p[i]] != FORM_PLAIN) << i;
+    return mask;
+}
+
+/* The same for the 16 bytes at p. */
+static inline unsigned form_mask16(const char *p)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')), _mm_cmpeq_epi8(v, _mm_set1_epi8('='))),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
+                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('+'))),
+                     _mm_cmpeq_epi8(v, _mm_setzero_si128())));
+    return (unsigned)_mm_movemask_epi8(hit);
+#else
+    return form_mask_bytes(p, 16);
+#endif
 }
 
 int web_form_parse(struct pt_str raw, struct pt_arena *arena, size_t max_items,
@@ -142,41 +207,40 @@ int web_form_parse(struct pt_str raw, struct pt_arena *arena, size_t max_items,
     out->items = NULL;
     out->count = 0;
 
-    size_t count = 0;
-    for (size_t i = 0; i < raw.len;) {
-        size_t n = pair_len(raw, i);
-        if (n > 0 && ++count > max_items)
-            return PT_E_RANGE;
-        i += n + 1;
-    }
-    if (count == 0)
-        return 0;
-
-    struct web_kv *items = pt_arena_alloc(arena, count * sizeof(*items));
-    /* Nothing anywhere to decode (the common case): every component is its own slice. */
-    bool plain = clean_prefix(raw, true) == raw.len;
-    size_t k = 0;
-    for (size_t i = 0; i < raw.len;) {
-        size_t n = pair_len(raw, i);
-        if (n > 0) {
-            const char *p = raw.ptr + i;
-            const char *eq = memchr(p, '=', n);
-            size_t klen = eq ? (size_t)(eq - p) : n;
-            struct pt_str key = pt_str_make(p, klen);
-            struct pt_str value = eq ? pt_str_make(eq + 1, n - klen - 1) : pt_str_make(p + n, 0);
-            if (plain) {
-                items[k].key = key;
-                items[k].value = value;
-            } else if (web_percent_decode(key, true, arena, &items[k].key) < 0 ||
-                       web_percent_decode(value, true, arena, &items[k].value) < 0) {
-                return PT_E_BAD_REQUEST;
+    /* One pass, 16 bytes at a time: the pairs as slices of raw, and whether any byte
+     * needs decoding. Only the bytes the class table marks are looked at one by one. */
+    struct form_scan f = {.arena = arena, .max = max_items};
+    bool plain = true;
+    size_t start = 0, eq = SIZE_MAX;
+    for (size_t base = 0; base < raw.len; base += 16) {
+        size_t n = PT_MIN(raw.len - base, (size_t)16);
+        unsigned mask = n == 16 ? form_mask16(raw.ptr + base) : form_mask_bytes(raw.ptr + base, n);
+        for (; mask != 0; mask &= mask - 1) {
+            size_t i = base + (size_t)__builtin_ctz(mask);
+            unsigned char k = form_class[(unsigned char)raw.ptr[i]];
+            if (k == FORM_AMP) {
+                if (form_add(&f, raw.ptr, start, i, eq) < 0)
+                    return PT_E_RANGE;
+                start = i + 1;
+                eq = SIZE_MAX;
+            } else if (k == FORM_EQ) {
+                eq = PT_MIN(eq, i);
+            } else {
+                plain = false;
             }
-            k++;
         }
-        i += n + 1;
     }
-    out->items = items;
-    out->count = count;
+    if (form_add(&f, raw.ptr, start, raw.len, eq) < 0)
+        return PT_E_RANGE;
+    /* Nothing anywhere to decode (the common case): every component is its own slice. */
+    for (size_t i = 0; !plain && i < f.count; i++) {
+        struct web_kv *kv = &f.items[i];
+        if (web_percent_decode(kv->key, true, arena, &kv->key) < 0 ||
+            web_percent_decode(kv->value, true, arena, &kv->value) < 0)
+            return PT_E_BAD_REQUEST;
+    }
+    out->items = f.count > 0 ? f.items : NULL;
+    out->count = f.count;
     return 0;
 }
 

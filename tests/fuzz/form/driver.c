@@ -59,6 +59,48 @@ static void check_component(struct pt_str s, struct pt_str raw)
         CHECK(s.ptr[s.len] == '\0');
 }
 
+/* The form by its definition, the slow way: compared with web_form_parse's one pass. */
+static void check_reference(struct pt_str raw, size_t max_items, struct pt_arena *arena,
+                            int rc, const struct web_form *f)
+{
+    size_t count = 0;
+    for (size_t i = 0, start = 0; i <= raw.len; i++) {
+        if (i == raw.len || raw.ptr[i] == '&') {
+            count += i > start;
+            start = i + 1;
+        }
+    }
+    if (count > max_items) {
+        CHECK(rc == PT_E_RANGE);
+        return;
+    }
+    size_t k = 0;
+    int want = 0;
+    for (size_t i = 0, start = 0; i <= raw.len && want == 0; i++) {
+        if (i < raw.len && raw.ptr[i] != '&')
+            continue;
+        if (i > start) {
+            struct pt_str pair = pt_str_make(raw.ptr + start, i - start);
+            const char *eq = memchr(pair.ptr, '=', pair.len);
+            size_t klen = eq != NULL ? (size_t)(eq - pair.ptr) : pair.len;
+            struct pt_str key, value;
+            if (web_percent_decode(pt_str_make(pair.ptr, klen), true, arena, &key) < 0 ||
+                web_percent_decode(eq != NULL ? pt_str_make(eq + 1, pair.len - klen - 1)
+                                              : PT_STR_NULL,
+                                   true, arena, &value) < 0) {
+                want = PT_E_BAD_REQUEST;
+                break;
+            }
+            CHECK(rc != 0 || (k < f->count && pt_str_eq(f->items[k].key, key) &&
+                              pt_str_eq(f->items[k].value, value)));
+            k++;
+        }
+        start = i + 1;
+    }
+    CHECK(rc == want);
+    CHECK(rc != 0 || k == f->count);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -71,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct web_form f;
     int rc = web_form_parse(raw, &arena, max_items, &f);
     CHECK(rc == 0 || rc == PT_E_RANGE || rc == PT_E_BAD_REQUEST);
+    check_reference(raw, max_items, &arena, rc, &f);
     if (rc != 0) {
         CHECK(f.count == 0 && f.items == NULL);
     } else {
