@@ -387,6 +387,18 @@ void app_instant_details(struct app_instant *in, const struct astro_ctx *astro,
                          enum astro_body body, const struct astro_time *t,
                          struct app_body_info *info);
 
+/*
+ * astro_position_compute() / astro_position_compute_all() of obs at t: with the
+ * instant's own part (astro_moment) kept in `in`, set on first use, when `in` holds
+ * t (in may be NULL). The same results and errors either way.
+ */
+int app_instant_position(struct app_instant *in, const struct app_state *st, enum astro_body body,
+                         const struct astro_time *t, const struct astro_observer *obs,
+                         struct astro_position *out);
+int app_instant_positions(struct app_instant *in, const struct app_state *st,
+                          const struct astro_time *t, const struct astro_observer *obs,
+                          struct astro_position out[ASTRO_BODY_COUNT]);
+
 /* The observer member serialized (borrowed from `in`; kept for the last observer). */
 struct pt_str app_instant_observer(struct app_instant *in, const struct app_observer *obs);
 

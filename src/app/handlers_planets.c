@@ -75,13 +75,12 @@ int app_handle_planet(struct web_ctx *ctx)
     int rc = app_sky_from_request(ctx, &obs, &t);
     if (rc != 0)
         return rc;
-    struct astro_position pos;
-    rc = astro_position_compute(st->astro, (enum astro_body)body, &t, &obs.astro, &pos);
-    if (rc < 0)
-        return compute_error(ctx, rc);
-
     /* What every observer shares at this instant is computed once for them all. */
     app_instant_use(st->instant, st, &t);
+    struct astro_position pos;
+    rc = app_instant_position(st->instant, st, (enum astro_body)body, &t, &obs.astro, &pos);
+    if (rc < 0)
+        return compute_error(ctx, rc);
     struct app_body_info info;
     rc = app_body_info_get(st, st->instant, (enum astro_body)body, &t, &obs.astro, &info);
     if (rc < 0)

@@ -10,8 +10,10 @@
  * ephemeris) and each body's magnitude, phase, elongation and constellation,
  * which are geocentric (astro_details_compute). Everything that depends on the
  * observer (position, events, visibility, the observer member) is computed for
- * each answer. The bytes are those the renderers would write (render.c builds
- * both with the same functions), so an answer is the same with or without this.
+ * each answer; the positions start from the instant's own part (astro_moment: the
+ * frame of date, the Earth's place, the sidereal angle), also kept here. The bytes
+ * are those the renderers would write (render.c builds both with the same
+ * functions), so an answer is the same with or without this.
  *
  * One holder per rendering thread: the loop's in app_state, one per live round.
  * It also keeps the observer member of the last observer it rendered (a page or
@@ -37,6 +39,8 @@ struct app_instant {
         struct astro_details d;
         struct pt_buf json;   /* {"magnitude":...,"constellation_name":...} */
     } body[ASTRO_BODY_COUNT];
+    bool have_moment;
+    struct astro_moment *moment; /* set to t on first use */
     bool have_observer;
     double observer_key[6];   /* lat, lon, elevation, pressure, temperature, horizon */
     const char *observer_source;
@@ -50,6 +54,7 @@ struct app_instant *app_instant_new(void)
     pt_buf_init(&in->observer, CONTEXT_LIMIT);
     for (int b = 0; b < ASTRO_BODY_COUNT; b++)
         pt_buf_init(&in->body[b].json, DETAILS_LIMIT);
+    in->moment = astro_moment_new();
     return in;
 }
 
@@ -61,6 +66,7 @@ void app_instant_free(struct app_instant *in)
     pt_buf_deinit(&in->observer);
     for (int b = 0; b < ASTRO_BODY_COUNT; b++)
         pt_buf_deinit(&in->body[b].json);
+    astro_moment_free(in->moment);
     free(in);
 }
 
@@ -90,6 +96,7 @@ void app_instant_use(struct app_instant *in, const struct app_state *st,
         return;
     in->t = *t;
     in->have = 0;
+    in->have_moment = false;
     in->context.len = 0;
     struct web_json j;
     web_json_init(&j, &in->context);
@@ -128,6 +135,37 @@ void app_instant_details(struct app_instant *in, const struct astro_ctx *astro,
     info->details_rc = in->body[body].rc;
     info->details = in->body[body].d;
     info->details_json = members_of(&in->body[body].json);
+}
+
+/* The instant's astro_moment when `in` holds t, else NULL. */
+static const struct astro_moment *moment_of(struct app_instant *in, const struct app_state *st,
+                                            const struct astro_time *t)
+{
+    if (!holds(in, t))
+        return NULL;
+    if (!in->have_moment) {
+        (void)astro_moment_set(st->astro, t, in->moment); /* an error: it answers with it */
+        in->have_moment = true;
+    }
+    return in->moment;
+}
+
+int app_instant_position(struct app_instant *in, const struct app_state *st, enum astro_body body,
+                         const struct astro_time *t, const struct astro_observer *obs,
+                         struct astro_position *out)
+{
+    const struct astro_moment *m = moment_of(in, st, t);
+    return m != NULL ? astro_position_compute_at(st->astro, m, body, obs, out)
+                     : astro_position_compute(st->astro, body, t, obs, out);
+}
+
+int app_instant_positions(struct app_instant *in, const struct app_state *st,
+                          const struct astro_time *t, const struct astro_observer *obs,
+                          struct astro_position out[ASTRO_BODY_COUNT])
+{
+    const struct astro_moment *m = moment_of(in, st, t);
+    return m != NULL ? astro_position_compute_all_at(st->astro, m, obs, out)
+                     : astro_position_compute_all(st->astro, t, obs, out);
 }
 
 struct pt_str app_instant_observer(struct app_instant *in, const struct app_observer *obs)

@@ -234,7 +234,7 @@ static struct pt_shared *build_message(const struct app_state *st, struct live_e
 {
     struct astro_position pos[ASTRO_BODY_COUNT];
     struct app_body_info info[ASTRO_BODY_COUNT];
-    if (astro_position_compute_all(st->astro, t, &g->key.obs, pos) < 0 ||
+    if (app_instant_positions(in, st, t, &g->key.obs, pos) < 0 ||
         live_events_infos(events, st->astro, t, &g->key.obs, g->key.bodies, details, info) < 0)
         return NULL;
     struct app_observer obs = {

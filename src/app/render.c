@@ -304,7 +304,7 @@ int app_render_sky(struct web_json *j, const struct app_state *st, const struct 
 {
     /* One batch: sidereal time and the observer's vector once for all bodies. */
     struct astro_position pos[ASTRO_BODY_COUNT];
-    int rc = astro_position_compute_all(st->astro, t, &obs->astro, pos);
+    int rc = app_instant_positions(in, st, t, &obs->astro, pos);
     if (rc < 0)
         return rc;
     struct app_body_info info[ASTRO_BODY_COUNT];

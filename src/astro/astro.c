@@ -409,3 +409,72 @@ int astro_position_compute_all(const struct astro_ctx *ctx, const struct astro_t
             turn_azimuth(&out[b], daz);
     return rc;
 }
+
+struct astro_moment {
+    struct astro_time t;
+    int rc;                    /* < 0: t is outside the fast path's range (or it failed) */
+    struct astro__moment fast; /* rc == 0 and the context has a cache */
+};
+
+struct astro_moment *astro_moment_new(void)
+{
+    struct astro_moment *m = pt_xcalloc(1, sizeof(*m));
+    m->rc = PT_E_RANGE;
+    return m;
+}
+
+void astro_moment_free(struct astro_moment *m)
+{
+    free(m);
+}
+
+int astro_moment_set(const struct astro_ctx *ctx, const struct astro_time *t,
+                     struct astro_moment *m)
+{
+    m->t = *t;
+    if (!astro__jd_in_range(ctx, t->jd_ut1) || !isfinite(t->jd_tt))
+        m->rc = PT_E_RANGE;
+    else if (ctx->cache == NULL)
+        m->rc = 0;
+    else
+        m->rc = astro__moment_init(ctx, t->jd_ut1, t->jd_tt, &m->fast);
+    return m->rc;
+}
+
+const struct astro_time *astro_moment_time(const struct astro_moment *m)
+{
+    return &m->t;
+}
+
+int astro_position_compute_at(const struct astro_ctx *ctx, const struct astro_moment *m,
+                              enum astro_body body, const struct astro_observer *obs,
+                              struct astro_position *out)
+{
+    /* The slow path, and every error, as astro_position_compute() gives them. */
+    if (ctx->cache == NULL || m->rc < 0 || (unsigned)body >= ASTRO_BODY_COUNT ||
+        !astro__observer_is_valid(obs))
+        return astro_position_compute(ctx, body, &m->t, obs, out);
+    struct astro__site site;
+    double daz;
+    astro__site_init(obs, m->t.xp_as, m->t.yp_as, &site, &daz);
+    int rc = astro__fast_position_in(ctx, &m->fast, body, &site, out);
+    if (rc == 0)
+        turn_azimuth(out, daz);
+    return rc;
+}
+
+int astro_position_compute_all_at(const struct astro_ctx *ctx, const struct astro_moment *m,
+                                  const struct astro_observer *obs,
+                                  struct astro_position out[ASTRO_BODY_COUNT])
+{
+    if (ctx->cache == NULL || m->rc < 0 || !astro__observer_is_valid(obs))
+        return astro_position_compute_all(ctx, &m->t, obs, out);
+    struct astro__site site;
+    double daz;
+    astro__site_init(obs, m->t.xp_as, m->t.yp_as, &site, &daz);
+    int rc = astro__fast_position_all_in(ctx, &m->fast, &site, out);
+    if (rc == 0)
+        for (int b = 0; b < ASTRO_BODY_COUNT; b++)
+            turn_azimuth(&out[b], daz);
+    return rc;
+}

@@ -366,6 +366,34 @@ int astro_position_compute_all(const struct astro_ctx *ctx, const struct astro_t
                                const struct astro_observer *obs,
                                struct astro_position out[ASTRO_BODY_COUNT]);
 
+/*
+ * What those positions need of their instant alone (the frame of date, the Earth's
+ * place and velocity, the sidereal angle): the same for every observer, so the
+ * answers at one instant share it (an app_instant holds one per rendering thread).
+ * Owned by its caller; not shared between threads while it is being set.
+ */
+struct astro_moment;
+
+struct astro_moment *astro_moment_new(void);
+void astro_moment_free(struct astro_moment *m);
+
+/* Make m the instant t of ctx (a copy of t is kept). Returns 0, or the error the
+ * positions at t would give (m then answers with it). */
+int astro_moment_set(const struct astro_ctx *ctx, const struct astro_time *t,
+                     struct astro_moment *m);
+
+/* The instant m was set to. */
+const struct astro_time *astro_moment_time(const struct astro_moment *m);
+
+/* astro_position_compute() and astro_position_compute_all() at the instant m was set
+ * to with ctx: the same results and errors, bit for bit. Thread-safe (m is only read). */
+int astro_position_compute_at(const struct astro_ctx *ctx, const struct astro_moment *m,
+                              enum astro_body body, const struct astro_observer *obs,
+                              struct astro_position *out);
+int astro_position_compute_all_at(const struct astro_ctx *ctx, const struct astro_moment *m,
+                                  const struct astro_observer *obs,
+                                  struct astro_position out[ASTRO_BODY_COUNT]);
+
 /* ------------------------------------------------------------------------ */
 /* Observing details                                                          */
 /* ------------------------------------------------------------------------ */

@@ -678,38 +678,38 @@ static void horizon(const double w[3], double sinlat, double coslat, double cos_
     *alt_deg = atan(up / sqrt(north * north + east * east)) * RAD2DEG;
 }
 
+_Static_assert(FRAME_WORDS == ASTRO__FRAME_WORDS, "internal.h's frame block size");
+
 /* The observer's part shared by every body at one instant. */
 struct request {
     const struct astro_ctx *ctx;
-    const struct astro__site *site; /* the caller's; outlives the request */
+    const struct astro__site *site;  /* the caller's; outlives the request */
+    const struct astro__moment *m;   /* the instant's part: the caller's or own */
+    struct astro__moment own;        /* when the caller has none */
     double jd_ut1, jd_tt;
-    double fw[FRAME_WORDS];  /* the frame block */
-    double s;                /* position of jd_tt in the step, [0, 1) */
-    double e[3], ev[3];      /* Earth, barycentric ICRS, au and au/day, at jd_tt */
-    double npb[9];           /* N·P·B at jd_tt */
+    const double *fw;                /* m->fw */
+    double s;                        /* m->s */
+    const double *e, *ev, *npb;      /* m's */
     double o[3];             /* observer, geocentric, J2000 mean frame (as libswe), au */
     double ob[3], obv[3];    /* observer, barycentric, au and au/day */
     double cos_lst, sin_lst; /* local apparent sidereal time */
 };
 
-static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
-                           const struct astro__site *site, struct request *r)
+int astro__moment_init(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
+                       struct astro__moment *m)
 {
-    r->ctx = ctx;
-    r->site = site;
-    r->jd_ut1 = jd_ut1;
-    r->jd_tt = jd_tt;
-    int err = frame_get(ctx, step_of(jd_tt), r->fw);
+    m->jd_ut1 = jd_ut1;
+    m->jd_tt = jd_tt;
+    int err = frame_get(ctx, step_of(jd_tt), m->fw);
     if (err < 0)
         return err;
-    const double *w = r->fw;
+    const double *w = m->fw;
     double s = (jd_tt - w[FR_T0]) / w[FR_H];
-    r->s = s;
-    hermite_eval(&w[FR_E], s, w[FR_H], r->e, r->ev);
-    double pt[9];
+    m->s = s;
+    hermite_eval(&w[FR_E], s, w[FR_H], m->e, m->ev);
     for (int i = 0; i < 9; i++) {
-        r->npb[i] = w[FR_M + i] + s * w[FR_M + 9 + i];
-        pt[i] = w[FR_Q + i] + s * w[FR_Q + 9 + i];
+        m->npb[i] = w[FR_M + i] + s * w[FR_M + 9 + i];
+        m->pt[i] = w[FR_Q + i] + s * w[FR_Q + 9 + i];
     }
     double gm = w[FR_GM] + s * w[FR_GM + 1];
     double ga = w[FR_GA] + s * w[FR_GA + 1];
@@ -734,32 +734,61 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
      */
     bool nut = ctx->observer_nutation;
     double th = (era_deg(ut_obs) + (nut ? ga : gm)) * DEG2RAD;
+    m->cos_th = cos(th);
+    m->sin_th = sin(th);
+    /* swe_azalt's local apparent sidereal time differs from the angle above by the
+     * equation of the equinoxes (libswe's placement) and the UT1 difference: a few
+     * arcseconds at most, so the site's angle is turned by it (request_place) instead
+     * of evaluating sin and cos again. */
+    m->turn_rad =
+        ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (nut ? 0.0 : ga - gm)) * DEG2RAD;
+    return 0;
+}
+
+/* The request of site at the prepared instant m (which must outlive it). */
+static void request_place(const struct astro_ctx *ctx, const struct astro__moment *m,
+                          const struct astro__site *site, struct request *r)
+{
+    r->ctx = ctx;
+    r->site = site;
+    r->m = m;
+    r->jd_ut1 = m->jd_ut1;
+    r->jd_tt = m->jd_tt;
+    r->fw = m->fw;
+    r->s = m->s;
+    r->e = m->e;
+    r->ev = m->ev;
+    r->npb = m->npb;
     struct site st;
-    site_place(site, cos(th), sin(th), &st);
+    site_place(site, m->cos_th, m->sin_th, &st);
     const double *xm = st.x;
     double cosl = st.cos_lst, sinl = st.sin_lst;
     double vm[3] = {-EARTH_ROT_RAD_DAY * xm[1], EARTH_ROT_RAD_DAY * xm[0], 0.0};
     double ov[3];
-    if (nut) {
-        mat_tvec(r->npb, xm, r->o);
-        mat_tvec(r->npb, vm, ov);
+    if (ctx->observer_nutation) {
+        mat_tvec(m->npb, xm, r->o);
+        mat_tvec(m->npb, vm, ov);
     } else {
-        mat_vec(pt, xm, r->o);
-        mat_vec(pt, vm, ov);
+        mat_vec(m->pt, xm, r->o);
+        mat_vec(m->pt, vm, ov);
     }
     for (int i = 0; i < 3; i++) {
-        r->ob[i] = r->e[i] + r->o[i];
-        r->obv[i] = r->ev[i] + ov[i];
+        r->ob[i] = m->e[i] + r->o[i];
+        r->obv[i] = m->ev[i] + ov[i];
     }
-
-    /* swe_azalt's local apparent sidereal time differs from the angle above by the
-     * equation of the equinoxes (libswe's placement) and the UT1 difference: a few
-     * arcseconds at most, so rotate (cosl, sinl) by it instead of evaluating sin and
-     * cos again. */
-    double d = ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (nut ? 0.0 : ga - gm)) * DEG2RAD;
-    turn_small(&sinl, &cosl, d);
+    turn_small(&sinl, &cosl, m->turn_rad);
     r->cos_lst = cosl;
     r->sin_lst = sinl;
+}
+
+/* A request with its own moment: for one-off instants (searches, cache fills). */
+static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
+                           const struct astro__site *site, struct request *r)
+{
+    int err = astro__moment_init(ctx, jd_ut1, jd_tt, &r->own);
+    if (err < 0)
+        return err;
+    request_place(ctx, &r->own, site, r);
     return 0;
 }
 
@@ -1006,6 +1035,27 @@ int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, doub
     if (err < 0)
         return err;
     return request_body(&r, body, out, NULL);
+}
+
+int astro__fast_position_in(const struct astro_ctx *ctx, const struct astro__moment *m,
+                            enum astro_body body, const struct astro__site *site,
+                            struct astro_position *out)
+{
+    struct request r;
+    request_place(ctx, m, site, &r);
+    return request_body(&r, body, out, NULL);
+}
+
+int astro__fast_position_all_in(const struct astro_ctx *ctx, const struct astro__moment *m,
+                                const struct astro__site *site,
+                                struct astro_position out[ASTRO_BODY_COUNT])
+{
+    struct request r;
+    request_place(ctx, m, site, &r);
+    int err = 0;
+    for (int b = 0; b < ASTRO_BODY_COUNT && err == 0; b++)
+        err = request_body(&r, (enum astro_body)b, &out[b], NULL);
+    return err;
 }
 
 int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1, double jd_tt,

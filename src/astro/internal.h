@@ -120,6 +120,37 @@ int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double 
                              const struct astro__site *site,
                              struct astro_position out[ASTRO_BODY_COUNT]);
 
+/* Words of the frame block (fast.c): the frame of date and the Earth over one step. */
+#define ASTRO__FRAME_WORDS 68
+
+/*
+ * What a fast position needs of its instant alone: the frame block, the Earth's place
+ * and velocity, N·P·B and P^T interpolated to jd_tt, and the sidereal angle the site
+ * turns by. The same for every observer, so the answers at one instant can share it
+ * (astro_moment_set). Filled by astro__moment_init; read-only after.
+ */
+struct astro__moment {
+    double jd_ut1, jd_tt;
+    double fw[ASTRO__FRAME_WORDS]; /* the frame block */
+    double s;                      /* position of jd_tt in the step, [0, 1) */
+    double e[3], ev[3];            /* Earth, barycentric ICRS, au and au/day, at jd_tt */
+    double npb[9], pt[9];          /* N·P·B and P^T at jd_tt */
+    double cos_th, sin_th;         /* the sidereal angle the site is turned by */
+    double turn_rad;               /* from it to swe_azalt's local apparent sidereal time */
+};
+
+/* m for the instant (jd_ut1, jd_tt) of ctx. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
+int astro__moment_init(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
+                       struct astro__moment *m);
+
+/* astro__fast_position() and astro__fast_position_all() at a prepared instant m. */
+int astro__fast_position_in(const struct astro_ctx *ctx, const struct astro__moment *m,
+                            enum astro_body body, const struct astro__site *site,
+                            struct astro_position *out);
+int astro__fast_position_all_in(const struct astro_ctx *ctx, const struct astro__moment *m,
+                                const struct astro__site *site,
+                                struct astro_position out[ASTRO_BODY_COUNT]);
+
 /*
  * Geocentric quantities that change slowly, interpolated from the per-step cache:
  * magnitude, illuminated fraction, elongation (degrees), and the geocentric astrometric

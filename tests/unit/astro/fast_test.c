@@ -393,6 +393,60 @@ static void test_batch(void **state)
     assert_int_equal(astro_position_compute(ctx, ASTRO_BODY_COUNT, &t, &obs, &one), PT_E_INVALID);
 }
 
+/* A kept moment gives what astro_position_compute gives, bit for bit and error for
+ * error: random instants and observers, both placements of the observer, polar motion,
+ * several observers at one moment, and the errors (bad body, observer, instant). */
+static void test_moment_matches(void **state)
+{
+    (void)state;
+    if (!have_debian_files())
+        skip();
+    struct astro_ctx *ctxs[2];
+    assert_int_equal(astro_ctx_new(DEBIAN_EPHE, &ctxs[0]), 0);
+    assert_int_equal(astro_ctx_new(DEBIAN_EPHE, &ctxs[1]), 0);
+    astro_ctx_set_observer_nutation(ctxs[1], false);
+    struct astro_moment *m = astro_moment_new();
+    struct astro_position want, got, all_want[ASTRO_BODY_COUNT], all_got[ASTRO_BODY_COUNT];
+    /* A moment never set answers as an instant out of range does. */
+    struct astro_observer obs0 = {48.93, 2.45, 0.0, 1010.0, 15.0};
+    assert_int_equal(astro_position_compute_at(ctxs[0], m, ASTRO_MARS, &obs0, &got), PT_E_RANGE);
+    rng_state = 0x1234567ULL;
+    for (int i = 0; i < 400; i++) {
+        const struct astro_ctx *ctx = ctxs[i % 2];
+        struct astro_time t;
+        assert_int_equal(astro_time_from_jd(ctx, 2451545.0 + rnd() * 12000.0, ASTRO_UT1, &t), 0);
+        t.xp_as = (rnd() - 0.5) * 0.6;
+        t.yp_as = (rnd() - 0.5) * 0.6;
+        assert_int_equal(astro_moment_set(ctx, &t, m), 0);
+        assert_memory_equal(astro_moment_time(m), &t, sizeof(t));
+        for (int k = 0; k < 3; k++) {
+            struct astro_observer obs = {rnd() * 179.8 - 89.9, rnd() * 360.0 - 180.0,
+                                         rnd() * 4000.0, k == 0 ? 0.0 : 1010.0, 15.0};
+            enum astro_body body = (enum astro_body)((i + k) % ASTRO_BODY_COUNT);
+            assert_int_equal(astro_position_compute(ctx, body, &t, &obs, &want), 0);
+            assert_int_equal(astro_position_compute_at(ctx, m, body, &obs, &got), 0);
+            assert_memory_equal(&want, &got, sizeof(got));
+            assert_int_equal(astro_position_compute_all(ctx, &t, &obs, all_want), 0);
+            assert_int_equal(astro_position_compute_all_at(ctx, m, &obs, all_got), 0);
+            assert_memory_equal(all_want, all_got, sizeof(all_got));
+        }
+    }
+    struct astro_observer bad = obs0;
+    bad.lat_deg = 91.0;
+    assert_int_equal(astro_position_compute_at(ctxs[0], m, ASTRO_MARS, &bad, &got), PT_E_RANGE);
+    assert_int_equal(astro_position_compute_all_at(ctxs[0], m, &bad, all_got), PT_E_RANGE);
+    assert_int_equal(astro_position_compute_at(ctxs[0], m, ASTRO_BODY_COUNT, &obs0, &got),
+                     PT_E_INVALID);
+    struct astro_time nan_t = *astro_moment_time(m);
+    nan_t.jd_tt = NAN;
+    assert_int_equal(astro_moment_set(ctxs[0], &nan_t, m), PT_E_RANGE);
+    assert_int_equal(astro_position_compute_at(ctxs[0], m, ASTRO_MARS, &obs0, &got), PT_E_RANGE);
+    assert_int_equal(astro_position_compute_all_at(ctxs[0], m, &obs0, all_got), PT_E_RANGE);
+    astro_moment_free(m);
+    astro_ctx_free(ctxs[0]);
+    astro_ctx_free(ctxs[1]);
+}
+
 /* Steps 64 apart share a cache slot: alternating between them must keep answering for
  * the right step (a stale block would be off by days). */
 static void test_slot_collisions(void **state)
@@ -496,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_observer_nutation),
         cmocka_unit_test(test_site_polar_motion),
         cmocka_unit_test_setup_teardown(test_batch, setup_ctx, teardown_ctx),
+        cmocka_unit_test(test_moment_matches),
         cmocka_unit_test_setup_teardown(test_slot_collisions, setup_ctx, teardown_ctx),
         cmocka_unit_test(test_threads_share_cache),
     };
