@@ -138,8 +138,8 @@ void app_instant_details(struct app_instant *in, const struct astro_ctx *astro,
 }
 
 /* The instant's astro_moment when `in` holds t, else NULL. */
-static const struct astro_moment *moment_of(struct app_instant *in, const struct app_state *st,
-                                            const struct astro_time *t)
+static struct astro_moment *moment_of(struct app_instant *in, const struct app_state *st,
+                                      const struct astro_time *t)
 {
     if (!holds(in, t))
         return NULL;
@@ -154,7 +154,7 @@ int app_instant_position(struct app_instant *in, const struct app_state *st, enu
                          const struct astro_time *t, const struct astro_observer *obs,
                          struct astro_position *out)
 {
-    const struct astro_moment *m = moment_of(in, st, t);
+    struct astro_moment *m = moment_of(in, st, t);
     return m != NULL ? astro_position_compute_at(st->astro, m, body, obs, out)
                      : astro_position_compute(st->astro, body, t, obs, out);
 }
@@ -163,7 +163,7 @@ int app_instant_positions(struct app_instant *in, const struct app_state *st,
                           const struct astro_time *t, const struct astro_observer *obs,
                           struct astro_position out[ASTRO_BODY_COUNT])
 {
-    const struct astro_moment *m = moment_of(in, st, t);
+    struct astro_moment *m = moment_of(in, st, t);
     return m != NULL ? astro_position_compute_all_at(st->astro, m, obs, out)
                      : astro_position_compute_all(st->astro, t, obs, out);
 }

@@ -414,7 +414,27 @@ struct astro_moment {
     struct astro_time t;
     int rc;                    /* < 0: t is outside the fast path's range (or it failed) */
     struct astro__moment fast; /* rc == 0 and the context has a cache */
+    bool have_site;            /* site and daz are those of site_of at t */
+    struct astro_observer site_of;
+    struct astro__site site;
+    double daz;
 };
+
+_Static_assert(sizeof(struct astro_observer) == 5 * sizeof(double), "compared with memcmp");
+
+/* The site of obs at m's instant (its polar motion): kept for the next request. */
+static const struct astro__site *moment_site(struct astro_moment *m,
+                                             const struct astro_observer *obs, double *daz)
+{
+    /* Bit for bit (five doubles, no padding): -0.0 and 0.0 place the site alike anyway. */
+    if (!m->have_site || memcmp(&m->site_of, obs, sizeof(*obs)) != 0) {
+        astro__site_init(obs, m->t.xp_as, m->t.yp_as, &m->site, &m->daz);
+        m->site_of = *obs;
+        m->have_site = true;
+    }
+    *daz = m->daz;
+    return &m->site;
+}
 
 struct astro_moment *astro_moment_new(void)
 {
@@ -432,6 +452,7 @@ int astro_moment_set(const struct astro_ctx *ctx, const struct astro_time *t,
                      struct astro_moment *m)
 {
     m->t = *t;
+    m->have_site = false;
     if (!astro__jd_in_range(ctx, t->jd_ut1) || !isfinite(t->jd_tt))
         m->rc = PT_E_RANGE;
     else if (ctx->cache == NULL)
@@ -446,7 +467,7 @@ const struct astro_time *astro_moment_time(const struct astro_moment *m)
     return &m->t;
 }
 
-int astro_position_compute_at(const struct astro_ctx *ctx, const struct astro_moment *m,
+int astro_position_compute_at(const struct astro_ctx *ctx, struct astro_moment *m,
                               enum astro_body body, const struct astro_observer *obs,
                               struct astro_position *out)
 {
@@ -454,25 +475,23 @@ int astro_position_compute_at(const struct astro_ctx *ctx, const struct astro_mo
     if (ctx->cache == NULL || m->rc < 0 || (unsigned)body >= ASTRO_BODY_COUNT ||
         !astro__observer_is_valid(obs))
         return astro_position_compute(ctx, body, &m->t, obs, out);
-    struct astro__site site;
     double daz;
-    astro__site_init(obs, m->t.xp_as, m->t.yp_as, &site, &daz);
-    int rc = astro__fast_position_in(ctx, &m->fast, body, &site, out);
+    const struct astro__site *site = moment_site(m, obs, &daz);
+    int rc = astro__fast_position_in(ctx, &m->fast, body, site, out);
     if (rc == 0)
         turn_azimuth(out, daz);
     return rc;
 }
 
-int astro_position_compute_all_at(const struct astro_ctx *ctx, const struct astro_moment *m,
+int astro_position_compute_all_at(const struct astro_ctx *ctx, struct astro_moment *m,
                                   const struct astro_observer *obs,
                                   struct astro_position out[ASTRO_BODY_COUNT])
 {
     if (ctx->cache == NULL || m->rc < 0 || !astro__observer_is_valid(obs))
         return astro_position_compute_all(ctx, &m->t, obs, out);
-    struct astro__site site;
     double daz;
-    astro__site_init(obs, m->t.xp_as, m->t.yp_as, &site, &daz);
-    int rc = astro__fast_position_all_in(ctx, &m->fast, &site, out);
+    const struct astro__site *site = moment_site(m, obs, &daz);
+    int rc = astro__fast_position_all_in(ctx, &m->fast, site, out);
     if (rc == 0)
         for (int b = 0; b < ASTRO_BODY_COUNT; b++)
             turn_azimuth(&out[b], daz);

@@ -386,11 +386,13 @@ int astro_moment_set(const struct astro_ctx *ctx, const struct astro_time *t,
 const struct astro_time *astro_moment_time(const struct astro_moment *m);
 
 /* astro_position_compute() and astro_position_compute_all() at the instant m was set
- * to with ctx: the same results and errors, bit for bit. Thread-safe (m is only read). */
-int astro_position_compute_at(const struct astro_ctx *ctx, const struct astro_moment *m,
+ * to with ctx: the same results and errors, bit for bit. m also keeps the site of the
+ * last observer (the sines and cosines of its place, moved by polar motion), which a
+ * page or a controller asking again for its place reuses: one thread at a time. */
+int astro_position_compute_at(const struct astro_ctx *ctx, struct astro_moment *m,
                               enum astro_body body, const struct astro_observer *obs,
                               struct astro_position *out);
-int astro_position_compute_all_at(const struct astro_ctx *ctx, const struct astro_moment *m,
+int astro_position_compute_all_at(const struct astro_ctx *ctx, struct astro_moment *m,
                                   const struct astro_observer *obs,
                                   struct astro_position out[ASTRO_BODY_COUNT]);
 

@@ -419,9 +419,15 @@ static void test_moment_matches(void **state)
         t.yp_as = (rnd() - 0.5) * 0.6;
         assert_int_equal(astro_moment_set(ctx, &t, m), 0);
         assert_memory_equal(astro_moment_time(m), &t, sizeof(t));
-        for (int k = 0; k < 3; k++) {
-            struct astro_observer obs = {rnd() * 179.8 - 89.9, rnd() * 360.0 - 180.0,
-                                         rnd() * 4000.0, k == 0 ? 0.0 : 1010.0, 15.0};
+        struct astro_observer obs = {0};
+        for (int k = 0; k < 4; k++) {
+            /* New places, then the last one again with other air (the kept site must
+             * not answer with the old air). */
+            if (k < 3)
+                obs = (struct astro_observer){rnd() * 179.8 - 89.9, rnd() * 360.0 - 180.0,
+                                              rnd() * 4000.0, k == 0 ? 0.0 : 1010.0, 15.0};
+            else
+                obs.pressure_hpa = obs.pressure_hpa > 0 ? 0.0 : 1010.0;
             enum astro_body body = (enum astro_body)((i + k) % ASTRO_BODY_COUNT);
             assert_int_equal(astro_position_compute(ctx, body, &t, &obs, &want), 0);
             assert_int_equal(astro_position_compute_at(ctx, m, body, &obs, &got), 0);
