@@ -95,37 +95,36 @@ static bool short_decimal(struct pt_str s, double *out)
 {
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    size_t i = 0;
-    bool negative = s.len > 0 && s.ptr[0] == '-';
-    if (s.len > 0 && (s.ptr[0] == '-' || s.ptr[0] == '+'))
-        i++;
+    const char *p = s.ptr, *end = s.ptr + s.len;
+    bool negative = p < end && *p == '-';
+    if (p < end && (*p == '-' || *p == '+'))
+        p++;
+    /* The integer part, then the fraction: one multiply-add per digit, no bookkeeping;
+     * more than 15 digits wrap m but are refused below. */
+    const char *first = p;
     uint64_t m = 0;
-    int digits = 0, frac = -1;
-    for (; i < s.len; i++) {
-        char c = s.ptr[i];
-        if (c >= '0' && c <= '9') {
-            m = m * 10 + (uint64_t)(c - '0');
-            if (++digits > 15)
-                return false;
-            if (frac >= 0)
-                frac++;
-        } else if (c == '.' && frac < 0) {
-            frac = 0;
-        } else {
-            return false;
-        }
+    while (p < end && (unsigned char)(*p - '0') < 10)
+        m = m * 10 + (uint64_t)(*p++ - '0');
+    size_t frac = 0;
+    bool dot = p < end && *p == '.';
+    if (dot) {
+        const char *after = ++p;
+        while (p < end && (unsigned char)(*p - '0') < 10)
+            m = m * 10 + (uint64_t)(*p++ - '0');
+        frac = (size_t)(p - after);
     }
-    if (digits == 0)
+    size_t digits = (size_t)(p - first) - dot;
+    if (p != end || digits == 0 || digits > 15)
         return false;
-    double v = (double)m / pow10[frac < 0 ? 0 : frac];
+    double v = (double)m / pow10[frac];
     *out = negative ? -v : v;
     return true;
 }
 
-int pt_str_to_double(struct pt_str s, double *out)
+/* Anything short_decimal leaves: strtod on a NUL-terminated copy (out of line, so the
+ * common path needs no stack frame for the copy). */
+static __attribute__((noinline)) int long_decimal(struct pt_str s, double *out)
 {
-    if (short_decimal(s, out))
-        return 0;
     char tmp[64];
     if (s.len == 0 || s.len >= sizeof(tmp) || !is_decimal_syntax(s))
         return PT_E_INVALID;
@@ -138,6 +137,11 @@ int pt_str_to_double(struct pt_str s, double *out)
         return PT_E_INVALID;
     *out = v;
     return 0;
+}
+
+int pt_str_to_double(struct pt_str s, double *out)
+{
+    return short_decimal(s, out) ? 0 : long_decimal(s, out);
 }
 
 int pt_str_to_u63(struct pt_str s, int64_t *out)
