@@ -695,14 +695,22 @@ struct request {
     double cos_lst, sin_lst; /* local apparent sidereal time */
 };
 
-int astro__moment_init(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
+/* m for (jd_ut1, jd_tt); with reuse, the frame block m already holds when it is that
+ * step's. */
+static int moment_fill(const struct astro_ctx *ctx, double jd_ut1, double jd_tt, bool reuse,
                        struct astro__moment *m)
 {
     m->jd_ut1 = jd_ut1;
     m->jd_tt = jd_tt;
-    int err = frame_get(ctx, step_of(jd_tt), m->fw);
-    if (err < 0)
-        return err;
+    int64_t k = step_of(jd_tt);
+    if (!reuse || !m->have_frame || m->frame_step != k) {
+        m->have_frame = false;
+        int err = frame_get(ctx, k, m->fw);
+        if (err < 0)
+            return err;
+        m->have_frame = true;
+        m->frame_step = k;
+    }
     const double *w = m->fw;
     double s = (jd_tt - w[FR_T0]) / w[FR_H];
     m->s = s;
@@ -743,6 +751,12 @@ int astro__moment_init(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
     m->turn_rad =
         ((jd_ut1 - ut_obs) * 1.00273781191135448 * 360.0 + (nut ? 0.0 : ga - gm)) * DEG2RAD;
     return 0;
+}
+
+int astro__moment_init(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
+                       struct astro__moment *m)
+{
+    return moment_fill(ctx, jd_ut1, jd_tt, false, m);
 }
 
 /* The request of site at the prepared instant m (which must outlive it). */
@@ -1059,10 +1073,18 @@ int astro__fast_position_all_in(const struct astro_ctx *ctx, const struct astro_
 }
 
 int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1, double jd_tt,
-                     const struct astro__site *site, struct astro_position *out, double *ha_deg)
+                     const struct astro__site *site, struct astro__moment *scratch,
+                     struct astro_position *out, double *ha_deg)
 {
     struct request r;
-    int err = request_prepare(ctx, jd_ut1, jd_tt, site, &r);
+    int err;
+    if (scratch != NULL) {
+        err = moment_fill(ctx, jd_ut1, jd_tt, true, scratch);
+        if (err == 0)
+            request_place(ctx, scratch, site, &r);
+    } else {
+        err = request_prepare(ctx, jd_ut1, jd_tt, site, &r);
+    }
     if (err < 0)
         return err;
     return request_body(&r, body, out, ha_deg);

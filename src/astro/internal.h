@@ -96,10 +96,16 @@ void astro__site_init(const struct astro_observer *obs, double xp_as, double yp_
 int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
                          double jd_tt, const struct astro__site *site, struct astro_position *out);
 
+struct astro__moment;
+
 /* astro__fast_position() that also gives the topocentric hour angle (degrees, in
- * (-180, 180]). OUT: *out, *ha_deg. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
+ * (-180, 180]). scratch (may be NULL): the caller's, for a series of instants (a rise
+ * and set search): the frame block of a step is read once for all the instants in it
+ * (a step's block is the same whenever it is read). OUT: *out, *ha_deg, *scratch.
+ * Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
 int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1, double jd_tt,
-                     const struct astro__site *site, struct astro_position *out, double *ha_deg);
+                     const struct astro__site *site, struct astro__moment *scratch,
+                     struct astro_position *out, double *ha_deg);
 
 /*
  * A cheap altitude for bracketing rise and set: the body's geocentric apparent place
@@ -131,6 +137,8 @@ int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double 
  */
 struct astro__moment {
     double jd_ut1, jd_tt;
+    bool have_frame;               /* fw holds the block of step frame_step */
+    int64_t frame_step;
     double fw[ASTRO__FRAME_WORDS]; /* the frame block */
     double s;                      /* position of jd_tt in the step, [0, 1) */
     double e[3], ev[3];            /* Earth, barycentric ICRS, au and au/day, at jd_tt */

@@ -58,6 +58,7 @@ struct search {
     struct astro__site site; /* airless, no polar motion */
     double dt_days;          /* TT - UT1 over the window (changes by under 1 ms) */
     bool shared_grid;        /* bracket on whole UT1 hours, shared by every observer */
+    struct astro__moment *frames; /* the searcher's scratch: the last frame block read */
 };
 
 /* The limb's angular radius at a topocentric distance, degrees (0 for a point). */
@@ -77,7 +78,7 @@ static int sample(const struct search *s, double jd, double *f, double *ha)
     struct astro_position p;
     int err;
     if (s->ctx->cache != NULL) {
-        err = astro__fast_topo(s->ctx, s->body, jd, jd + s->dt_days, &s->site, &p, ha);
+        err = astro__fast_topo(s->ctx, s->body, jd, jd + s->dt_days, &s->site, s->frames, &p, ha);
     } else {
         struct astro_time t = {.jd_ut1 = jd, .jd_tt = jd + s->dt_days};
         err = astro_position_compute_exact(s->ctx, s->body, &t, &s->site.obs, &p);
@@ -373,7 +374,8 @@ static int finish(const struct astro_ctx *ctx, const struct window_result *w,
 }
 
 static int search_init(const struct astro_ctx *ctx, enum astro_body body, double jd0, double days,
-                       const struct astro_observer *obs, struct search *s)
+                       const struct astro_observer *obs, struct astro__moment *frames,
+                       struct search *s)
 {
     if ((unsigned)body >= ASTRO_BODY_COUNT)
         return PT_E_INVALID;
@@ -381,8 +383,11 @@ static int search_init(const struct astro_ctx *ctx, enum astro_body body, double
         !astro__jd_in_range(ctx, jd0 + days))
         return PT_E_RANGE;
     astro__thread_enter(ctx);
-    *s = (struct search){
-        .ctx = ctx, .body = body, .dt_days = astro__deltat_days(ctx, jd0 + 0.5 * days)};
+    frames->have_frame = false;
+    *s = (struct search){.ctx = ctx,
+                         .body = body,
+                         .dt_days = astro__deltat_days(ctx, jd0 + 0.5 * days),
+                         .frames = frames};
     struct astro_observer airless = *obs;
     airless.pressure_hpa = 0.0;
     double daz;
@@ -396,7 +401,8 @@ int astro_riseset_next(const struct astro_ctx *ctx, enum astro_body body,
 {
     double days = body == ASTRO_MOON ? WINDOW_MOON_DAYS : WINDOW_DAYS;
     struct search s;
-    int err = search_init(ctx, body, t->jd_ut1, days, obs, &s);
+    struct astro__moment frames;
+    int err = search_init(ctx, body, t->jd_ut1, days, obs, &frames, &s);
     if (err < 0)
         return err;
     /* The next events of "now" are asked for by every observer: bracket on the shared
@@ -416,7 +422,8 @@ int astro_events_range(const struct astro_ctx *ctx, enum astro_body body,
     if (days < 1 || days > ASTRO_EVENTS_MAX_DAYS)
         return PT_E_RANGE;
     struct search s;
-    int err = search_init(ctx, body, start->jd_ut1, days, obs, &s);
+    struct astro__moment frames;
+    int err = search_init(ctx, body, start->jd_ut1, days, obs, &frames, &s);
     for (int d = 0; d < days && err == 0; d++) {
         struct window_result w;
         double t0 = start->jd_ut1 + d;
