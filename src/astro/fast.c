@@ -1002,7 +1002,10 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
     return 0;
 }
 
-/* ha_deg (may be NULL): OUT the topocentric hour angle in (-180, 180] degrees. */
+/* ha_deg (may be NULL): OUT the topocentric hour angle in (-180, 180] degrees. With
+ * ha_deg, only what a rise and set search reads is worked out: the airless altitude,
+ * the distances and the hour angle (right ascension, declination and azimuth are NaN,
+ * alt_deg the airless altitude unless the site has air). */
 static int request_body(const struct request *r, enum astro_body body, struct astro_position *out,
                         double *ha_deg)
 {
@@ -1023,18 +1026,23 @@ static int request_body(const struct request *r, enum astro_body body, struct as
 
     /* swi_cartpol: RA in [0, 360), declination by atan(z / rxy). */
     double rxy2 = w[0] * w[0] + w[1] * w[1];
-    double rxy = sqrt(rxy2);
-    double ra = atan2(w[1], w[0]);
-    if (ra < 0.0)
-        ra += 2.0 * M_PI;
-    out->ra_deg = ra * RAD2DEG;
-    out->dec_deg = atan(w[2] / rxy) * RAD2DEG;
+    if (ha_deg == NULL) {
+        double ra = atan2(w[1], w[0]);
+        if (ra < 0.0)
+            ra += 2.0 * M_PI;
+        out->ra_deg = ra * RAD2DEG;
+        out->dec_deg = atan(w[2] / sqrt(rxy2)) * RAD2DEG;
+    } else {
+        out->ra_deg = NAN;
+        out->dec_deg = NAN;
+        out->az_deg = NAN;
+    }
     out->distance_topo_au = sqrt(rxy2 + w[2] * w[2]);
     out->distance_au = dist_geo;
 
     /* swe_azalt: hour angle from the apparent sidereal time, then the horizon. */
-    horizon(w, r->site->sinlat, r->site->coslat, r->cos_lst, r->sin_lst, ha_deg, &out->az_deg,
-            &out->alt_airless_deg);
+    horizon(w, r->site->sinlat, r->site->coslat, r->cos_lst, r->sin_lst, ha_deg,
+            ha_deg == NULL ? &out->az_deg : NULL, &out->alt_airless_deg);
     out->alt_deg =
         r->site->obs.pressure_hpa > 0.0 ? refract(out->alt_airless_deg, &r->site->obs)
                                         : out->alt_airless_deg;

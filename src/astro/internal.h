@@ -98,11 +98,15 @@ int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, doub
 
 struct astro__moment;
 
-/* astro__fast_position() that also gives the topocentric hour angle (degrees, in
- * (-180, 180]). scratch (may be NULL): the caller's, for a series of instants (a rise
- * and set search): the frame block of a step is read once for all the instants in it
- * (a step's block is the same whenever it is read). OUT: *out, *ha_deg, *scratch.
- * Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
+/*
+ * What a rise and set search needs of astro__fast_position(): the airless altitude,
+ * the distances and the topocentric hour angle (degrees, in (-180, 180]); out's right
+ * ascension, declination and azimuth are NaN (a planet at the Sun's limb, answered by
+ * the exact path, has them all). scratch (may be NULL): the caller's, for a series of
+ * instants (a search): the frame block of a step is read once for all the instants in
+ * it (a step's block is the same whenever it is read). OUT: *out, *ha_deg, *scratch.
+ * Returns 0 or PT_E_EPHEMERIS. Thread-safe.
+ */
 int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1, double jd_tt,
                      const struct astro__site *site, struct astro__moment *scratch,
                      struct astro_position *out, double *ha_deg);
