@@ -683,13 +683,9 @@ _Static_assert(FRAME_WORDS == ASTRO__FRAME_WORDS, "internal.h's frame block size
 /* The observer's part shared by every body at one instant. */
 struct request {
     const struct astro_ctx *ctx;
-    const struct astro__site *site;  /* the caller's; outlives the request */
-    const struct astro__moment *m;   /* the instant's part: the caller's or own */
-    struct astro__moment own;        /* when the caller has none */
-    double jd_ut1, jd_tt;
-    const double *fw;                /* m->fw */
-    double s;                        /* m->s */
-    const double *e, *ev, *npb;      /* m's */
+    const struct astro__site *site; /* the caller's; outlives the request */
+    const struct astro__moment *m;  /* the instant's part: the caller's, or &own */
+    struct astro__moment own;       /* when the caller has none */
     double o[3];             /* observer, geocentric, J2000 mean frame (as libswe), au */
     double ob[3], obv[3];    /* observer, barycentric, au and au/day */
     double cos_lst, sin_lst; /* local apparent sidereal time */
@@ -766,13 +762,6 @@ static void request_place(const struct astro_ctx *ctx, const struct astro__momen
     r->ctx = ctx;
     r->site = site;
     r->m = m;
-    r->jd_ut1 = m->jd_ut1;
-    r->jd_tt = m->jd_tt;
-    r->fw = m->fw;
-    r->s = m->s;
-    r->e = m->e;
-    r->ev = m->ev;
-    r->npb = m->npb;
     struct site st;
     site_place(site, m->cos_th, m->sin_th, &st);
     const double *xm = st.x;
@@ -814,7 +803,7 @@ static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd
 static bool deflect(const struct request *r, double u[3], double dt)
 {
     double e[3], q[3], sun[3], sunv[3];
-    hermite_eval(&r->fw[FR_S], r->s, r->fw[FR_H], sun, sunv);
+    hermite_eval(&r->m->fw[FR_S], r->m->s, r->m->fw[FR_H], sun, sunv);
     for (int i = 0; i < 3; i++) {
         e[i] = r->ob[i] - sun[i];
         /* Sun at t - dt: "this is sufficient precision" (libswe) */
@@ -923,12 +912,12 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
                        bool *exact)
 {
     double bw[BODY_WORDS];
-    int err = body_get(r->ctx, body, step_of(r->jd_tt), r->fw, bw);
+    int err = body_get(r->ctx, body, step_of(r->m->jd_tt), r->m->fw, bw);
     if (err < 0)
         return err;
     const double *c = &bw[BD_C];
     double a = bw[BD_A], len = bw[BD_LEN];
-    double t = r->jd_tt;
+    double t = r->m->jd_tt;
     double x[3], xv[3], d[3];
     *exact = false;
 
@@ -941,17 +930,17 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
         double dt = LIGHT_DAYS(norm3(d));
         double m[3], e[3];
         hermite_eval(c, (t - dt - a) / len, len, m, NULL);
-        hermite_eval(&r->fw[FR_E], (t - dt - r->fw[FR_T0]) / r->fw[FR_H], r->fw[FR_H], e, NULL);
+        hermite_eval(&r->m->fw[FR_E], (t - dt - r->m->fw[FR_T0]) / r->m->fw[FR_H], r->m->fw[FR_H], e, NULL);
         for (int i = 0; i < 3; i++)
             u[i] = m[i] + e[i] - r->ob[i];
         /* The geocentric distance needs the geocentric light time: the Moon moves by
          * 30 km/s about the barycentre, 0.6 km in the 21 ms the observer changes. */
         double dtg = LIGHT_DAYS(norm3(x));
         hermite_eval(c, (t - dtg - a) / len, len, m, NULL);
-        hermite_eval(&r->fw[FR_E], (t - dtg - r->fw[FR_T0]) / r->fw[FR_H], r->fw[FR_H], e, NULL);
+        hermite_eval(&r->m->fw[FR_E], (t - dtg - r->m->fw[FR_T0]) / r->m->fw[FR_H], r->m->fw[FR_H], e, NULL);
         double g[3];
         for (int i = 0; i < 3; i++)
-            g[i] = m[i] + e[i] - r->e[i];
+            g[i] = m[i] + e[i] - r->m->e[i];
         *dist_geo = norm3(g);
     } else if (body == ASTRO_SUN) {
         /* app_pos_etc_sun: two light-time rounds, each with the retarded Sun. */
@@ -966,7 +955,7 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
         double g[3];
         for (int i = 0; i < 3; i++) {
             u[i] = -(r->ob[i] - xs[i]);
-            g[i] = xs[i] - r->e[i];
+            g[i] = xs[i] - r->m->e[i];
         }
         *dist_geo = norm3(g);
     } else {
@@ -985,7 +974,7 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
         hermite_eval(c, (t - dt - a) / len, len, xr, NULL);
         for (int i = 0; i < 3; i++) {
             u[i] = xr[i] - r->ob[i];
-            g[i] = xr[i] - r->e[i];
+            g[i] = xr[i] - r->m->e[i];
         }
         /* The geocentric distance, with the geocentric light time: the planet moves up
          * to 1 km in the 21 ms by which the observer changes it. */
@@ -1015,14 +1004,14 @@ static int request_body(const struct request *r, enum astro_body body, struct as
     if (err < 0)
         return err;
     if (exact) {
-        struct astro_time t = {.jd_ut1 = r->jd_ut1, .jd_tt = r->jd_tt};
+        struct astro_time t = {.jd_ut1 = r->m->jd_ut1, .jd_tt = r->m->jd_tt};
         err = astro_position_compute_exact(r->ctx, body, &t, &r->site->obs, out);
         if (err == 0 && ha_deg != NULL)
             *ha_deg = wrap180(atan2(r->sin_lst, r->cos_lst) * RAD2DEG - out->ra_deg);
         return err;
     }
     double w[3];
-    mat_vec(r->npb, u, w);
+    mat_vec(r->m->npb, u, w);
 
     /* swi_cartpol: RA in [0, 360), declination by atan(z / rxy). */
     double rxy2 = w[0] * w[0] + w[1] * w[1];
@@ -1116,16 +1105,16 @@ static int geo_block(const struct astro_ctx *ctx, enum astro_body body, int64_t 
         return err;
     for (int i = 0; i < 3; i++) {
         r.o[i] = 0.0;
-        r.ob[i] = r.e[i];
-        r.obv[i] = r.ev[i];
+        r.ob[i] = r.m->e[i];
+        r.obv[i] = r.m->ev[i];
     }
     double u[3], dist;
     bool exact;
     err = body_vector(&r, body, u, &dist, &exact);
     if (err < 0)
         return err;
-    mat_vec(r.npb, u, &g[GEO_W]);
-    double th = (era_deg(jd_ut1) + r.fw[FR_GA] + r.s * r.fw[FR_GA + 1]) * DEG2RAD;
+    mat_vec(r.m->npb, u, &g[GEO_W]);
+    double th = (era_deg(jd_ut1) + r.m->fw[FR_GA] + r.m->s * r.m->fw[FR_GA + 1]) * DEG2RAD;
     g[GEO_COS_TH] = cos(th);
     g[GEO_SIN_TH] = sin(th);
     g[GEO_EXACT] = exact ? 1.0 : 0.0;

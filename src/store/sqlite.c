@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "store/store.h"
 
@@ -755,6 +756,27 @@ static int migrate(struct sqlite_store *s)
     }
 }
 
+/*
+ * journal_mode = WAL needs the file to itself for a moment, and while another
+ * connection writes (another worker migrating the new file) SQLite answers "database is
+ * locked" at once: the busy handler is not called there. Ask again until the busy
+ * timeout has passed.
+ */
+static int set_wal(struct sqlite_store *s)
+{
+    const struct timespec pause = {0, 10 * 1000 * 1000};
+    int rc;
+    for (int waited_ms = 0;; waited_ms += 10) {
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
+            break;
+        nanosleep(&pause, NULL);
+    }
+    if (rc != SQLITE_OK)
+        pt_log_error("sqlite: PRAGMA journal_mode = WAL: %s", sqlite3_errmsg(s->db));
+    return rc;
+}
+
 static int open_db(struct sqlite_store *s)
 {
     int rc = sqlite3_open_v2(s->path, &s->db,
@@ -767,7 +789,7 @@ static int open_db(struct sqlite_store *s)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    if (exec_sql(s, "PRAGMA journal_mode = WAL") != SQLITE_OK ||
+    if (set_wal(s) != SQLITE_OK ||
         exec_sql(s, "PRAGMA synchronous = FULL") != SQLITE_OK ||
         exec_sql(s, "PRAGMA foreign_keys = ON") != SQLITE_OK || migrate(s) < 0)
         return -1;

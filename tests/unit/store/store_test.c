@@ -18,9 +18,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -490,6 +493,40 @@ static void test_closed_store_answers_unavailable(void **state)
     f->store = NULL;
 }
 
+/* Ends the other process's write transaction a little later. */
+static void *commit_later(void *arg)
+{
+    struct timespec d = {0, 300 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    assert_int_equal(sqlite3_exec(arg, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    return NULL;
+}
+
+/*
+ * Two workers opening a new database at once: one is migrating it (a write
+ * transaction) while the other asks for WAL, which SQLite refuses at once with "database
+ * is locked" whatever the busy timeout. The open must wait for the other writer, not
+ * fail (a worker without saved sites answered 503: found by test_90_workers).
+ */
+static void test_open_waits_for_another_writer(void **state)
+{
+    struct fixture *f = *state;
+    close_store(f);
+    unlink(f->path);
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(other, "BEGIN IMMEDIATE; CREATE TABLE held(x);", NULL, NULL, NULL),
+        SQLITE_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, commit_later, other), 0);
+    open_store(f); /* asserts that the open succeeds */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(sqlite3_close(other), SQLITE_OK);
+    int64_t id;
+    assert_int_equal(create(f, f->owner_a, "After the wait", 1, &id), STORE_OK);
+}
+
 #define BOTH(fn)                                                                          \
     cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
 #define PG(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
@@ -502,6 +539,8 @@ int main(void)
         BOTH(test_limit_per_owner),               BOTH(test_tokens),
         BOTH(test_many_writes_at_once),           BOTH(test_data_survives_a_reopen),
         BOTH(test_closed_store_answers_unavailable),
+        cmocka_unit_test_setup_teardown(test_open_waits_for_another_writer, setup_sqlite,
+                                        teardown),
     };
     const struct CMUnitTest pg_tests[] = {
         PG(test_create_get_list_update_delete), PG(test_names_are_unique_per_owner),
