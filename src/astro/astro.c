@@ -286,8 +286,8 @@ static int calc(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1
     char serr[AS_MAXCH] = "";
     int32 ret = swe_calc_ut(jd_ut1, body_ipl[body], ctx->eph_flag | flags, x, serr);
     if (ret < 0) {
-        pt_log_error("astro: swe_calc_ut(%s, JD %.6f UT1, flags %d) failed: %s", body_names[body].ptr,
-                     jd_ut1, (int)flags, one_line(serr));
+        pt_log_error("astro: swe_calc_ut(%s, JD %.6f UT1, flags %d) failed: %s",
+                     body_names[body].ptr, jd_ut1, (int)flags, one_line(serr));
         return PT_E_EPHEMERIS;
     }
     if ((ret & (SEFLG_SWIEPH | SEFLG_MOSEPH)) != ctx->eph_flag) {
@@ -365,51 +365,6 @@ static int compute_exact(const struct astro_ctx *ctx, enum astro_body body,
     return 0;
 }
 
-int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
-                           const struct astro_time *t, const struct astro_observer *obs,
-                           struct astro_position *out)
-{
-    if (ctx->cache == NULL)
-        return astro_position_compute_exact(ctx, body, t, obs, out);
-    if ((unsigned)body >= ASTRO_BODY_COUNT)
-        return PT_E_INVALID;
-    if (!astro__observer_is_valid(obs) || !astro__jd_in_range(ctx, t->jd_ut1) ||
-        !isfinite(t->jd_tt))
-        return PT_E_RANGE;
-    struct astro__site site;
-    double daz;
-    astro__site_init(obs, t->xp_as, t->yp_as, &site, &daz);
-    int rc = astro__fast_position(ctx, body, t->jd_ut1, t->jd_tt, &site, out);
-    if (rc == 0)
-        turn_azimuth(out, daz);
-    return rc;
-}
-
-int astro_position_compute_all(const struct astro_ctx *ctx, const struct astro_time *t,
-                               const struct astro_observer *obs,
-                               struct astro_position out[ASTRO_BODY_COUNT])
-{
-    if (!astro__observer_is_valid(obs) || !astro__jd_in_range(ctx, t->jd_ut1) ||
-        !isfinite(t->jd_tt))
-        return PT_E_RANGE;
-    if (ctx->cache == NULL) {
-        for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
-            int err = astro_position_compute_exact(ctx, (enum astro_body)b, t, obs, &out[b]);
-            if (err < 0)
-                return err;
-        }
-        return 0;
-    }
-    struct astro__site site;
-    double daz;
-    astro__site_init(obs, t->xp_as, t->yp_as, &site, &daz);
-    int rc = astro__fast_position_all(ctx, t->jd_ut1, t->jd_tt, &site, out);
-    if (rc == 0)
-        for (int b = 0; b < ASTRO_BODY_COUNT; b++)
-            turn_azimuth(&out[b], daz);
-    return rc;
-}
-
 struct astro_moment {
     struct astro_time t;
     int rc;                    /* < 0: t is outside the fast path's range (or it failed) */
@@ -471,13 +426,17 @@ int astro_position_compute_at(const struct astro_ctx *ctx, struct astro_moment *
                               enum astro_body body, const struct astro_observer *obs,
                               struct astro_position *out)
 {
-    /* The slow path, and every error, as astro_position_compute() gives them. */
-    if (ctx->cache == NULL || m->rc < 0 || (unsigned)body >= ASTRO_BODY_COUNT ||
-        !astro__observer_is_valid(obs))
-        return astro_position_compute(ctx, body, &m->t, obs, out);
+    if (ctx->cache == NULL)
+        return astro_position_compute_exact(ctx, body, &m->t, obs, out);
+    if ((unsigned)body >= ASTRO_BODY_COUNT)
+        return PT_E_INVALID;
+    if (!astro__observer_is_valid(obs))
+        return PT_E_RANGE;
+    if (m->rc < 0)
+        return m->rc;
     double daz;
     const struct astro__site *site = moment_site(m, obs, &daz);
-    int rc = astro__fast_position_in(ctx, &m->fast, body, site, out);
+    int rc = astro__fast_position(ctx, &m->fast, body, site, out);
     if (rc == 0)
         turn_azimuth(out, daz);
     return rc;
@@ -487,13 +446,42 @@ int astro_position_compute_all_at(const struct astro_ctx *ctx, struct astro_mome
                                   const struct astro_observer *obs,
                                   struct astro_position out[ASTRO_BODY_COUNT])
 {
-    if (ctx->cache == NULL || m->rc < 0 || !astro__observer_is_valid(obs))
-        return astro_position_compute_all(ctx, &m->t, obs, out);
+    if (!astro__observer_is_valid(obs))
+        return PT_E_RANGE;
+    if (m->rc < 0)
+        return m->rc;
+    if (ctx->cache == NULL) {
+        for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
+            int err = astro_position_compute_exact(ctx, (enum astro_body)b, &m->t, obs, &out[b]);
+            if (err < 0)
+                return err;
+        }
+        return 0;
+    }
     double daz;
     const struct astro__site *site = moment_site(m, obs, &daz);
-    int rc = astro__fast_position_all_in(ctx, &m->fast, site, out);
+    int rc = astro__fast_position_all(ctx, &m->fast, site, out);
     if (rc == 0)
         for (int b = 0; b < ASTRO_BODY_COUNT; b++)
             turn_azimuth(&out[b], daz);
     return rc;
+}
+
+/* A one-off instant: a moment of its own, on the stack; the same code as a kept one. */
+int astro_position_compute(const struct astro_ctx *ctx, enum astro_body body,
+                           const struct astro_time *t, const struct astro_observer *obs,
+                           struct astro_position *out)
+{
+    struct astro_moment m;
+    astro_moment_set(ctx, t, &m);
+    return astro_position_compute_at(ctx, &m, body, obs, out);
+}
+
+int astro_position_compute_all(const struct astro_ctx *ctx, const struct astro_time *t,
+                               const struct astro_observer *obs,
+                               struct astro_position out[ASTRO_BODY_COUNT])
+{
+    struct astro_moment m;
+    astro_moment_set(ctx, t, &m);
+    return astro_position_compute_all_at(ctx, &m, obs, out);
 }

@@ -684,8 +684,7 @@ _Static_assert(FRAME_WORDS == ASTRO__FRAME_WORDS, "internal.h's frame block size
 struct request {
     const struct astro_ctx *ctx;
     const struct astro__site *site; /* the caller's; outlives the request */
-    const struct astro__moment *m;  /* the instant's part: the caller's, or &own */
-    struct astro__moment own;       /* when the caller has none */
+    const struct astro__moment *m;  /* the instant's part; outlives the request */
     double o[3];             /* observer, geocentric, J2000 mean frame (as libswe), au */
     double ob[3], obv[3];    /* observer, barycentric, au and au/day */
     double cos_lst, sin_lst; /* local apparent sidereal time */
@@ -784,16 +783,6 @@ static void request_place(const struct astro_ctx *ctx, const struct astro__momen
     r->sin_lst = sinl;
 }
 
-/* A request with its own moment: for one-off instants (searches, cache fills). */
-static int request_prepare(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
-                           const struct astro__site *site, struct request *r)
-{
-    int err = astro__moment_init(ctx, jd_ut1, jd_tt, &r->own);
-    if (err < 0)
-        return err;
-    request_place(ctx, &r->own, site, r);
-    return 0;
-}
 
 /*
  * swi_deflect_light, position only: u is the observer-to-body vector (light-time
@@ -912,7 +901,8 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
                        bool *exact)
 {
     double bw[BODY_WORDS];
-    int err = body_get(r->ctx, body, step_of(r->m->jd_tt), r->m->fw, bw);
+    const double *fw = r->m->fw;
+    int err = body_get(r->ctx, body, step_of(r->m->jd_tt), fw, bw);
     if (err < 0)
         return err;
     const double *c = &bw[BD_C];
@@ -930,14 +920,14 @@ static int body_vector(const struct request *r, enum astro_body body, double u[3
         double dt = LIGHT_DAYS(norm3(d));
         double m[3], e[3];
         hermite_eval(c, (t - dt - a) / len, len, m, NULL);
-        hermite_eval(&r->m->fw[FR_E], (t - dt - r->m->fw[FR_T0]) / r->m->fw[FR_H], r->m->fw[FR_H], e, NULL);
+        hermite_eval(&fw[FR_E], (t - dt - fw[FR_T0]) / fw[FR_H], fw[FR_H], e, NULL);
         for (int i = 0; i < 3; i++)
             u[i] = m[i] + e[i] - r->ob[i];
         /* The geocentric distance needs the geocentric light time: the Moon moves by
          * 30 km/s about the barycentre, 0.6 km in the 21 ms the observer changes. */
         double dtg = LIGHT_DAYS(norm3(x));
         hermite_eval(c, (t - dtg - a) / len, len, m, NULL);
-        hermite_eval(&r->m->fw[FR_E], (t - dtg - r->m->fw[FR_T0]) / r->m->fw[FR_H], r->m->fw[FR_H], e, NULL);
+        hermite_eval(&fw[FR_E], (t - dtg - fw[FR_T0]) / fw[FR_H], fw[FR_H], e, NULL);
         double g[3];
         for (int i = 0; i < 3; i++)
             g[i] = m[i] + e[i] - r->m->e[i];
@@ -1038,28 +1028,18 @@ static int request_body(const struct request *r, enum astro_body body, struct as
     return 0;
 }
 
-int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
-                         double jd_tt, const struct astro__site *site, struct astro_position *out)
-{
-    struct request r;
-    int err = request_prepare(ctx, jd_ut1, jd_tt, site, &r);
-    if (err < 0)
-        return err;
-    return request_body(&r, body, out, NULL);
-}
-
-int astro__fast_position_in(const struct astro_ctx *ctx, const struct astro__moment *m,
-                            enum astro_body body, const struct astro__site *site,
-                            struct astro_position *out)
+int astro__fast_position(const struct astro_ctx *ctx, const struct astro__moment *m,
+                         enum astro_body body, const struct astro__site *site,
+                         struct astro_position *out)
 {
     struct request r;
     request_place(ctx, m, site, &r);
     return request_body(&r, body, out, NULL);
 }
 
-int astro__fast_position_all_in(const struct astro_ctx *ctx, const struct astro__moment *m,
-                                const struct astro__site *site,
-                                struct astro_position out[ASTRO_BODY_COUNT])
+int astro__fast_position_all(const struct astro_ctx *ctx, const struct astro__moment *m,
+                             const struct astro__site *site,
+                             struct astro_position out[ASTRO_BODY_COUNT])
 {
     struct request r;
     request_place(ctx, m, site, &r);
@@ -1073,17 +1053,11 @@ int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double j
                      const struct astro__site *site, struct astro__moment *scratch,
                      struct astro_position *out, double *ha_deg)
 {
-    struct request r;
-    int err;
-    if (scratch != NULL) {
-        err = moment_fill(ctx, jd_ut1, jd_tt, true, scratch);
-        if (err == 0)
-            request_place(ctx, scratch, site, &r);
-    } else {
-        err = request_prepare(ctx, jd_ut1, jd_tt, site, &r);
-    }
+    int err = moment_fill(ctx, jd_ut1, jd_tt, true, scratch);
     if (err < 0)
         return err;
+    struct request r;
+    request_place(ctx, scratch, site, &r);
     return request_body(&r, body, out, ha_deg);
 }
 
@@ -1099,22 +1073,24 @@ static int geo_block(const struct astro_ctx *ctx, enum astro_body body, int64_t 
     struct astro__site site;
     double daz;
     astro__site_init(&centre, 0.0, 0.0, &site, &daz);
-    struct request r;
-    int err = request_prepare(ctx, jd_ut1, jd_ut1 + dt_days, &site, &r);
+    struct astro__moment m;
+    int err = astro__moment_init(ctx, jd_ut1, jd_ut1 + dt_days, &m);
     if (err < 0)
         return err;
+    struct request r;
+    request_place(ctx, &m, &site, &r);
     for (int i = 0; i < 3; i++) {
         r.o[i] = 0.0;
-        r.ob[i] = r.m->e[i];
-        r.obv[i] = r.m->ev[i];
+        r.ob[i] = m.e[i];
+        r.obv[i] = m.ev[i];
     }
     double u[3], dist;
     bool exact;
     err = body_vector(&r, body, u, &dist, &exact);
     if (err < 0)
         return err;
-    mat_vec(r.m->npb, u, &g[GEO_W]);
-    double th = (era_deg(jd_ut1) + r.m->fw[FR_GA] + r.m->s * r.m->fw[FR_GA + 1]) * DEG2RAD;
+    mat_vec(m.npb, u, &g[GEO_W]);
+    double th = (era_deg(jd_ut1) + m.fw[FR_GA] + m.s * m.fw[FR_GA + 1]) * DEG2RAD;
     g[GEO_COS_TH] = cos(th);
     g[GEO_SIN_TH] = sin(th);
     g[GEO_EXACT] = exact ? 1.0 : 0.0;
@@ -1133,7 +1109,7 @@ int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int
         return err;
     if (g[GEO_EXACT] != 0.0)
         return 1;
-    /* The site in the true equator of date, as request_prepare places it. */
+    /* The site in the true equator of date, as request_place places it. */
     struct site st;
     site_place(site, g[GEO_COS_TH], g[GEO_SIN_TH], &st);
     double w[3];
@@ -1144,16 +1120,6 @@ int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int
     return 0;
 }
 
-int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
-                             const struct astro__site *site,
-                             struct astro_position out[ASTRO_BODY_COUNT])
-{
-    struct request r;
-    int err = request_prepare(ctx, jd_ut1, jd_tt, site, &r);
-    for (int b = 0; b < ASTRO_BODY_COUNT && err == 0; b++)
-        err = request_body(&r, (enum astro_body)b, &out[b], NULL);
-    return err;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Slowly changing geocentric quantities                                      */

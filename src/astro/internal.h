@@ -88,23 +88,15 @@ struct astro__site {
 void astro__site_init(const struct astro_observer *obs, double xp_as, double yp_as,
                       struct astro__site *out, double *daz_deg);
 
-/*
- * The fast path of astro_position_compute() for instants given as jd_ut1 and jd_tt
- * (body, observer and range already validated; ctx->cache not NULL). OUT: *out.
- * Returns 0 or PT_E_EPHEMERIS. Thread-safe.
- */
-int astro__fast_position(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1,
-                         double jd_tt, const struct astro__site *site, struct astro_position *out);
-
 struct astro__moment;
 
 /*
  * What a rise and set search needs of astro__fast_position(): the airless altitude,
  * the distances and the topocentric hour angle (degrees, in (-180, 180]); out's right
  * ascension, declination and azimuth are NaN (a planet at the Sun's limb, answered by
- * the exact path, has them all). scratch (may be NULL): the caller's, for a series of
- * instants (a search): the frame block of a step is read once for all the instants in
- * it (a step's block is the same whenever it is read). OUT: *out, *ha_deg, *scratch.
+ * the exact path, has them all). scratch: the caller's, for a series of instants (a
+ * search): the frame block of a step is read once for all the instants in it (a
+ * step's block is the same whenever it is read). OUT: *out, *ha_deg, *scratch.
  * Returns 0 or PT_E_EPHEMERIS. Thread-safe.
  */
 int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double jd_ut1, double jd_tt,
@@ -123,12 +115,6 @@ int astro__fast_topo(const struct astro_ctx *ctx, enum astro_body body, double j
 int astro__fast_topo_hour(const struct astro_ctx *ctx, enum astro_body body, int64_t hour,
                           double dt_days, const struct astro__site *site, double *alt_deg,
                           double *ha_deg, double *dist_topo_au);
-
-/* astro__fast_position() for every body at one instant (observer part done once).
- * OUT: out[ASTRO_BODY_COUNT]. Returns 0 or PT_E_EPHEMERIS. Thread-safe. */
-int astro__fast_position_all(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
-                             const struct astro__site *site,
-                             struct astro_position out[ASTRO_BODY_COUNT]);
 
 /* Words of the frame block (fast.c): the frame of date and the Earth over one step. */
 #define ASTRO__FRAME_WORDS 68
@@ -155,13 +141,18 @@ struct astro__moment {
 int astro__moment_init(const struct astro_ctx *ctx, double jd_ut1, double jd_tt,
                        struct astro__moment *m);
 
-/* astro__fast_position() and astro__fast_position_all() at a prepared instant m. */
-int astro__fast_position_in(const struct astro_ctx *ctx, const struct astro__moment *m,
-                            enum astro_body body, const struct astro__site *site,
-                            struct astro_position *out);
-int astro__fast_position_all_in(const struct astro_ctx *ctx, const struct astro__moment *m,
-                                const struct astro__site *site,
-                                struct astro_position out[ASTRO_BODY_COUNT]);
+/*
+ * The fast path of astro_position_compute() at the prepared instant m (body, observer
+ * and range already validated; ctx->cache not NULL), and the same for every body with
+ * the observer's part done once. OUT: *out, out[ASTRO_BODY_COUNT]. Returns 0 or
+ * PT_E_EPHEMERIS. Thread-safe.
+ */
+int astro__fast_position(const struct astro_ctx *ctx, const struct astro__moment *m,
+                         enum astro_body body, const struct astro__site *site,
+                         struct astro_position *out);
+int astro__fast_position_all(const struct astro_ctx *ctx, const struct astro__moment *m,
+                             const struct astro__site *site,
+                             struct astro_position out[ASTRO_BODY_COUNT]);
 
 /*
  * Geocentric quantities that change slowly, interpolated from the per-step cache:
