@@ -102,6 +102,8 @@ struct app_now_cache {
     double sun_gha_deg;      /* the Sun's Greenwich hour angle, apparent */
     double sun_sin_dec;      /* and the sine and cosine of its declination (seen from */
     double sun_cos_dec;      /* the equator: within 9") */
+    bool have_lat;           /* the last observer's latitude, its sine and cosine */
+    double lat_deg, sin_lat, cos_lat;
 };
 
 /*

@@ -65,7 +65,7 @@ size_t live_events_count(const struct live_events *e)
 static size_t bucket_of(const struct live_events *e, const struct astro_observer *obs)
 {
     const double v[3] = {obs->lat_deg, obs->lon_deg, obs->elev_m};
-    return (size_t)pt_hash_bytes(PT_HASH_SEED, v, sizeof(v)) & (e->nbuckets - 1);
+    return (size_t)pt_hash_doubles(PT_HASH_SEED, v, 3) & (e->nbuckets - 1);
 }
 
 /* Double the table when it holds twice as many entries as buckets. */

@@ -46,7 +46,7 @@ void riseset_cache_free(struct riseset_cache *c)
 static size_t slot_of(enum astro_body body, const struct astro_observer *obs)
 {
     const double v[3] = {obs->lat_deg, obs->lon_deg, obs->elev_m};
-    return (size_t)(pt_hash_bytes(PT_HASH_SEED ^ (uint64_t)body, v, sizeof(v)) % CACHE_SLOTS);
+    return (size_t)(pt_hash_doubles(PT_HASH_SEED ^ (uint64_t)body, v, 3) % CACHE_SLOTS);
 }
 
 /* The earliest event that happens, or from + 1 day when none does (circumpolar...). */

@@ -77,13 +77,18 @@ struct reason {
     size_t len;
 };
 
-static void put(struct reason *r, const char *s)
+static void put_n(struct reason *r, const char *s, size_t n)
 {
-    size_t n = strlen(s), room = sizeof(r->out->reason) - 1 - r->len;
+    size_t room = sizeof(r->out->reason) - 1 - r->len;
     n = n < room ? n : room;
     memcpy(r->out->reason + r->len, s, n);
     r->len += n;
     r->out->reason[r->len] = '\0';
+}
+
+static void put(struct reason *r, const char *s)
+{
+    put_n(r, s, strlen(s));
 }
 
 /* A number with `decimals` digits after the point (0 or 1), rounded half away from zero. */
@@ -93,6 +98,7 @@ static void put_num(struct reason *r, double v, int decimals)
     *--p = '\0';
     double scaled = fabs(v) * (decimals ? 10.0 : 1.0);
     long long n = scaled < 1e15 ? (long long)(scaled + 0.5) : 0;
+    bool shown_zero = n == 0; /* "0", "0.0": no minus sign */
     for (int d = 0; d < decimals; d++) {
         *--p = (char)('0' + n % 10);
         n /= 10;
@@ -102,9 +108,9 @@ static void put_num(struct reason *r, double v, int decimals)
         *--p = (char)('0' + n % 10);
         n /= 10;
     } while (n > 0);
-    if (v < 0 && strspn(p, "0.") != strlen(p))
+    if (v < 0 && !shown_zero)
         *--p = '-';
-    put(r, p);
+    put_n(r, p, (size_t)(buf + sizeof(buf) - 1 - p));
 }
 
 static struct reason begin(struct app_visibility *out, enum app_verdict v, const char *text)
@@ -225,7 +231,22 @@ int app_sun_altitude(const struct app_state *st, const struct astro_time *t,
             c->sun_cos_dec = cos_dec;
         }
     }
-    double lat = obs->lat_deg * DEG, ha = (gha + obs->lon_deg) * DEG;
-    *alt_deg = asin(sin(lat) * sin_dec + cos(lat) * cos_dec * cos(ha)) / DEG;
+    double sin_lat, cos_lat;
+    if (c != NULL && c->have_lat && c->lat_deg == obs->lat_deg) {
+        sin_lat = c->sin_lat; /* the same place again (a page, a controller) */
+        cos_lat = c->cos_lat;
+    } else {
+        double lat = obs->lat_deg * DEG;
+        sin_lat = sin(lat);
+        cos_lat = cos(lat);
+        if (c != NULL) {
+            c->have_lat = true;
+            c->lat_deg = obs->lat_deg;
+            c->sin_lat = sin_lat;
+            c->cos_lat = cos_lat;
+        }
+    }
+    double ha = (gha + obs->lon_deg) * DEG;
+    *alt_deg = asin(sin_lat * sin_dec + cos_lat * cos_dec * cos(ha)) / DEG;
     return 0;
 }

@@ -138,6 +138,14 @@ int pt_str_to_u63(struct pt_str s, int64_t *out);
 #define PT_HASH_SEED 0xcbf29ce484222325ull
 uint64_t pt_hash_bytes(uint64_t seed, const void *p, size_t n);
 
+/*
+ * The same use, for a key of n doubles (an observer's numbers), a word at a time:
+ * each word is folded in with a multiply and the result is mixed so that every
+ * bit of every number reaches the low bits a table index takes. Doubles equal as
+ * numbers but not as bits (0.0 and -0.0) hash apart, like pt_hash_bytes.
+ */
+uint64_t pt_hash_doubles(uint64_t seed, const double *v, size_t n);
+
 /* ------------------------------------------------------------------------ */
 /* Arena                                                                      */
 /* ------------------------------------------------------------------------ */

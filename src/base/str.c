@@ -35,6 +35,22 @@ uint64_t pt_hash_bytes(uint64_t seed, const void *p, size_t n)
     return h;
 }
 
+uint64_t pt_hash_doubles(uint64_t seed, const double *v, size_t n)
+{
+    uint64_t h = seed;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t w;
+        memcpy(&w, &v[i], sizeof(w));
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    /* Final mix (the MurmurHash3 finalizer's constants). */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
 bool pt_str_has_prefix(struct pt_str s, struct pt_str prefix)
 {
     return s.len >= prefix.len && (prefix.len == 0 || memcmp(s.ptr, prefix.ptr, prefix.len) == 0);

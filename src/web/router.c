@@ -5,9 +5,15 @@
  *
  * Patterns are split into segments once, when a route is added; regex segments
  * are compiled by PCRE2 anchored at both ends and JIT-compiled. A match splits
- * and decodes the request path once (decoding allocates only for segments that
- * contain an escape), then walks the routes in order comparing segment counts,
- * static text and plain parameters before running any regex.
+ * and decodes the request path once (one pass when it holds no '%', the usual
+ * case; decoding allocates only for segments that contain an escape), then walks
+ * the routes in order comparing segment counts, static text and plain parameters
+ * before running any regex.
+ *
+ * Static texts are interned when routes are added: equal texts share an id. A
+ * request segment found equal to one text is then known to differ from every
+ * other, so the routes after the first comparison at a position cost an integer
+ * compare there ("/planets" is compared once, not once per /planets/... route).
  *
  * PCRE2 needs a match-data block per match. Allocating one with malloc on every
  * request is what we avoid: when (and only when) a regex has to run, the match
@@ -40,6 +46,7 @@ struct segment {
     enum segment_kind kind;
     char *text; /* static text, or the parameter name; owned, NUL-terminated */
     size_t text_len;
+    unsigned id;    /* SEGMENT_STATIC: equal texts have equal ids, from 1 */
     pcre2_code *re; /* SEGMENT_REGEX only; owned */
     bool jit;       /* re was JIT-compiled */
 };
@@ -52,18 +59,26 @@ static inline struct pt_str segment_text(const struct segment *seg)
 struct route {
     char *method;
     size_t method_len;
+    uint64_t method_word; /* the method's bytes, zero-padded, when it has at most 8 */
     char *name; /* NULL when unnamed */
     void *data;
     size_t num_segments;
     struct segment *segments;
     bool has_regex;
+    size_t next_same; /* the next route with as many segments, or NO_ROUTE */
 };
+
+#define NO_ROUTE SIZE_MAX
 
 struct web_router {
     struct route *routes;
     size_t count;
     size_t cap;
     size_t max_segments;       /* largest num_segments of any route */
+    unsigned static_ids;       /* distinct static texts so far */
+    /* Routes by segment count, each list in the order added: [n] = first, last. */
+    size_t first_same[WEB_ROUTER_MAX_SEGMENTS + 1];
+    size_t last_same[WEB_ROUTER_MAX_SEGMENTS + 1];
     pcre2_match_context *mctx; /* read-only after creation */
 };
 
@@ -79,6 +94,8 @@ struct web_router *web_router_new(void)
         fprintf(stderr, "fatal: out of memory creating a PCRE2 match context\n");
         abort();
     }
+    for (size_t n = 0; n <= WEB_ROUTER_MAX_SEGMENTS; n++)
+        r->first_same[n] = r->last_same[n] = NO_ROUTE;
     pcre2_set_match_limit(r->mctx, REGEX_MATCH_LIMIT);
     pcre2_set_heap_limit(r->mctx, REGEX_HEAP_LIMIT_KIB);
     return r;
@@ -313,6 +330,28 @@ out_free:
     return PT_E_INVALID;
 }
 
+/* The id of a static text: that of an equal text already added, else a new one. */
+static unsigned intern_static(struct web_router *r, const struct segment *seg)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        const struct route *rt = &r->routes[i];
+        for (size_t k = 0; k < rt->num_segments; k++)
+            if (rt->segments[k].kind == SEGMENT_STATIC &&
+                pt_str_eq(segment_text(&rt->segments[k]), segment_text(seg)))
+                return rt->segments[k].id;
+    }
+    return ++r->static_ids;
+}
+
+/* Up to 8 bytes as one word (zero-padded), for comparing short methods at once. */
+static uint64_t short_word(struct pt_str s)
+{
+    uint64_t w = 0;
+    for (size_t i = 0; i < s.len; i++)
+        w |= (uint64_t)(unsigned char)s.ptr[i] << (8 * i);
+    return w;
+}
+
 static const struct route *find_named(const struct web_router *r, const char *name)
 {
     for (size_t i = 0; i < r->count; i++)
@@ -343,11 +382,23 @@ int web_router_add(struct web_router *r, const char *method, const char *pattern
         return rc;
     rt.method_len = strlen(method);
     rt.method = pt_xstrndup(method, rt.method_len);
+    if (rt.method_len <= 8)
+        rt.method_word = short_word(pt_str_make(rt.method, rt.method_len));
+    for (size_t i = 0; i < rt.num_segments; i++)
+        if (rt.segments[i].kind == SEGMENT_STATIC)
+            rt.segments[i].id = intern_static(r, &rt.segments[i]);
     rt.name = name ? pt_xstrndup(name, strlen(name)) : NULL;
     if (r->count == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 16;
         r->routes = pt_xrealloc(r->routes, r->cap * sizeof(*r->routes));
     }
+    size_t n = rt.num_segments;
+    rt.next_same = NO_ROUTE;
+    if (r->last_same[n] == NO_ROUTE)
+        r->first_same[n] = r->count;
+    else
+        r->routes[r->last_same[n]].next_same = r->count;
+    r->last_same[n] = r->count;
     r->routes[r->count++] = rt;
     if (rt.num_segments > r->max_segments)
         r->max_segments = rt.num_segments;
@@ -370,12 +421,30 @@ static void arena_free(void *p, void *arena)
     (void)arena;
 }
 
-/* Per-call matching state: the regex match data, made on first use. */
+/*
+ * Per-call matching state: the regex match data, made on first use; for each
+ * request segment, the id of the static text it is known to equal (0: not
+ * compared yet); whether any segment was decoded (only then can one hold '/').
+ */
 struct match_state {
     const struct web_router *r;
     struct pt_arena *arena;
     pcre2_match_data *md;
+    bool decoded;
+    unsigned known[WEB_ROUTER_MAX_SEGMENTS];
 };
+
+/* Does request segment i equal seg's static text? Compares bytes at most once per text. */
+static bool static_matches(struct match_state *st, size_t i, const struct segment *seg,
+                           struct pt_str s)
+{
+    if (st->known[i] != 0)
+        return st->known[i] == seg->id; /* equal to one text, so to no other */
+    if (!pt_str_eq(s, segment_text(seg)))
+        return false;
+    st->known[i] = seg->id;
+    return true;
+}
 
 static bool regex_matches(struct match_state *st, const struct segment *seg, struct pt_str s)
 {
@@ -404,12 +473,13 @@ static bool route_matches(struct match_state *st, const struct route *rt, const 
     for (size_t i = 0; i < rt->num_segments; i++) {
         const struct segment *seg = &rt->segments[i];
         if (seg->kind == SEGMENT_STATIC) {
-            if (!pt_str_eq(segs[i], segment_text(seg)))
+            if (!static_matches(st, i, seg, segs[i]))
                 return false;
             continue;
         }
         if (seg->kind == SEGMENT_PARAM &&
-            (segs[i].len == 0 || memchr(segs[i].ptr, '/', segs[i].len) != NULL))
+            (segs[i].len == 0 ||
+             (st->decoded && memchr(segs[i].ptr, '/', segs[i].len) != NULL)))
             return false;
         out->params[np].name = segment_text(seg);
         out->params[np].value = segs[i];
@@ -426,11 +496,28 @@ static bool route_matches(struct match_state *st, const struct route *rt, const 
     return true;
 }
 
-static bool method_matches(const struct route *rt, struct pt_str method)
+/* The request's method, prepared once for comparing with every route's. */
+struct method_key {
+    struct pt_str text;
+    uint64_t word;     /* when text.len <= 8 */
+    bool head;         /* HEAD: GET routes answer it too */
+};
+
+static struct method_key method_key(struct pt_str method)
 {
-    struct pt_str m = pt_str_make(rt->method, rt->method_len);
-    return pt_str_eq(m, method) ||
-           (pt_str_eq(method, PT_STR("HEAD")) && pt_str_eq(m, PT_STR("GET")));
+    struct method_key k = {.text = method, .word = 0};
+    if (method.len <= 8)
+        k.word = short_word(method);
+    k.head = pt_str_eq(method, PT_STR("HEAD"));
+    return k;
+}
+
+static bool method_matches(const struct route *rt, const struct method_key *k)
+{
+    bool same = rt->method_len == k->text.len &&
+                (k->text.len <= 8 ? rt->method_word == k->word
+                                  : memcmp(rt->method, k->text.ptr, k->text.len) == 0);
+    return same || (k->head && rt->method_len == 3 && memcmp(rt->method, "GET", 3) == 0);
 }
 
 static int compare_cstr(const void *a, const void *b)
@@ -480,6 +567,59 @@ static bool collect_allowed(struct match_state *st, const struct pt_str *segs, s
     return true;
 }
 
+/*
+ * The segments of a path (after its leading '/') that holds no '%' and no NUL,
+ * which is what decoding would give: each is a slice of the path. Returns their
+ * count (max_segments + 1 when there are more), or 0 when the path needs
+ * decoding (then segs is left to the decoding split).
+ */
+static size_t split_plain(const struct web_router *r, struct pt_str path, struct pt_str *segs)
+{
+    size_t n = 0, start = 1;
+    for (size_t i = 1; i < path.len; i++) {
+        char c = path.ptr[i];
+        if (c == '/') {
+            if (n < r->max_segments)
+                segs[n] = pt_str_make(path.ptr + start, i - start);
+            n++;
+            start = i + 1;
+        } else if (c == '%' || c == '\0') {
+            return 0;
+        }
+    }
+    if (n < r->max_segments)
+        segs[n] = pt_str_make(path.ptr + start, path.len - start);
+    return n + 1;
+}
+
+/*
+ * Split on the raw '/' (so "%2F" stays inside its segment), then decode each of
+ * the first max_segments segments (the others are only checked). *count gets the
+ * number of segments. Returns 0, or PT_E_BAD_REQUEST for a bad escape or a NUL.
+ */
+static int split_decoded(const struct web_router *r, struct pt_str path, struct pt_arena *arena,
+                         struct pt_str *segs, size_t *count)
+{
+    size_t n = 0;
+    for (size_t i = 1;;) {
+        const char *slash = memchr(path.ptr + i, '/', path.len - i);
+        size_t end = slash ? (size_t)(slash - path.ptr) : path.len;
+        struct pt_str raw = pt_str_make(path.ptr + i, end - i);
+        if (n < r->max_segments) {
+            if (web_percent_decode(raw, false, arena, &segs[n]) < 0)
+                return PT_E_BAD_REQUEST;
+        } else if (!web_percent_is_valid(raw)) {
+            return PT_E_BAD_REQUEST;
+        }
+        n++;
+        if (slash == NULL)
+            break;
+        i = end + 1;
+    }
+    *count = n;
+    return 0;
+}
+
 int web_router_match(const struct web_router *r, struct pt_str method, struct pt_str path,
                      struct pt_arena *arena, struct web_route_match *out)
 {
@@ -490,31 +630,22 @@ int web_router_match(const struct web_router *r, struct pt_str method, struct pt
     if (path.len == 0 || path.ptr[0] != '/')
         return PT_E_NOT_FOUND;
 
-    /* Split on the raw '/' (so "%2F" stays inside its segment), then decode. */
+    struct match_state st = {.r = r, .arena = arena, .md = NULL}; /* nothing known yet */
     struct pt_str segs[WEB_ROUTER_MAX_SEGMENTS];
-    size_t nsegs = 0;
-    for (size_t i = 1;;) {
-        const char *slash = memchr(path.ptr + i, '/', path.len - i);
-        size_t end = slash ? (size_t)(slash - path.ptr) : path.len;
-        struct pt_str raw = pt_str_make(path.ptr + i, end - i);
-        if (nsegs < r->max_segments) {
-            if (web_percent_decode(raw, false, arena, &segs[nsegs]) < 0)
-                return PT_E_BAD_REQUEST;
-        } else if (!web_percent_is_valid(raw)) {
-            return PT_E_BAD_REQUEST;
-        }
-        nsegs++;
-        if (slash == NULL)
-            break;
-        i = end + 1;
+    size_t nsegs = split_plain(r, path, segs);
+    if (nsegs == 0) {
+        st.decoded = true;
+        int rc = split_decoded(r, path, arena, segs, &nsegs);
+        if (rc < 0)
+            return rc;
     }
     if (nsegs > r->max_segments)
         return PT_E_NOT_FOUND;
 
-    struct match_state st = {.r = r, .arena = arena, .md = NULL};
-    for (size_t i = 0; i < r->count; i++) {
+    struct method_key mk = method_key(method);
+    for (size_t i = r->first_same[nsegs]; i != NO_ROUTE; i = r->routes[i].next_same) {
         const struct route *rt = &r->routes[i];
-        if (rt->num_segments != nsegs || !method_matches(rt, method))
+        if (!method_matches(rt, &mk))
             continue;
         if (route_matches(&st, rt, segs, out)) {
             out->data = rt->data;

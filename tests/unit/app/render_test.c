@@ -309,6 +309,79 @@ static void test_kept_observer_member_follows_the_observer(void **state)
     app_instant_free(in);
 }
 
+/*
+ * The numbers in a visibility reason: rounded half away from zero, a minus sign
+ * only when a digit shown is not zero (a magnitude of -0.04 reads "0.0").
+ */
+static void test_visibility_reason_numbers(void **state)
+{
+    (void)state;
+    static const struct {
+        double mag, alt;
+        const char *want;
+    } cases[] = {
+        {-2.34, 39.5, "naked eye: magnitude -2.3, 40\u00b0 up"},
+        {-0.04, 39.4, "naked eye: magnitude 0.0, 39\u00b0 up"},
+        {-0.05, 12.0, "naked eye: magnitude -0.1, 12\u00b0 up"},
+        {0.96, 89.99, "naked eye: magnitude 1.0, 90\u00b0 up"},
+        {1.25, 45.0, "naked eye: magnitude 1.3, 45\u00b0 up"},
+    };
+    for (size_t i = 0; i < PT_ARRAY_SIZE(cases); i++) {
+        struct app_body_info info = {.details_rc = 0};
+        info.details.magnitude = cases[i].mag;
+        info.details.elongation_deg = 90.0;
+        struct app_visibility vis;
+        app_visibility_judge(ASTRO_MARS, cases[i].alt, -30.0, 0.0, &info, &vis);
+        assert_int_equal(vis.verdict, APP_VERDICT_NAKED_EYE);
+        assert_string_equal(vis.reason, cases[i].want);
+    }
+    struct app_body_info info = {.details_rc = 0};
+    info.details.magnitude = 1.0;
+    info.details.elongation_deg = 90.0;
+    struct app_visibility vis;
+    app_visibility_judge(ASTRO_MARS, 1.96, -30.0, 0.0, &info, &vis);
+    assert_string_equal(vis.reason, "only 2.0\u00b0 up, in the haze at the horizon");
+    app_visibility_judge(ASTRO_MARS, 7.5, -30.0, 10.0, &info, &vis);
+    assert_string_equal(vis.reason, "8\u00b0 up, under the site's horizon of 10\u00b0");
+}
+
+/*
+ * The Sun's altitude with the loop's remembered latitude is the one computed
+ * with the latitude afresh from the same remembered Sun, bit for bit, as requests
+ * alternate between places and move through the day (a latitude kept for the
+ * wrong place, or a stale sine, fails).
+ */
+static void test_sun_altitude_kept_latitude(void **state)
+{
+    (void)state;
+    struct astro_ctx *astro;
+    if (astro_ctx_new("/usr/share/libswe/ephe", &astro) != 0)
+        skip();
+    struct app_now_cache now = {0};
+    const struct astro_observer places[] = {
+        {48.93, 2.45, 0, 0, 0}, {-33.9, 18.4, 0, 0, 0}, {48.93, -70.0, 0, 0, 0}, {0.0, 0.0, 0, 0, 0},
+        {-0.0, 0.0, 0, 0, 0},
+    };
+    int kept = 0;
+    for (int step = 0; step < 200; step++) {
+        struct astro_time t;
+        assert_int_equal(astro_time_from_unix(astro, 1764547200.0 + step * 7.3, &t), 0);
+        const struct astro_observer *o = &places[(step / 3) % PT_ARRAY_SIZE(places)];
+        struct app_now_cache afresh = now;
+        afresh.have_lat = false;
+        kept += now.have_lat && now.lat_deg == o->lat_deg;
+        struct app_state a_st = {.astro = astro, .now = &now};
+        struct app_state b_st = {.astro = astro, .now = &afresh};
+        double a, b;
+        assert_int_equal(app_sun_altitude(&a_st, &t, o, &a), 0);
+        assert_int_equal(app_sun_altitude(&b_st, &t, o, &b), 0);
+        if (memcmp(&a, &b, sizeof(a)) != 0)
+            fail_msg("step %d: %.17g, afresh %.17g", step, a, b);
+    }
+    assert_true(kept > 50 && kept < 200); /* both paths were taken */
+    astro_ctx_free(astro);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +389,8 @@ int main(void)
         cmocka_unit_test(test_instant_details_are_the_same_bytes),
         cmocka_unit_test(test_observer_member_matches_the_checked_writer),
         cmocka_unit_test(test_kept_observer_member_follows_the_observer),
+        cmocka_unit_test(test_visibility_reason_numbers),
+        cmocka_unit_test(test_sun_altitude_kept_latitude),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,6 +176,44 @@ static void test_str_to_double_matches_strtod(void **state)
     }
 }
 
+/*
+ * pt_hash_doubles spreads observers over a table: 10,000 places on a 0.01-degree
+ * grid (the shape of nearby clients) into 4096 slots leave no slot with more than
+ * a dozen; the sign of zero, the seed and every single bit of every number change
+ * the index bits. A hash that ignored a number, or the high bits of one, fails.
+ */
+static void test_hash_doubles_spreads(void **state)
+{
+    (void)state;
+    static unsigned slots[4096];
+    memset(slots, 0, sizeof(slots));
+    for (int i = 0; i < 100; i++)
+        for (int k = 0; k < 100; k++) {
+            const double v[3] = {48.0 + i * 0.01, 2.0 + k * 0.01, 35.0};
+            slots[pt_hash_doubles(PT_HASH_SEED, v, 3) % 4096]++;
+        }
+    unsigned most = 0;
+    for (size_t i = 0; i < 4096; i++)
+        most = slots[i] > most ? slots[i] : most;
+    assert_true(most <= 12);
+
+    const double a[3] = {48.93, 2.45, 0.0}, b[3] = {48.93, 2.45, -0.0};
+    assert_int_not_equal(pt_hash_doubles(PT_HASH_SEED, a, 3), pt_hash_doubles(PT_HASH_SEED, b, 3));
+    assert_int_not_equal(pt_hash_doubles(PT_HASH_SEED, a, 3), pt_hash_doubles(PT_HASH_SEED ^ 1, a, 3));
+    uint64_t base = pt_hash_doubles(PT_HASH_SEED, a, 3) % 4096;
+    int moved = 0;
+    for (int w = 0; w < 3; w++)
+        for (int bit = 0; bit < 64; bit++) {
+            double c[3] = {a[0], a[1], a[2]};
+            uint64_t u;
+            memcpy(&u, &c[w], sizeof(u));
+            u ^= 1ull << bit;
+            memcpy(&c[w], &u, sizeof(u));
+            moved += pt_hash_doubles(PT_HASH_SEED, c, 3) % 4096 != base;
+        }
+    assert_true(moved >= 180); /* of 192: a flipped bit rarely keeps the slot (1 in 4096) */
+}
+
 static void test_error_table(void **state)
 {
     (void)state;
@@ -232,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_str_helpers),
         cmocka_unit_test(test_str_to_double_strict),
         cmocka_unit_test(test_str_to_double_matches_strtod),
+        cmocka_unit_test(test_hash_doubles_spreads),
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_http_date),
         cmocka_unit_test(test_buf_read_file),
