@@ -53,7 +53,7 @@ uint64_t pt_hash_doubles(uint64_t seed, const double *v, size_t n)
 
 bool pt_str_has_prefix(struct pt_str s, struct pt_str prefix)
 {
-    return s.len >= prefix.len && (prefix.len == 0 || memcmp(s.ptr, prefix.ptr, prefix.len) == 0);
+    return s.len >= prefix.len && pt_bytes_eq(s.ptr, prefix.ptr, prefix.len);
 }
 
 struct pt_str pt_str_trim(struct pt_str s)

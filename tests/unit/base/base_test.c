@@ -110,6 +110,39 @@ static void test_str_helpers(void **state)
     assert_memory_equal(t.ptr, "a b", 3);
 }
 
+/* pt_str_eq and pt_str_has_prefix against memcmp for every length up to 40 and every
+ * place of a differing byte; exact-size heap copies, so ASan reports any load past an
+ * end (the short paths load 4 or 8 bytes at a time). */
+static void test_str_eq_short_paths(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n <= 40; n++) {
+        char *a = malloc(n + 1), *b = malloc(n + 1);
+        assert_non_null(a);
+        assert_non_null(b);
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] = (char)('a' + (i * 7) % 26);
+        struct pt_str sa = pt_str_make(a, n), sb = pt_str_make(b, n);
+        assert_true(pt_str_eq(sa, sb));
+        assert_true(pt_str_has_prefix(sa, sb));
+        for (size_t i = 0; i < n; i++) {
+            char keep = b[i];
+            b[i] = (char)(keep ^ 0x40);
+            assert_false(pt_str_eq(sa, sb));
+            assert_false(pt_str_has_prefix(sa, sb));
+            assert_int_equal(memcmp(a, b, n) == 0, 0);
+            b[i] = keep;
+        }
+        if (n > 0) {
+            assert_false(pt_str_eq(sa, pt_str_make(b, n - 1)));
+            assert_true(pt_str_has_prefix(sa, pt_str_make(b, n - 1)));
+        }
+        free(a);
+        free(b);
+    }
+    assert_true(pt_str_eq(PT_STR(""), PT_STR_NULL));
+}
+
 static void test_str_to_double_strict(void **state)
 {
     (void)state;
@@ -268,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_buf_limit_is_exact),
         cmocka_unit_test(test_buf_appendf_long),
         cmocka_unit_test(test_str_helpers),
+        cmocka_unit_test(test_str_eq_short_paths),
         cmocka_unit_test(test_str_to_double_strict),
         cmocka_unit_test(test_str_to_double_matches_strtod),
         cmocka_unit_test(test_hash_doubles_spreads),

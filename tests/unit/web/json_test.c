@@ -904,6 +904,39 @@ static void test_double_powers_of_two_and_neighbours(void **state)
 }
 
 /*
+ * Whole numbers (the formatter's own path below 2^53): every one near zero, the
+ * neighbours of every power of two and of ten up to past 2^53 (where the other path takes
+ * over), and random ones of every size; against the libc-built reference.
+ */
+static void test_double_whole_numbers(void **state)
+{
+    (void)state;
+    for (int i = -70000; i <= 70000; i++)
+        if (i != 0)
+            check_double(i);
+    expect_double(1010.0, "1010.0");
+    expect_double(-15.0, "-15.0");
+    expect_double(9007199254740991.0, "9007199254740991.0");
+    expect_double(9007199254740992.0, "9007199254740992.0");
+    expect_double(1e15, "1000000000000000.0");
+    expect_double(1e16, "1e+16");
+    for (int e = 10; e <= 60; e++) {
+        double p2 = ldexp(1.0, e);
+        for (double d = -3; d <= 3; d++) {
+            check_double(p2 + d);
+            check_double(-(p2 + d));
+        }
+    }
+    for (double p10 = 1e4; p10 <= 1e18; p10 *= 10)
+        for (double d = -2; d <= 2; d++)
+            check_double(p10 + d);
+    for (int i = 0; i < 200000; i++) {
+        uint64_t m = rng() >> (rng() % 64);
+        check_double((double)(m & ((1ULL << 54) - 1)) + 1);
+    }
+}
+
+/*
  * Decimals of up to 15 significant digits (DBL_DIG), anywhere in the normal
  * range, read back as doubles: those come out as typed.
  */
@@ -1064,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_double_hard_cases),
         cmocka_unit_test(test_double_random),
         cmocka_unit_test(test_double_powers_of_two_and_neighbours),
+        cmocka_unit_test(test_double_whole_numbers),
         cmocka_unit_test(test_double_short_decimals),
         cmocka_unit_test(test_double_slow_path_agrees),
     };
