@@ -49,7 +49,7 @@ static void test_against_swe_pheno(void **state)
     double worst[3] = {0, 0, 0};
     for (int i = 0; i < 2000; i++) {
         enum astro_body b = (enum astro_body)(i % ASTRO_BODY_COUNT);
-        struct astro_time t;
+        struct astro_time t = {0};
         assert_int_equal(astro_time_from_jd(ctx, lo + rnd() * (hi - lo), ASTRO_UT1, &t), 0);
         struct astro_details d;
         assert_int_equal(astro_details_compute(ctx, b, &t, &d), 0);

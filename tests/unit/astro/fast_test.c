@@ -186,7 +186,7 @@ static void test_truth_cases(void **state)
         struct astro_time t;
         assert_int_equal(astro_time_from_jd(ctx, c->jd_ut1, ASTRO_UT1, &t), 0);
         struct astro_observer obs = {c->lat_deg, c->lon_deg, c->elev_m, c->pressure_hpa, c->temp_c};
-        struct astro_position f, e;
+        struct astro_position f = {0}, e = {0};
         assert_int_equal(astro_position_compute(ctx, c->body, &t, &obs, &f), 0);
         assert_int_equal(astro_position_compute_exact(ctx, c->body, &t, &obs, &e), 0);
         compare(&f, &e, &vs_exact[c->body]);
@@ -286,7 +286,7 @@ static void test_random_cases(void **state)
         struct astro_observer obs = {rnd() * 179.8 - 89.9, rnd() * 720.0 - 360.0,
                                      rnd() * 10500.0 - 500.0, rnd() < 0.1 ? 0.0 : rnd() * 1100.0,
                                      rnd() * 80.0 - 40.0};
-        struct astro_position f, e;
+        struct astro_position f = {0}, e = {0};
         assert_int_equal(astro_position_compute(ctx, body, &t, &obs, &f), 0);
         assert_int_equal(astro_position_compute_exact(ctx, body, &t, &obs, &e), 0);
         compare(&f, &e, &err[body]);
@@ -360,7 +360,7 @@ static void test_moon_interpolation(void **state)
         assert_int_equal(astro_time_from_jd(ctx, (k + (i % 2 ? 0.5 : 0.25)) / 16.0, ASTRO_TT, &t),
                          0);
         struct astro_observer obs = {rnd() * 179.8 - 89.9, rnd() * 360.0, rnd() * 10000.0, 0, 0};
-        struct astro_position f, e;
+        struct astro_position f = {0}, e = {0};
         assert_int_equal(astro_position_compute(ctx, ASTRO_MOON, &t, &obs, &f), 0);
         assert_int_equal(astro_position_compute_exact(ctx, ASTRO_MOON, &t, &obs, &e), 0);
         compare(&f, &e, &err[ASTRO_MOON]);
@@ -464,7 +464,7 @@ static void test_slot_collisions(void **state)
         double jd = 2460000.5 + (i % 2) * 4.0 + (i / 2) * (4.0 + 1.0 / 16.0) + 0.01;
         assert_int_equal(astro_time_from_jd(ctx, jd, ASTRO_UT1, &t), 0);
         for (int b = 0; b < ASTRO_BODY_COUNT; b++) {
-            struct astro_position f, e;
+            struct astro_position f = {0}, e = {0};
             assert_int_equal(astro_position_compute(ctx, (enum astro_body)b, &t, &obs, &f), 0);
             assert_int_equal(astro_position_compute_exact(ctx, (enum astro_body)b, &t, &obs, &e),
                              0);

@@ -342,7 +342,7 @@ static void test_shared_grid_agrees(void **state)
         double u3 = (double)(x >> 11) / 9007199254740992.0;
         enum astro_body body = (enum astro_body)(i % ASTRO_BODY_COUNT);
         struct astro_observer obs = {u1 * 150.0 - 75.0, u2 * 360.0 - 180.0, 0.0, 0.0, 0.0};
-        struct astro_time t;
+        struct astro_time t = {0};
         assert_int_equal(astro_time_from_jd(ctx, 2451545.0 + u3 * 15000.0, ASTRO_UT1, &t), 0);
         struct astro_riseset next, day;
         assert_int_equal(astro_riseset_next(ctx, body, &t, &obs, &next), 0);
