@@ -22,7 +22,7 @@ ifeq ($(SANITIZE),)
   OUT ?= build
   # -O3 with link-time optimisation: the request path crosses many small functions in
   # many files (buffers, JSON, forms); callgrind counts 11,745 instructions per computed
-  # GET /planets/mars at -O2, 10,490 here, with byte-identical answers (bench/RESULTS.md).
+  # GET /planets/mars at -O2, 10,475 here, with byte-identical answers (bench/RESULTS.md).
   OPT ?= -O3 -g -flto=auto
   LTO ?= -flto=auto
   SANFLAGS :=
