@@ -214,7 +214,10 @@ int web_form_parse(struct pt_str raw, struct pt_arena *arena, size_t max_items,
     size_t start = 0, eq = SIZE_MAX;
     for (size_t base = 0; base < raw.len; base += 16) {
         size_t n = PT_MIN(raw.len - base, (size_t)16);
-        unsigned mask = n == 16 ? form_mask16(raw.ptr + base) : form_mask_bytes(raw.ptr + base, n);
+        /* A short tail of a longer query: the last 16 bytes, less those already seen. */
+        unsigned mask = n == 16         ? form_mask16(raw.ptr + base)
+                        : raw.len >= 16 ? form_mask16(raw.ptr + raw.len - 16) >> (16 - n)
+                                        : form_mask_bytes(raw.ptr + base, n);
         for (; mask != 0; mask &= mask - 1) {
             size_t i = base + (size_t)__builtin_ctz(mask);
             unsigned char k = form_class[(unsigned char)raw.ptr[i]];

@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "web/form.h"
 
@@ -259,6 +260,49 @@ static void test_form_pairs(void **state)
     assert_int_equal(f.count, 0);
 }
 
+/*
+ * One special byte at every place of queries of every length up to 48 (so in a whole
+ * 16-byte block, in a short tail after blocks, and in a query shorter than one block),
+ * in an exact-size heap copy so ASan sees any load past the end: '&' splits, '=' ends
+ * the key, '+' decodes to a space.
+ */
+static void test_form_special_at_every_place(void **state)
+{
+    struct pt_arena *a = *state;
+    for (size_t len = 1; len <= 48; len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (int kind = 0; kind < 3; kind++) {
+                char *q = malloc(len);
+                assert_non_null(q);
+                memset(q, 'x', len);
+                q[at] = "&=+"[kind];
+                struct web_form f;
+                assert_int_equal(web_form_parse(pt_str_make(q, len), a, 64, &f), 0);
+                size_t left = at, right = len - at - 1;
+                if (kind == 0) {
+                    assert_int_equal(f.count, (left > 0) + (right > 0));
+                    if (left > 0)
+                        assert_int_equal(f.items[0].key.len, left);
+                    if (right > 0)
+                        assert_int_equal(f.items[f.count - 1].key.len, right);
+                    for (size_t i = 0; i < f.count; i++)
+                        assert_int_equal(f.items[i].value.len, 0);
+                } else if (kind == 1) {
+                    assert_int_equal(f.count, 1);
+                    assert_int_equal(f.items[0].key.len, left);
+                    assert_int_equal(f.items[0].value.len, right);
+                } else {
+                    assert_int_equal(f.count, 1);
+                    assert_int_equal(f.items[0].key.len, len);
+                    assert_int_equal(f.items[0].key.ptr[at], ' ');
+                }
+                free(q);
+                pt_arena_reset(a);
+            }
+        }
+    }
+}
+
 static void test_form_zero_copy(void **state)
 {
     struct pt_arena *a = *state;
@@ -341,6 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decode_zero_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_form_pairs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_form_special_at_every_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_form_zero_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_form_get_and_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_form_limit, setup, teardown),
