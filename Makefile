@@ -23,7 +23,7 @@ ifeq ($(SANITIZE),)
   # -O3 with link-time optimisation: the request path crosses many small functions in
   # many files (buffers, JSON, forms); callgrind counts 11,745 instructions per computed
   # GET /planets/mars at -O2, 10,475 here, with byte-identical answers (bench/RESULTS.md).
-  OPT ?= -O3 -g -flto=auto
+  OPT ?= -O3 -g
   LTO ?= -flto=auto
   SANFLAGS :=
 else
@@ -35,7 +35,7 @@ endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wformat=2
 CPPFLAGS += -D_GNU_SOURCE -Isrc -I$(OUT)/gen
-CFLAGS += -std=c17 $(OPT) $(WARN) $(SANFLAGS) -pthread \
+CFLAGS += -std=c17 $(OPT) $(LTO) $(WARN) $(SANFLAGS) -pthread \
           $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS) $(LTO) -pthread
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm

@@ -1104,8 +1104,8 @@ int main(int argc, char **argv)
                m1.dropped - m0.dropped);
     }
     printf("RESULT phase=window seconds=%.3f min=%u median=%u max=%u below=%d closed=%d bad=%u "
-           "events=%llu server_cpu_ms=%.0f server_user_ms=%.0f ticks=%.0f rss_kib=%ld fds=%ld latency_p50_ms=%d "
-           "latency_p99_ms=%d latency_max_ms=%d\n",
+           "events=%llu server_cpu_ms=%.0f server_user_ms=%.0f ticks=%.0f rss_kib=%ld fds=%ld "
+           "latency_p50_ms=%d latency_p99_ms=%d latency_max_ms=%d\n",
            t_w1 - t_w0, ev_min, ev_med, ev_max, below, closed, bad, (unsigned long long)total,
            cpu_ms, user_ms, ticks, s_w1.rss_kib, s_w1.fds, lat_p50, lat_p99, lat_max);
     if (below > 0 || bad > 0 || closed > 0) {

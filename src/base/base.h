@@ -107,30 +107,33 @@ static inline struct pt_str pt_str_c(const char *s)
     return (struct pt_str){s, s ? strlen(s) : 0};
 }
 
-/* Bytes p[0, n) equal q[0, n). Up to 16 bytes without a call: two overlapping loads
- * per side (4 or 8 bytes) or, under 4, the first, middle and last byte; most of what
- * is compared per request (query keys, route segments, body names) is that short. */
+/* The w (4 or 8) bytes at p as a word, for pt_bytes_eq. */
+static inline uint64_t pt__word(const char *p, size_t w)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, w);
+    return v;
+}
+
+/* The first and the last w bytes of p and q (n >= w) are the same; w is a constant at
+ * each call, so the loads are single moves. */
+static inline bool pt__ends_eq(const char *p, const char *q, size_t n, size_t w)
+{
+    return ((pt__word(p, w) ^ pt__word(q, w)) |
+            (pt__word(p + n - w, w) ^ pt__word(q + n - w, w))) == 0;
+}
+
+/* Bytes p[0, n) equal q[0, n). Up to 16 bytes without a call: the first and the last w
+ * bytes of each side (w = 8 from 8 bytes, 4 from 4; they overlap when n < 2w) or, under
+ * 4, the first, middle and last byte; most of what is compared per request (query keys,
+ * route segments, body names) is that short. */
 static inline bool pt_bytes_eq(const char *p, const char *q, size_t n)
 {
-    if (n >= 8 && n <= 16) {
-        uint64_t a0, a1, b0, b1;
-        memcpy(&a0, p, 8);
-        memcpy(&b0, q, 8);
-        memcpy(&a1, p + n - 8, 8);
-        memcpy(&b1, q + n - 8, 8);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t a0, a1, b0, b1;
-        memcpy(&a0, p, 4);
-        memcpy(&b0, q, 4);
-        memcpy(&a1, p + n - 4, 4);
-        memcpy(&b1, q + n - 4, 4);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
     if (n < 4)
         return n == 0 || (p[0] == q[0] && p[n / 2] == q[n / 2] && p[n - 1] == q[n - 1]);
-    return memcmp(p, q, n) == 0;
+    if (n > 16)
+        return memcmp(p, q, n) == 0;
+    return n >= 8 ? pt__ends_eq(p, q, n, 8) : pt__ends_eq(p, q, n, 4);
 }
 
 static inline bool pt_str_eq(struct pt_str a, struct pt_str b)
